@@ -1,0 +1,336 @@
+/* Root filesystem operations. Every destination is resolved inside the container's root with
+ * openat2(RESOLVE_IN_ROOT), so a symlink in the image can never send a mount, a device node or a
+ * new directory outside the root; mounts then target the resolved /proc/self/fd/N. */
+#include "init.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static int rootfd = -1;
+static char rootpath[4096];
+
+static int openat2_in_root(const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	while (*path == '/')
+		path++;
+	if (!*path)
+		path = ".";
+	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+/* Split "a/b/c" into a parent fd (resolved in root) and the last name. */
+static int open_parent(const char *path, char *name, size_t namesz)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	size_t len = strlen(tmp);
+	while (len > 1 && tmp[len - 1] == '/')
+		tmp[--len] = 0;
+	char *slash = strrchr(tmp, '/');
+	const char *base = slash ? slash + 1 : tmp;
+	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(name, namesz, "%s", base);
+	if (slash)
+		*slash = 0;
+	return openat2_in_root(slash ? tmp : ".", O_PATH | O_DIRECTORY);
+}
+
+static int mkdir_in_root(const char *path, mode_t mode)
+{
+	char prefix[4096];
+	size_t len = strlen(path);
+	if (len >= sizeof(prefix)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (size_t i = 1; i <= len; i++) {
+		if (i != len && path[i] != '/')
+			continue;
+		memcpy(prefix, path, i);
+		prefix[i] = 0;
+		int fd = openat2_in_root(prefix, O_PATH);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (errno != ENOENT)
+			return -1;
+		char name[256];
+		int parent = open_parent(prefix, name, sizeof(name));
+		if (parent < 0)
+			return -1;
+		int rc = mkdirat(parent, name, mode);
+		int e = errno;
+		close(parent);
+		if (rc < 0 && e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Open (creating when missing) a mount point: kind "dir" or "file". */
+static int open_target(const char *path, const char *kind)
+{
+	int fd = openat2_in_root(path, O_PATH);
+	if (fd >= 0 || errno != ENOENT || !kind || !*kind)
+		return fd;
+	if (!strcmp(kind, "file")) {
+		char name[256], parentpath[4096];
+		snprintf(parentpath, sizeof(parentpath), "%s", path);
+		char *slash = strrchr(parentpath, '/');
+		if (slash && slash != parentpath) {
+			*slash = 0;
+			if (mkdir_in_root(parentpath, 0755) < 0)
+				return -1;
+		}
+		int parent = open_parent(path, name, sizeof(name));
+		if (parent < 0)
+			return -1;
+		int f = openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+		int e = errno;
+		close(parent);
+		if (f < 0 && e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+		if (f >= 0)
+			close(f);
+	} else if (mkdir_in_root(path, 0755) < 0) {
+		return -1;
+	}
+	return openat2_in_root(path, O_PATH);
+}
+
+static void fdpath(int fd, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "/proc/self/fd/%d", fd);
+}
+
+int op_propagation(const struct rec *r)
+{
+	/* propagation PATH FLAGS */
+	return mount(NULL, r->a[0], NULL, (unsigned long)arg_ull(r, 1), NULL);
+}
+
+int op_rootfs(const struct rec *r)
+{
+	/* rootfs PATH: bind the root onto itself so that it is a mount point pivot_root accepts */
+	snprintf(rootpath, sizeof(rootpath), "%s", r->a[0]);
+	if (mount(rootpath, rootpath, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return -1;
+	rootfd = open(rootpath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return rootfd < 0 ? -1 : 0;
+}
+
+int op_mount(const struct rec *r)
+{
+	/* mount SRC DST FSTYPE FLAGS DATA PROPFLAGS KIND */
+	const char *src = r->a[0], *dst = r->a[1], *fstype = r->a[2], *data = r->a[4], *kind = r->a[6];
+	unsigned long flags = (unsigned long)arg_ull(r, 3), prop = (unsigned long)arg_ull(r, 5);
+	int fd = open_target(dst, kind);
+	if (fd < 0)
+		return -1;
+	char target[64];
+	fdpath(fd, target, sizeof(target));
+	int rc;
+	if (flags & MS_BIND) {
+		rc = mount(src, target, NULL, MS_BIND | (flags & MS_REC), NULL);
+		unsigned long rest = flags & ~(unsigned long)(MS_BIND | MS_REC);
+		if (rc == 0 && rest) {
+			/* the flags of a bind mount only take effect on a remount of the new mount */
+			close(fd);
+			fd = openat2_in_root(dst, O_PATH);
+			if (fd < 0)
+				return -1;
+			fdpath(fd, target, sizeof(target));
+			rc = mount(NULL, target, NULL, rest | MS_BIND | MS_REMOUNT, NULL);
+		}
+	} else {
+		rc = mount(src, target, fstype, flags, *data ? data : NULL);
+	}
+	if (rc == 0 && prop) {
+		close(fd);
+		fd = openat2_in_root(dst, O_PATH);
+		if (fd < 0)
+			return -1;
+		fdpath(fd, target, sizeof(target));
+		rc = mount(NULL, target, NULL, prop, NULL);
+	}
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+int op_mkdev(const struct rec *r)
+{
+	/* mkdev DST MODE DEV UID GID: MODE includes the file type bits */
+	char name[256];
+	const char *dst = r->a[0];
+	char parentpath[4096];
+	snprintf(parentpath, sizeof(parentpath), "%s", dst);
+	char *slash = strrchr(parentpath, '/');
+	if (slash && slash != parentpath) {
+		*slash = 0;
+		if (mkdir_in_root(parentpath, 0755) < 0)
+			return -1;
+	}
+	int parent = open_parent(dst, name, sizeof(name));
+	if (parent < 0)
+		return -1;
+	mode_t mode = (mode_t)arg_ull(r, 1);
+	dev_t dev = (dev_t)arg_ull(r, 2);
+	unlinkat(parent, name, 0);
+	int rc = mknodat(parent, name, mode, dev);
+	if (rc == 0)
+		rc = fchownat(parent, name, (uid_t)arg_ll(r, 3), (gid_t)arg_ll(r, 4), AT_SYMLINK_NOFOLLOW);
+	if (rc == 0)
+		rc = fchmodat(parent, name, mode & 07777, 0);
+	int e = errno;
+	close(parent);
+	errno = e;
+	return rc;
+}
+
+int op_symlink(const struct rec *r)
+{
+	/* symlink TARGET LINKPATH */
+	char name[256];
+	int parent = open_parent(r->a[1], name, sizeof(name));
+	if (parent < 0)
+		return -1;
+	int rc = symlinkat(r->a[0], parent, name);
+	int e = errno;
+	close(parent);
+	if (rc < 0 && e == EEXIST)
+		return 0;
+	errno = e;
+	return rc;
+}
+
+int op_mkdir(const struct rec *r)
+{
+	return mkdir_in_root(r->a[0], (mode_t)arg_ull(r, 1));
+}
+
+int op_pivot_root(const struct rec *r)
+{
+	int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (oldroot < 0)
+		return -1;
+	if (fchdir(rootfd) < 0)
+		return -1;
+	/* pivot_root(".", ".") stacks the old root on top of the new one; then detach it */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return -1;
+	if (fchdir(oldroot) < 0)
+		return -1;
+	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		return -1;
+	if (umount2(".", MNT_DETACH) < 0)
+		return -1;
+	close(oldroot);
+	if (chdir("/") < 0)
+		return -1;
+	close(rootfd);
+	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return rootfd < 0 ? -1 : 0;
+}
+
+int op_chroot(const struct rec *r)
+{
+	if (fchdir(rootfd) < 0)
+		return -1;
+	if (mount(rootpath, "/", NULL, MS_MOVE, NULL) < 0)
+		return -1;
+	if (chroot(".") < 0 || chdir("/") < 0)
+		return -1;
+	close(rootfd);
+	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return rootfd < 0 ? -1 : 0;
+}
+
+int op_mask(const struct rec *r)
+{
+	/* mask PATH: /dev/null over a file, an empty read-only tmpfs over a directory */
+	int fd = openat2_in_root(r->a[0], O_PATH);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	struct stat st;
+	char target[64];
+	fdpath(fd, target, sizeof(target));
+	int rc = fstat(fd, &st);
+	if (rc == 0) {
+		if (S_ISDIR(st.st_mode))
+			rc = mount("tmpfs", target, "tmpfs", MS_RDONLY, NULL);
+		else
+			rc = mount("/dev/null", target, NULL, MS_BIND, NULL);
+	}
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+int op_readonly(const struct rec *r)
+{
+	/* readonly PATH: bind onto itself, then remount the new mount read-only */
+	int fd = openat2_in_root(r->a[0], O_PATH);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	char target[64];
+	fdpath(fd, target, sizeof(target));
+	int rc = mount(target, target, NULL, MS_BIND | MS_REC, NULL);
+	close(fd);
+	if (rc < 0)
+		return rc;
+	fd = openat2_in_root(r->a[0], O_PATH);
+	if (fd < 0)
+		return -1;
+	fdpath(fd, target, sizeof(target));
+	rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	if (rc < 0 && errno == EPERM) /* locked flags (e.g. in a user namespace): keep what is locked */
+		rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+int op_remount_root(const struct rec *r)
+{
+	/* remount_root FLAGS: e.g. root.readonly */
+	return mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | (unsigned long)arg_ull(r, 0), NULL);
+}
+
+int fs_bind_console(const char *ptspath)
+{
+	/* the terminal of the container is also its /dev/console, as in runc */
+	int fd = open_target("/dev/console", "file");
+	if (fd < 0)
+		return -1;
+	char target[64];
+	fdpath(fd, target, sizeof(target));
+	int rc = mount(ptspath, target, NULL, MS_BIND, NULL);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}

@@ -1,0 +1,87 @@
+/* berth-init: executes a plan computed by berth-oci (TypeScript). It makes no decisions of its own:
+ * every path, flag, number and order comes from the plan. See src/runtime/plan/encode.ts for the
+ * format: a length-prefixed list of records, each `op \0 nargs \0 arg1 \0 ... argN \0`. */
+#ifndef BERTH_INIT_H
+#define BERTH_INIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rec {
+	const char *op;
+	int n;
+	char **a;
+};
+
+struct plan {
+	struct rec *recs;
+	int nrecs;
+};
+
+/* plan.c */
+int plan_read(int fd, struct plan *p);
+
+/* sync.c: line protocol with berth-oci on the sync socket */
+extern int sync_fd;
+void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int sync_readline(char **line); /* returns length, or -1 on EOF/error; *line valid until next call */
+_Noreturn void die(const char *op, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* trace.c: creation trace, buffered and flushed at well-defined points */
+void trace_open(const char *path);
+void trace_rec(const struct rec *r, uint64_t t0, uint64_t t1, long result);
+void trace_note(const char *step, uint64_t t0, uint64_t t1, const char *detail);
+void trace_flush(void);
+uint64_t now_ns(void);
+int trace_fd(void);
+
+/* arg helpers */
+long long arg_ll(const struct rec *r, int i);
+unsigned long long arg_ull(const struct rec *r, int i);
+
+/* fsops.c: root filesystem */
+int op_propagation(const struct rec *r);
+int op_rootfs(const struct rec *r);
+int op_mount(const struct rec *r);
+int op_mkdev(const struct rec *r);
+int op_symlink(const struct rec *r);
+int op_mkdir(const struct rec *r);
+int op_pivot_root(const struct rec *r);
+int op_chroot(const struct rec *r);
+int op_mask(const struct rec *r);
+int op_readonly(const struct rec *r);
+int op_remount_root(const struct rec *r);
+int fs_bind_console(const char *ptspath);
+
+/* secops.c: identity and security */
+int op_user(const struct rec *r);
+int op_cap_bounding(const struct rec *r);
+int op_cap_set(const struct rec *r);
+int op_cap_ambient(const struct rec *r);
+int op_no_new_privs(const struct rec *r);
+int op_seccomp_init(const struct rec *r);
+int op_seccomp_arch(const struct rec *r);
+int op_seccomp_flag(const struct rec *r);
+int op_seccomp_rule(const struct rec *r);
+int op_seccomp_load(const struct rec *r);
+
+/* procops.c: process environment, hooks, console, exec */
+extern int console_sock;
+extern int fifo_fd;
+extern int preserve_fds;
+extern const char *hook_state;
+int op_hostname(const struct rec *r);
+int op_domainname(const struct rec *r);
+int op_lo_up(const struct rec *r);
+int op_sysctl(const struct rec *r);
+int op_rlimit(const struct rec *r);
+int op_oom_score_adj(const struct rec *r);
+int op_console(const struct rec *r);
+int op_hook(const struct rec *r);
+int op_cwd(const struct rec *r);
+int op_resolve_exec(const struct rec *r);
+int op_wait_fifo(const struct rec *r);
+int op_close_fds(const struct rec *r);
+_Noreturn void op_exec(const struct rec *r);
+
+#endif

@@ -1,0 +1,89 @@
+/* The sync socket: short text lines between berth-oci and this helper. */
+#include "init.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int sync_fd = -1;
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+void sync_send(const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	if (sync_fd >= 0)
+		write_all(sync_fd, buf, (size_t)n);
+}
+
+static char rbuf[1 << 16];
+static size_t rlen, rstart;
+
+int sync_readline(char **line)
+{
+	for (;;) {
+		char *nl = memchr(rbuf + rstart, '\n', rlen - rstart);
+		if (nl) {
+			*nl = 0;
+			*line = rbuf + rstart;
+			int len = (int)(nl - (rbuf + rstart));
+			rstart = (size_t)(nl - rbuf) + 1;
+			return len;
+		}
+		if (rstart > 0) {
+			memmove(rbuf, rbuf + rstart, rlen - rstart);
+			rlen -= rstart;
+			rstart = 0;
+		}
+		if (rlen >= sizeof(rbuf) - 1)
+			return -1;
+		ssize_t n = read(sync_fd, rbuf + rlen, sizeof(rbuf) - 1 - rlen);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		rlen += (size_t)n;
+	}
+}
+
+/* Report a failure to berth-oci (or to stderr once the sync socket is closed) and exit. */
+_Noreturn void die(const char *op, int err, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (char *c = msg; *c; c++)
+		if (*c == '\n' || *c == '\t')
+			*c = ' ';
+	trace_note("error", now_ns(), now_ns(), msg);
+	trace_flush();
+	if (sync_fd >= 0)
+		sync_send("error\t%s\t%d\t%s%s%s", op, err, msg, err ? ": " : "", err ? strerror(err) : "");
+	else
+		dprintf(2, "berth-init: %s: %s%s%s\n", op, msg, err ? ": " : "", err ? strerror(err) : "");
+	_exit(127);
+}
