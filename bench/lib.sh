@@ -1,0 +1,103 @@
+# Helpers for berth's benchmark scripts (source this file; needs bash 5).
+#   bench_repo_root              absolute path of the repo
+#   bench_now_us                 wall clock in microseconds (no fork)
+#   bench_median / bench_min / bench_max   of numbers on stdin, one a line
+#   bench_make_bundle DIR [ARG...]         busybox bundle with the tests' default config
+#   bench_hugetlb_mount / bench_hugetlb_umount   v1 hugetlb hierarchy for crun (see below)
+#   bench_time_loop NAME N WARMUP FUNC     runs "FUNC ITER" WARMUP+N times, times each;
+#                                          writes µs samples to $BENCH_DIR/NAME.us and
+#                                          returns non-zero if any run failed
+
+bench_repo_root() {
+  (cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+}
+
+bench_now_us() {
+  local t="$EPOCHREALTIME"
+  printf '%s\n' "${t/./}"
+}
+
+bench_median() {
+  sort -n | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "nan"; exit }
+    if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2
+  }'
+}
+bench_min() { sort -n | awk 'NR == 1 { v = $1 } END { print (NR ? v : "nan") }'; }
+bench_max() { sort -n | awk '{ v = $1 } END { print (NR ? v : "nan") }'; }
+
+# µs -> ms with one decimal.
+bench_ms() { awk -v us="$1" 'BEGIN { if (us == "nan") print "nan"; else printf "%.1f\n", us / 1000 }'; }
+
+# bench_make_bundle DIR [ARG...]: rootfs from test/fixtures/busybox.ts (cached
+# busybox-static rootfs) and config.json = runc 1.1's `runc spec` with
+# terminal false; args default to /bin/true.
+bench_make_bundle() {
+  local dir="$1"; shift
+  local root; root="$(bench_repo_root)"
+  local args_json; args_json="$(node -e 'process.stdout.write(JSON.stringify(process.argv.slice(1)))' -- "$@")"
+  (cd "$root" && BENCH_BUNDLE_DIR="$dir" BENCH_ARGS="$args_json" node --import tsx --input-type=module -e '
+    const { makeBundle } = await import(process.cwd() + "/test/fixtures/busybox.ts");
+    const args = JSON.parse(process.env.BENCH_ARGS);
+    await makeBundle({ dir: process.env.BENCH_BUNDLE_DIR, ...(args.length ? { args } : {}) });
+  ')
+}
+
+# crun 1.8 refuses this machine's hybrid cgroup layout (hugetlb shows up as a
+# cgroup2 controller) unless a v1 hugetlb hierarchy is mounted. Mount one only
+# if none is, and remember that we did, so that bench_hugetlb_umount undoes
+# exactly what bench_hugetlb_mount did.
+BENCH_HUGETLB_MOUNTED=0
+BENCH_HUGETLB_MKDIR=0
+bench_hugetlb_present() {
+  awk '$3 == "cgroup" && $4 ~ /(^|,)hugetlb(,|$)/ { found = 1 } END { exit !found }' /proc/self/mounts
+}
+bench_hugetlb_mount() {
+  if bench_hugetlb_present; then return 0; fi
+  [[ -d /sys/fs/cgroup ]] || return 1
+  if [[ ! -d /sys/fs/cgroup/hugetlb ]]; then
+    mkdir -p /sys/fs/cgroup/hugetlb || return 1
+    BENCH_HUGETLB_MKDIR=1
+  fi
+  if mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb; then
+    BENCH_HUGETLB_MOUNTED=1
+  else
+    if ((BENCH_HUGETLB_MKDIR)); then rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true; BENCH_HUGETLB_MKDIR=0; fi
+    return 1
+  fi
+}
+bench_hugetlb_umount() {
+  if ((BENCH_HUGETLB_MOUNTED)); then
+    umount /sys/fs/cgroup/hugetlb && BENCH_HUGETLB_MOUNTED=0
+  fi
+  if ((BENCH_HUGETLB_MKDIR && !BENCH_HUGETLB_MOUNTED)); then
+    rmdir /sys/fs/cgroup/hugetlb 2>/dev/null && BENCH_HUGETLB_MKDIR=0
+  fi
+  return 0
+}
+
+# bench_time_loop NAME N WARMUP FUNC: FUNC gets the iteration number; only FUNC's
+# own run is timed (read from $EPOCHREALTIME, no fork). If BENCH_AFTER names a
+# function, it is called untimed after each run with the same iteration number.
+bench_time_loop() {
+  local name="$1" n="$2" warm="$3" fn="$4"
+  local out="$BENCH_DIR/$name.us" i t0 t1 rc fails=0
+  : >"$out"
+  for ((i = 1; i <= warm + n; i++)); do
+    t0="${EPOCHREALTIME/./}"
+    "$fn" "$i"
+    rc=$?
+    t1="${EPOCHREALTIME/./}"
+    if [[ -n "${BENCH_AFTER:-}" ]]; then "$BENCH_AFTER" "$i"; fi
+    if ((rc != 0)); then
+      fails=$((fails + 1))
+      continue
+    fi
+    if ((i > warm)); then echo $((t1 - t0)) >>"$out"; fi
+  done
+  if ((fails)); then
+    printf 'bench: %s: %d of %d runs failed\n' "$name" "$fails" $((warm + n)) >&2
+    return 1
+  fi
+  return 0
+}
