@@ -150,7 +150,9 @@ int op_mount(const struct rec *r)
 	char target[64];
 	fdpath(fd, target, sizeof(target));
 	int rc;
-	if (flags & MS_BIND) {
+	if (flags & MS_REMOUNT) {
+		rc = mount(NULL, target, NULL, flags, *data ? data : NULL);
+	} else if (flags & MS_BIND) {
 		rc = mount(src, target, NULL, MS_BIND | (flags & MS_REC), NULL);
 		unsigned long rest = flags & ~(unsigned long)(MS_BIND | MS_REC);
 		if (rc == 0 && rest) {
@@ -322,7 +324,9 @@ int op_remount_root(const struct rec *r)
 
 int fs_bind_console(const char *ptspath)
 {
-	/* the terminal of the container is also its /dev/console, as in runc */
+	/* the terminal of the container is also its /dev/console, as in runc (not for exec) */
+	if (rootfd < 0)
+		return 0;
 	int fd = open_target("/dev/console", "file");
 	if (fd < 0)
 		return -1;

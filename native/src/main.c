@@ -115,6 +115,8 @@ static int run(const struct rec *r)
 #define IS(name) (!strcmp(op, name))
 	if (IS("trace"))
 		return trace_open(r->a[0]), 0;
+	if (IS("mkfifo"))
+		return mkfifo(r->a[0], (mode_t)arg_ull(r, 1));
 	if (IS("fifo"))
 		return (fifo_fd = open(r->a[0], O_PATH | O_CLOEXEC)) < 0 ? -1 : 0;
 	if (IS("console_socket"))
@@ -211,11 +213,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sync_fd = atoi(argv[1]);
+	reexec_sealed(argv);
+	/* only now: the sealed re-exec must still inherit it */
 	if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) {
 		dprintf(2, "berth-init: sync fd %s: %s\n", argv[1], strerror(errno));
 		return 2;
 	}
-	reexec_sealed(argv);
 	/* keep container processes from reading our memory or fds until execve resets this */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 

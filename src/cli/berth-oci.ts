@@ -1,0 +1,321 @@
+/**
+ * berth-oci: an OCI runtime with runc 1.1's command line. A thin shell over src/runtime: it
+ * parses arguments, calls the library, prints what runc prints, and exits as runc exits.
+ */
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { constants as osc } from 'node:os';
+import { resolve } from 'node:path';
+import { Runtime, OCI_VERSION } from '../runtime/container.ts';
+import { DEFAULT_ROOT } from '../runtime/state.ts';
+import { RuntimeError } from '../runtime/errors.ts';
+import { defaultSpec } from '../runtime/spec/default.ts';
+import { ConfigError, parseProcess } from '../runtime/spec/validate.ts';
+import type { Process } from '../runtime/spec/types.ts';
+import { formatTrace, readTrace } from '../runtime/trace.ts';
+import { features } from '../runtime/features.ts';
+import { bool, int, list, parseArgs, str, UsageError, type FlagDef, type Parsed } from './args.ts';
+import { psTable } from './ps.ts';
+
+const VERSION = '0.1.0';
+
+const GLOBAL: FlagDef[] = [
+  { names: ['root'], kind: 'string' },
+  { names: ['log'], kind: 'string' },
+  { names: ['log-format'], kind: 'string' },
+  { names: ['debug'], kind: 'bool' },
+  { names: ['systemd-cgroup'], kind: 'bool' },
+  { names: ['criu'], kind: 'string' },
+  { names: ['rootless'], kind: 'string' },
+  { names: ['version', 'v'], kind: 'bool' },
+  { names: ['help', 'h'], kind: 'bool' },
+];
+
+const CREATE: FlagDef[] = [
+  { names: ['bundle', 'b'], kind: 'string' },
+  { names: ['pid-file'], kind: 'string' },
+  { names: ['console-socket'], kind: 'string' },
+  { names: ['preserve-fds'], kind: 'int' },
+  { names: ['no-pivot'], kind: 'bool' },
+  { names: ['no-new-keyring'], kind: 'bool' },
+];
+
+const RUN: FlagDef[] = [...CREATE, { names: ['detach', 'd'], kind: 'bool' }, { names: ['keep'], kind: 'bool' }, { names: ['no-subreaper'], kind: 'bool' }];
+
+const EXEC: FlagDef[] = [
+  { names: ['process', 'p'], kind: 'string' },
+  { names: ['detach', 'd'], kind: 'bool' },
+  { names: ['pid-file'], kind: 'string' },
+  { names: ['tty', 't'], kind: 'bool' },
+  { names: ['console-socket'], kind: 'string' },
+  { names: ['cwd'], kind: 'string' },
+  { names: ['env', 'e'], kind: 'list' },
+  { names: ['user', 'u'], kind: 'string' },
+  { names: ['additional-gids', 'g'], kind: 'list' },
+  { names: ['cap', 'c'], kind: 'list' },
+  { names: ['no-new-privs'], kind: 'bool' },
+  { names: ['preserve-fds'], kind: 'int' },
+  { names: ['process-label'], kind: 'string' },
+  { names: ['apparmor'], kind: 'string' },
+  { names: ['ignore-paused'], kind: 'bool' },
+  { names: ['cgroup'], kind: 'list' },
+];
+
+const USAGE = `berth-oci — an OCI runtime (runc-compatible command line)
+
+usage: berth-oci [global options] command [command options] [arguments...]
+
+commands:
+  spec      create a new specification file (config.json)
+  create    create a container
+  start     execute the user defined process in a created container
+  run       create and run a container
+  state     output the state of a container
+  kill      send a signal to the container's init process
+  delete    delete a container and its resources
+  list      list containers started by berth-oci with the given root
+  exec      execute a new process inside the container
+  ps        list processes running inside a container
+  features  show the enabled features
+  trace     show how a container was built, step by step (berth extension)
+
+global options:
+  --root value        root directory for container state (default: "${DEFAULT_ROOT}")
+  --log value         log file for errors (default: stderr only)
+  --log-format value  text or json (default: "text")
+  --debug             enable debug output
+  --version, -v       print the version
+`;
+
+let logFile: string | undefined;
+let logJson = false;
+
+function logError(msg: string): void {
+  if (!logFile) return;
+  const time = new Date().toISOString();
+  const line = logJson ? JSON.stringify({ level: 'error', msg, time }) : `time="${time}" level=error msg="${msg.replace(/"/g, '\\"')}"`;
+  try {
+    appendFileSync(logFile, line + '\n');
+  } catch { /* the log is best effort */ }
+}
+
+function fail(msg: string, code = 1): never {
+  logError(msg);
+  process.stderr.write(`berth-oci: ${msg}\n`);
+  process.exit(code);
+}
+
+function needId(p: Parsed, cmd: string): string {
+  const id = p.rest[0];
+  if (!id) throw new UsageError(`"${cmd}" requires a container id`);
+  return id;
+}
+
+function parseSignal(s: string | undefined): NodeJS.Signals | number {
+  if (!s) return 'SIGTERM';
+  if (/^\d+$/.test(s)) return Number(s);
+  const name = (s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`) as NodeJS.Signals;
+  if (!(name in osc.signals)) throw new UsageError(`unknown signal "${s}"`);
+  return name;
+}
+
+function execProcess(rt: Runtime, id: string, p: Parsed): Process {
+  const file = str(p, 'process');
+  if (file) {
+    try {
+      return parseProcess(readFileSync(file, 'utf8'), file);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new RuntimeError(`exec ${id}: ${e.message}`);
+      throw new RuntimeError(`exec ${id}: reading ${file}: ${(e as Error).message}`);
+    }
+  }
+  const args = p.rest.slice(1);
+  if (args.length === 0) throw new UsageError('exec needs a command (or --process FILE)');
+  const base = rt.record(id).spec.process;
+  const proc: Process = {
+    terminal: bool(p, 'tty'),
+    user: { uid: base?.user.uid ?? 0, gid: base?.user.gid ?? 0 },
+    args,
+    env: [...(base?.env ?? []), ...list(p, 'env')],
+    cwd: str(p, 'cwd') ?? base?.cwd ?? '/',
+    noNewPrivileges: bool(p, 'no-new-privs') || !!base?.noNewPrivileges,
+  };
+  if (base?.capabilities) proc.capabilities = structuredClone(base.capabilities);
+  const extra = list(p, 'cap');
+  if (extra.length) {
+    const c = (proc.capabilities ??= {});
+    for (const set of ['bounding', 'effective', 'permitted', 'ambient'] as const) c[set] = [...new Set([...(c[set] ?? []), ...extra])];
+  }
+  if (base?.rlimits) proc.rlimits = base.rlimits;
+  const user = str(p, 'user');
+  if (user) {
+    const [u, g] = user.split(':');
+    if (!/^\d+$/.test(u ?? '') || (g !== undefined && !/^\d+$/.test(g))) throw new UsageError(`--user takes uid[:gid] as numbers, got "${user}"`);
+    proc.user = { uid: Number(u), gid: g !== undefined ? Number(g) : 0 };
+  }
+  const gids = list(p, 'additional-gids');
+  if (gids.length) proc.user.additionalGids = gids.map(Number);
+  return proc;
+}
+
+function forwardSignals(pid: number): void {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const) {
+    process.on(sig, () => {
+      try { process.kill(pid, sig); } catch { /* exited */ }
+    });
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const g = parseArgs(argv, GLOBAL);
+  logFile = str(g, 'log');
+  logJson = str(g, 'log-format') === 'json';
+  if (bool(g, 'version')) {
+    process.stdout.write(`berth-oci version ${VERSION}\nspec: ${OCI_VERSION}\n`);
+    return 0;
+  }
+  const [cmd, ...args] = g.rest;
+  if (!cmd || bool(g, 'help') || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd || bool(g, 'help') ? 0 : 1;
+  }
+  if (bool(g, 'systemd-cgroup')) throw new RuntimeError('--systemd-cgroup is not supported: berth-oci manages cgroups through cgroupfs only');
+  const rt = new Runtime(str(g, 'root') ?? DEFAULT_ROOT);
+
+  switch (cmd) {
+    case 'version':
+      process.stdout.write(`berth-oci version ${VERSION}\nspec: ${OCI_VERSION}\n`);
+      return 0;
+    case 'spec': {
+      const p = parseArgs(args, [{ names: ['rootless'], kind: 'bool' }, { names: ['bundle', 'b'], kind: 'string' }]);
+      const file = resolve(str(p, 'bundle') ?? '.', 'config.json');
+      if (existsSync(file)) throw new RuntimeError('File config.json exists. Remove it first.');
+      writeFileSync(file, JSON.stringify(defaultSpec({ rootless: bool(p, 'rootless') }), null, '\t'));
+      return 0;
+    }
+    case 'create': {
+      const p = parseArgs(args, CREATE);
+      const c = await rt.create({
+        id: needId(p, cmd), bundle: str(p, 'bundle') ?? '.', pidFile: str(p, 'pid-file'), consoleSocket: str(p, 'console-socket'),
+        preserveFds: int(p, 'preserve-fds'), noPivot: bool(p, 'no-pivot'), noNewKeyring: bool(p, 'no-new-keyring'),
+      });
+      c.session.detach();
+      return 0;
+    }
+    case 'start': {
+      const p = parseArgs(args, []);
+      await rt.start(needId(p, cmd));
+      return 0;
+    }
+    case 'run': {
+      const p = parseArgs(args, RUN);
+      const id = needId(p, cmd);
+      const detach = bool(p, 'detach');
+      const c = await rt.create({
+        id, bundle: str(p, 'bundle') ?? '.', pidFile: str(p, 'pid-file'), consoleSocket: str(p, 'console-socket'),
+        preserveFds: int(p, 'preserve-fds'), noPivot: bool(p, 'no-pivot'), noNewKeyring: bool(p, 'no-new-keyring'), foreground: !detach,
+      });
+      if (!detach) forwardSignals(c.rec.pid);
+      try {
+        await rt.start(id);
+      } catch (e) {
+        await rt.delete(id, true).catch(() => undefined);
+        throw e;
+      }
+      if (detach) {
+        c.session.detach();
+        return 0;
+      }
+      const exit = await c.session.wait();
+      if (!bool(p, 'keep')) await rt.delete(id, true);
+      return exit.code ?? 255;
+    }
+    case 'state': {
+      const p = parseArgs(args, []);
+      process.stdout.write(JSON.stringify(rt.state(needId(p, cmd)), null, '  ') + '\n');
+      return 0;
+    }
+    case 'kill': {
+      const p = parseArgs(args, [{ names: ['all', 'a'], kind: 'bool' }], false);
+      rt.kill(needId(p, cmd), parseSignal(p.rest[1]), bool(p, 'all'));
+      return 0;
+    }
+    case 'delete': {
+      const p = parseArgs(args, [{ names: ['force', 'f'], kind: 'bool' }], false);
+      await rt.delete(needId(p, cmd), bool(p, 'force'));
+      return 0;
+    }
+    case 'list': {
+      const p = parseArgs(args, [{ names: ['format', 'f'], kind: 'string' }, { names: ['quiet', 'q'], kind: 'bool' }]);
+      const all = rt.list();
+      if (bool(p, 'quiet')) {
+        process.stdout.write(all.map((s) => s.id + '\n').join(''));
+        return 0;
+      }
+      const format = str(p, 'format') ?? 'table';
+      if (format === 'json') {
+        process.stdout.write(JSON.stringify(all.map((s) => ({ ociVersion: s.ociVersion, id: s.id, pid: s.pid, status: s.status, bundle: s.bundle, rootfs: s.rootfs, created: s.created, owner: s.owner || 'root', ...(s.annotations ? { annotations: s.annotations } : {}) }))) + '\n');
+        return 0;
+      }
+      if (format !== 'table') throw new UsageError(`invalid format option "${format}": use table or json`);
+      const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...all.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner || 'root'])];
+      const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      process.stdout.write(rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(w[i]! + 1) : c)).join('')).join('\n') + '\n');
+      return 0;
+    }
+    case 'exec': {
+      const p = parseArgs(args, EXEC);
+      const id = needId(p, cmd);
+      const proc = execProcess(rt, id, p);
+      const detach = bool(p, 'detach');
+      const { pid, session } = await rt.exec(id, proc, {
+        consoleSocket: str(p, 'console-socket'), pidFile: str(p, 'pid-file'), preserveFds: int(p, 'preserve-fds'), detach,
+      });
+      if (detach) {
+        session.detach();
+        return 0;
+      }
+      forwardSignals(pid);
+      const exit = await session.wait();
+      return exit.code ?? 255;
+    }
+    case 'ps': {
+      const p = parseArgs(args, [{ names: ['format', 'f'], kind: 'string' }]);
+      const id = needId(p, cmd);
+      const pids = rt.pids(id);
+      const format = str(p, 'format') ?? 'table';
+      if (format === 'json') {
+        process.stdout.write(JSON.stringify(pids) + '\n');
+        return 0;
+      }
+      if (format !== 'table') throw new UsageError(`invalid format option "${format}": use table or json`);
+      process.stdout.write(psTable(pids, p.rest.slice(1)));
+      return 0;
+    }
+    case 'features': {
+      parseArgs(args, []);
+      process.stdout.write(JSON.stringify(features(), null, '    ') + '\n');
+      return 0;
+    }
+    case 'trace': {
+      const p = parseArgs(args, [{ names: ['format', 'f'], kind: 'string' }]);
+      const id = needId(p, cmd);
+      rt.record(id);
+      const steps = readTrace(rt.store.tracePath(id));
+      process.stdout.write(str(p, 'format') === 'json' ? JSON.stringify(steps, null, 2) + '\n' : formatTrace(steps));
+      return 0;
+    }
+    default:
+      throw new UsageError(`No help topic for '${cmd}'`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError) fail(e.message, 1);
+    if (e instanceof RuntimeError) fail(e.message, e.exitCode);
+    fail((e as Error)?.stack ?? String(e));
+  },
+);

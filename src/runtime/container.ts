@@ -1,0 +1,323 @@
+/**
+ * berth-oci as a library: the container lifecycle of the OCI runtime spec
+ * (create → created → start → running → stopped → delete), plus exec, kill and ps.
+ */
+import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Process, Spec, State } from './spec/types.ts';
+import { ConfigError, parseSpec } from './spec/validate.ts';
+import { detectLayout, resolveCgroupsPath } from './cgroups/layout.ts';
+import { cgroupPids, createCgroup, joinCgroup, removeCgroup, type CgroupPlacement } from './cgroups/placement.ts';
+import { buildCreatePlan, buildExecPlan } from './plan/build.ts';
+import { HelperSession } from './helper.ts';
+import { runHooks } from './hooks.ts';
+import { RuntimeError, errnoCode } from './errors.ts';
+import { StateStore, isAlive, processStart, statusOf, validateId, type ContainerRecord } from './state.ts';
+import { TraceRecorder } from './trace.ts';
+
+export const OCI_VERSION = '1.0.2-dev';
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  /** run: the helper stays the init's parent and reports its exit status */
+  foreground?: boolean;
+}
+
+export interface Created {
+  rec: ContainerRecord;
+  session: HelperSession;
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function writePidFile(path: string, pid: number): void {
+  const abs = resolve(path);
+  writeFileSync(`${abs}.tmp`, String(pid));
+  renameSync(`${abs}.tmp`, abs);
+}
+
+function idMap(m: { containerID: number; hostID: number; size: number }[] | undefined): string {
+  return (m ?? []).map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join('\n') + '\n';
+}
+
+export class Runtime {
+  readonly store: StateStore;
+
+  constructor(root: string) {
+    this.store = new StateStore(root);
+  }
+
+  /** runtime-spec state of a container. */
+  state(id: string): State & { rootfs: string; created: string; owner: string } {
+    const rec = this.store.read(id);
+    const status = statusOf(this.store, rec);
+    const s: State & { rootfs: string; created: string; owner: string } = {
+      ociVersion: OCI_VERSION, id: rec.id, pid: status === 'stopped' ? 0 : rec.pid, status,
+      bundle: rec.bundle, rootfs: rec.rootfs, created: rec.created, owner: rec.owner,
+    };
+    if (rec.annotations && Object.keys(rec.annotations).length) s.annotations = rec.annotations;
+    return s;
+  }
+
+  private hookState(rec: ContainerRecord, status: State['status']): string {
+    const s: State = { ociVersion: OCI_VERSION, id: rec.id, status, pid: rec.pid, bundle: rec.bundle };
+    if (rec.annotations) s.annotations = rec.annotations;
+    return JSON.stringify(s);
+  }
+
+  async create(opts: CreateOptions): Promise<Created> {
+    const id = validateId(opts.id);
+    const bundle = resolve(opts.bundle);
+    const trace = new TraceRecorder(this.store.tracePath(id));
+    let t = trace.now();
+    const configPath = `${bundle}/config.json`;
+    let text: string;
+    try {
+      text = readFileSync(configPath, 'utf8');
+    } catch (e) {
+      throw new RuntimeError(`create ${id}: cannot read ${configPath}: ${errnoCode(e) === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+    let spec: Spec;
+    try {
+      spec = parseSpec(text, configPath);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new RuntimeError(`create ${id}: ${e.message}`);
+      throw e;
+    }
+    if (!spec.root?.path) throw new RuntimeError(`create ${id}: ${configPath}: $.root.path: missing`);
+    const rootfs = resolve(bundle, spec.root.path);
+    try {
+      if (!statSync(rootfs).isDirectory()) throw new Error('not a directory');
+    } catch (e) {
+      throw new RuntimeError(`create ${id}: rootfs ${rootfs}: ${errnoCode(e) === 'ENOENT' ? 'does not exist' : (e as Error).message}`);
+    }
+    const layout = detectLayout();
+    const cgroupsPath = resolveCgroupsPath(spec.linux?.cgroupsPath, id);
+    const annotations = spec.annotations;
+
+    this.store.claim(id);
+    const rec: ContainerRecord = {
+      id, bundle, rootfs, pid: 0, pidStart: '', created: new Date().toISOString(), owner: '',
+      cgroup: { path: cgroupsPath, dirs: [], created: [] }, spec,
+    };
+    if (annotations) rec.annotations = annotations;
+    let session: HelperSession | undefined;
+    let pid = 0;
+    try {
+      let built;
+      try {
+        built = buildCreatePlan({
+          spec, bundle, rootfs, fifoPath: this.store.fifo(id), tracePath: this.store.tracePath(id), cgroupsPath, layout,
+          consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+          preserveFds: opts.preserveFds ?? 0, noPivot: !!opts.noPivot, foreground: !!opts.foreground,
+        });
+      } catch (e) {
+        throw new RuntimeError(`create ${id}: ${(e as Error).message}`);
+      }
+      trace.step('config', t, configPath, `${built.plan.records.length} plan records`);
+      t = trace.now();
+      rec.cgroup = createCgroup(layout, cgroupsPath);
+      this.store.write(rec);
+      trace.step('cgroup', t, `mkdir ${cgroupsPath} in ${layout.hierarchies.length} hierarchies (${layout.kind})`);
+      t = trace.now();
+      session = new HelperSession(built.plan, { preserveFds: opts.preserveFds ?? 0, what: `create ${id}` });
+      const m = await session.expect('pid', `create ${id}`);
+      pid = Number(m.fields[0]);
+      trace.step('spawn', t, `berth-init cloned the init: pid ${pid}`);
+      t = trace.now();
+      joinCgroup(rec.cgroup, pid);
+      trace.step('cgroup', t, `echo ${pid} > ${rec.cgroup.dirs.map((d) => `${d}/cgroup.procs`).join(', ')}`);
+      if (built.userns) {
+        t = trace.now();
+        writeFileSync(`/proc/${pid}/uid_map`, idMap(spec.linux?.uidMappings));
+        writeFileSync(`/proc/${pid}/gid_map`, idMap(spec.linux?.gidMappings));
+        trace.step('userns', t, `uid_map ${idMap(spec.linux?.uidMappings).trim()}; gid_map ${idMap(spec.linux?.gidMappings).trim()}`);
+      }
+      rec.pid = pid;
+      rec.pidStart = processStart(pid) ?? '';
+      this.store.write(rec);
+      const needsState = (spec.hooks?.createContainer?.length ?? 0) + (spec.hooks?.startContainer?.length ?? 0) > 0;
+      session.send(needsState ? `go\t${this.hookState(rec, 'creating')}` : 'go');
+      let msg = await session.next(`create ${id}`);
+      if (msg.kind === 'hooks') {
+        t = trace.now();
+        const st = this.hookState(rec, 'creating');
+        try {
+          await runHooks(spec.hooks?.prestart, st);
+          await runHooks(spec.hooks?.createRuntime, st);
+        } catch (e) {
+          throw new RuntimeError(`create ${id}: ${(e as Error).message}`);
+        }
+        trace.step('hooks', t, 'prestart + createRuntime hooks');
+        session.send('continue');
+        msg = await session.next(`create ${id}`);
+      }
+      if (msg.kind !== 'ready') throw new RuntimeError(`create ${id}: unexpected "${msg.kind}" from berth-init`);
+      if (opts.pidFile) writePidFile(opts.pidFile, pid);
+      trace.flush();
+      return { rec, session };
+    } catch (e) {
+      trace.flush();
+      if (pid > 0) {
+        try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+        this.waitGone(pid, rec.pidStart, 5000);
+      }
+      session?.detach();
+      removeCgroup(rec.cgroup);
+      this.store.remove(id);
+      throw e;
+    }
+  }
+
+  private waitGone(pid: number, start: string, timeoutMs: number): boolean {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+      const now = processStart(pid);
+      if (now === undefined || (start && now !== start)) return true;
+      sleep(delay);
+    }
+    return false;
+  }
+
+  async start(id: string): Promise<void> {
+    const rec = this.store.read(id);
+    const status = statusOf(this.store, rec);
+    if (status === 'running') throw new RuntimeError(`cannot start an already running container`);
+    if (status !== 'created') throw new RuntimeError(`cannot start a container in the ${status} state`);
+    if (!rec.spec.process) throw new RuntimeError(`cannot start container ${id}: config.json has no process`);
+    const fifo = this.store.fifo(id);
+    // non-blocking open so a dead init cannot hang us; its blocked open(O_WRONLY) completes now
+    const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(1);
+      for (let delay = 0.2; ; delay = Math.min(delay * 2, 20)) {
+        try {
+          if (readSync(fd, buf, 0, 1, null) === 1) break;
+        } catch (e) {
+          if (errnoCode(e) !== 'EAGAIN') throw e;
+        }
+        if (!isAlive(rec)) throw new RuntimeError(`cannot start container ${id}: its init exited before start`);
+        sleep(delay);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    unlinkSync(fifo);
+    const errors = await runHooks(rec.spec.hooks?.poststart, this.hookState(rec, 'running'), true);
+    for (const e of errors) process.stderr.write(`berth-oci: warning: poststart ${e}\n`);
+  }
+
+  kill(id: string, signal: NodeJS.Signals | number, all = false): void {
+    const rec = this.store.read(id);
+    const status = statusOf(this.store, rec);
+    if (status === 'stopped' && !all) throw new RuntimeError(`container ${id} is not running`);
+    const pids = all ? cgroupPids(rec.cgroup) : [rec.pid];
+    if (all && status !== 'stopped' && !pids.includes(rec.pid)) pids.push(rec.pid);
+    for (const p of pids) {
+      try {
+        process.kill(p, signal);
+      } catch (e) {
+        if (errnoCode(e) !== 'ESRCH') throw new RuntimeError(`kill ${id}: pid ${p}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  async delete(id: string, force = false): Promise<void> {
+    let rec: ContainerRecord;
+    try {
+      rec = this.store.read(id);
+    } catch (e) {
+      // a create that crashed before writing its state leaves only the directory
+      if (force && existsSync(this.store.dir(id))) return this.store.remove(id);
+      throw e;
+    }
+    const status = statusOf(this.store, rec);
+    if ((status === 'running' || status === 'paused') && !force) {
+      throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`);
+    }
+    if (status !== 'stopped') {
+      for (const p of new Set([rec.pid, ...cgroupPids(rec.cgroup)])) {
+        try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      }
+      if (!this.waitGone(rec.pid, rec.pidStart, 10000)) throw new RuntimeError(`delete ${id}: init ${rec.pid} did not exit after SIGKILL`);
+    }
+    // processes of a container sharing the host's pid namespace outlive its init
+    for (let i = 0; i < 100; i++) {
+      const left = cgroupPids(rec.cgroup);
+      if (left.length === 0) break;
+      for (const p of left) {
+        try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      }
+      sleep(10);
+    }
+    if (rec.pid > 0) {
+      const errors = await runHooks(rec.spec.hooks?.poststop, this.hookState(rec, 'stopped'), true);
+      for (const e of errors) process.stderr.write(`berth-oci: warning: poststop ${e}\n`);
+    }
+    const left = removeCgroup(rec.cgroup);
+    this.store.remove(id);
+    if (left.length) throw new RuntimeError(`delete ${id}: cgroup directories not removed: ${left.join('; ')}`);
+  }
+
+  list(): ReturnType<Runtime['state']>[] {
+    const out = [];
+    for (const id of this.store.ids()) {
+      try {
+        out.push(this.state(id));
+      } catch { /* vanished while listing */ }
+    }
+    return out;
+  }
+
+  pids(id: string): number[] {
+    const rec = this.store.read(id);
+    return cgroupPids(rec.cgroup);
+  }
+
+  record(id: string): ContainerRecord {
+    return this.store.read(id);
+  }
+
+  /** Starts a process inside a created or running container; resolves with its pid. */
+  async exec(id: string, proc: Process, opts: { consoleSocket?: string; pidFile?: string; preserveFds?: number; detach?: boolean }): Promise<{ pid: number; session: HelperSession }> {
+    const rec = this.store.read(id);
+    const status = statusOf(this.store, rec);
+    if (status !== 'running' && status !== 'created') throw new RuntimeError(`cannot exec in a ${status} container`);
+    const join: { type: string; path: string }[] = [];
+    const nsFile: Record<string, string> = { user: 'user', ipc: 'ipc', uts: 'uts', network: 'net', pid: 'pid', mount: 'mnt', cgroup: 'cgroup', time: 'time' };
+    for (const [type, file] of Object.entries(nsFile)) {
+      try {
+        const theirs = statSync(`/proc/${rec.pid}/ns/${file}`).ino;
+        const ours = statSync(`/proc/self/ns/${file}`).ino;
+        if (theirs !== ours) join.push({ type, path: `/proc/${rec.pid}/ns/${file}` });
+      } catch { /* namespace type not supported by this kernel */ }
+    }
+    let plan;
+    try {
+      plan = buildExecPlan({
+        spec: rec.spec, process: proc, pid: rec.pid, joinNamespaces: join,
+        consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+        preserveFds: opts.preserveFds ?? 0, foreground: !opts.detach,
+      });
+    } catch (e) {
+      throw new RuntimeError(`exec ${id}: ${(e as Error).message}`);
+    }
+    // stage 0 joins the cgroup before it forks, so the new process starts inside it
+    const session = new HelperSession(plan, {
+      preserveFds: opts.preserveFds ?? 0, what: `exec ${id}`, beforePlan: (helperPid) => joinCgroup(rec.cgroup, helperPid),
+    });
+    const m = await session.expect('pid', `exec ${id}`);
+    const pid = Number(m.fields[0]);
+    await session.expect('ready', `exec ${id}`);
+    if (opts.pidFile) writePidFile(opts.pidFile, pid);
+    return { pid, session };
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Starting berth-init and talking to it. The plan goes down the sync socket; the helper answers
+ * with short lines: `pid N`, `hooks` (waiting for createRuntime hooks), `ready`, or
+ * `error OP ERRNO MESSAGE`.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Duplex } from 'node:stream';
+import type { Plan } from './plan/encode.ts';
+import { RuntimeError } from './errors.ts';
+
+function findHelper(): string {
+  const env = process.env.BERTH_INIT;
+  if (env) return env;
+  const here = dirname(fileURLToPath(import.meta.url));
+  // bundled: dist/berth-oci.js; from source: src/runtime/helper.ts
+  for (const c of [resolve(here, '../native/build/berth-init'), resolve(here, '../../native/build/berth-init')]) {
+    if (existsSync(c)) return c;
+  }
+  throw new RuntimeError('berth-init (the native helper) is not built: run `npm install` (make -C native)');
+}
+
+export interface HelperMessage {
+  kind: 'pid' | 'hooks' | 'ready' | 'error';
+  fields: string[];
+}
+
+export class HelperSession {
+  readonly child: ChildProcess;
+  private readonly sock: Duplex;
+  private buf = '';
+  private queue: HelperMessage[] = [];
+  private waiter?: { resolve: (m: HelperMessage) => void; reject: (e: Error) => void };
+  private ended = false;
+  private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
+  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(plan: Plan, opts: { preserveFds: number; what: string; beforePlan?: (helperPid: number) => void }) {
+    const syncIndex = 3 + opts.preserveFds;
+    const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
+    for (let fd = 3; fd < syncIndex; fd++) stdio.push(fd);
+    stdio.push('pipe');
+    this.child = spawn(findHelper(), [String(syncIndex)], { stdio, argv0: 'berth-init' });
+    this.exited = new Promise((res) => {
+      this.child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        res(this.exitInfo);
+      });
+      this.child.once('error', (e) => {
+        this.fail(new RuntimeError(`${opts.what}: starting berth-init: ${e.message}`));
+        res({ code: 127, signal: null });
+      });
+    });
+    this.sock = this.child.stdio[syncIndex] as Duplex;
+    this.sock.setEncoding('utf8');
+    this.sock.on('data', (d: string) => this.onData(d));
+    this.sock.on('end', () => this.onEnd(opts.what));
+    this.sock.on('error', () => this.onEnd(opts.what));
+    // e.g. exec: the helper joins the container's cgroup before it reads the plan and forks
+    if (opts.beforePlan && this.child.pid) opts.beforePlan(this.child.pid);
+    this.sock.write(plan.encode());
+  }
+
+  private onData(d: string): void {
+    this.buf += d;
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const line = this.buf.slice(0, nl);
+      this.buf = this.buf.slice(nl + 1);
+      const [kind, ...fields] = line.split('\t');
+      this.push({ kind: kind as HelperMessage['kind'], fields });
+    }
+  }
+
+  private push(m: HelperMessage): void {
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.resolve(m);
+    } else this.queue.push(m);
+  }
+
+  private fail(e: Error): void {
+    this.ended = true;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.reject(e);
+    }
+  }
+
+  private onEnd(what: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      void this.exited.then((x) => w.reject(new RuntimeError(`${what}: berth-init exited (${x.signal ?? x.code}) without reporting why`)));
+    }
+  }
+
+  /** The next message; an `error` message becomes a thrown RuntimeError. */
+  async next(what: string): Promise<HelperMessage> {
+    let m = this.queue.shift();
+    if (!m) {
+      if (this.ended) {
+        const x = await this.exited;
+        throw new RuntimeError(`${what}: berth-init exited (${x.signal ?? x.code}) without reporting why`);
+      }
+      m = await new Promise<HelperMessage>((resolve, reject) => (this.waiter = { resolve, reject }));
+    }
+    if (m.kind === 'error') {
+      const [op, errno, ...msg] = m.fields;
+      void errno;
+      throw new RuntimeError(`${what}: ${op}: ${msg.join(' ')}`);
+    }
+    return m;
+  }
+
+  async expect(kind: HelperMessage['kind'], what: string): Promise<HelperMessage> {
+    const m = await this.next(what);
+    if (m.kind !== kind) throw new RuntimeError(`${what}: expected "${kind}" from berth-init, got "${m.kind}"`);
+    return m;
+  }
+
+  send(line: string): void {
+    this.sock.write(line + '\n');
+  }
+
+  /** Stop listening; the helper and the container go on without us. */
+  detach(): void {
+    this.sock.destroy();
+    this.child.unref();
+  }
+
+  wait(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    return this.exitInfo ? Promise.resolve(this.exitInfo) : this.exited;
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * Turns a validated config.json into the plan berth-init executes. Every decision lives here:
+ * which namespaces are new or joined, which mounts, devices and symlinks, the order of security
+ * steps. The helper only carries them out.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { Hook, Mount, Process, Spec } from '../spec/types.ts';
+import { capMask } from '../caps.ts';
+import { CLONE, MS, RLIMIT, S_IF, makedev } from '../linux.ts';
+import { parseMountOptions, propagationFlags } from '../mountopts.ts';
+import { addSeccompBuild } from '../seccomp.ts';
+import type { CgroupLayout } from '../cgroups/layout.ts';
+import { Plan } from './encode.ts';
+
+export const NS_FLAG: Readonly<Record<string, number>> = {
+  user: CLONE.NEWUSER, ipc: CLONE.NEWIPC, uts: CLONE.NEWUTS, network: CLONE.NEWNET,
+  pid: CLONE.NEWPID, mount: CLONE.NEWNS, cgroup: CLONE.NEWCGROUP, time: CLONE.NEWTIME,
+};
+
+/** The order in which namespaces are joined: the user namespace first, so the others are owned by it. */
+const JOIN_ORDER = ['user', 'ipc', 'uts', 'network', 'pid', 'mount', 'cgroup', 'time'];
+
+export interface CreatePlanInput {
+  spec: Spec;
+  bundle: string;
+  rootfs: string;
+  fifoPath: string;
+  tracePath: string;
+  cgroupsPath: string;
+  layout: CgroupLayout;
+  consoleSocket?: string;
+  preserveFds: number;
+  noPivot: boolean;
+  foreground: boolean;
+}
+
+export interface CreatePlan {
+  plan: Plan;
+  newNamespaces: string[];
+  userns: boolean;
+}
+
+const U64_MAX = 18446744073709551615n;
+function u64(n: number): bigint {
+  return n >= 1.8446744073709552e19 ? U64_MAX : BigInt(Math.trunc(n));
+}
+
+function envPath(env: readonly string[] | undefined): string {
+  const p = env?.find((e) => e.startsWith('PATH='));
+  return p ? p.slice(5) : '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+}
+
+function addHook(plan: Plan, h: Hook): void {
+  const args = h.args ?? [];
+  plan.add('hook', h.path, h.timeout ?? 0, args.length, ...args, ...(h.env ?? []));
+}
+
+/** The process part shared by create and exec: identity, capabilities, seccomp, exec. */
+export function addProcessSteps(plan: Plan, proc: Process, spec: Spec, opts: { ready: boolean; fifo: boolean }): void {
+  const seccomp = spec.linux?.seccomp;
+  const args = proc.args ?? [];
+  if (args.length === 0) throw new Error('process.args is empty: nothing to run');
+  plan.add('resolve_exec', args[0]!, envPath(proc.env));
+  // without no_new_privs, seccomp must be loaded while we still hold CAP_SYS_ADMIN
+  if (seccomp && !proc.noNewPrivileges) plan.add('seccomp_load');
+  const caps = proc.capabilities ?? {};
+  plan.add('cap_bounding', capMask(caps.bounding ?? []));
+  const u = proc.user;
+  const gids = u.additionalGids ?? [];
+  plan.add('user', u.uid, u.gid, u.umask ?? 0o022, gids.length, ...gids);
+  plan.add('cwd', proc.cwd);
+  plan.add('cap_set', capMask(caps.effective ?? []), capMask(caps.permitted ?? []), capMask(caps.inheritable ?? []));
+  if (caps.ambient?.length) plan.add('cap_ambient', capMask(caps.ambient));
+  if (proc.noNewPrivileges) plan.add('no_new_privs');
+  if (opts.ready) plan.add('ready');
+  if (opts.fifo) {
+    plan.add('wait_fifo');
+    for (const h of spec.hooks?.startContainer ?? []) addHook(plan, h);
+  }
+  plan.add('close_fds');
+  // with no_new_privs, load it as late as possible so the filter need not allow our own steps
+  if (seccomp && proc.noNewPrivileges) plan.add('seccomp_load');
+  plan.add('exec', args.length, ...args, ...(proc.env ?? []));
+}
+
+function bindSource(m: Mount, bundle: string): string {
+  const src = m.source ?? '';
+  return isAbsolute(src) ? src : resolve(bundle, src);
+}
+
+function addCgroupMount(plan: Plan, m: Mount, input: CreatePlanInput, newCgroupNs: boolean): void {
+  const opts = parseMountOptions(m.options, 'cgroup');
+  const flags = opts.flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
+  const dest = m.destination;
+  const unifiedOnly = input.layout.kind === 'v2';
+  if (unifiedOnly) {
+    if (newCgroupNs) plan.add('mount', 'cgroup2', dest, 'cgroup2', flags | (opts.flags & MS.RDONLY), '', 0, 'dir');
+    else plan.add('mount', input.layout.unified!.mountPoint + input.cgroupsPath, dest, '', MS.BIND | MS.REC | flags | (opts.flags & MS.RDONLY), '', 0, 'dir');
+    return;
+  }
+  // v1 and hybrid: a tmpfs holding one mount per hierarchy, as runc lays it out
+  plan.add('mount', 'tmpfs', dest, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755', 0, 'dir');
+  for (const h of input.layout.hierarchies) {
+    const sub = h.version === 2 ? 'unified' : h.controllers.map((c) => c.replace(/^name=/, '')).join(',');
+    const target = `${dest}/${sub}`;
+    if (newCgroupNs) {
+      const data = h.version === 2 ? '' : h.controllers.join(',');
+      plan.add('mount', 'cgroup', target, h.version === 2 ? 'cgroup2' : 'cgroup', flags | (opts.flags & MS.RDONLY), data, 0, 'dir');
+    } else {
+      plan.add('mount', h.mountPoint + input.cgroupsPath, target, '', MS.BIND | MS.REC | flags | (opts.flags & MS.RDONLY), '', 0, 'dir');
+    }
+  }
+  if (opts.flags & MS.RDONLY) plan.add('mount', '', dest, '', MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, '', 0, '');
+}
+
+const DEFAULT_DEVICES: ReadonlyArray<[string, number, number]> = [
+  ['/dev/null', 1, 3], ['/dev/zero', 1, 5], ['/dev/full', 1, 7],
+  ['/dev/random', 1, 8], ['/dev/urandom', 1, 9], ['/dev/tty', 5, 0],
+];
+
+function addDevices(plan: Plan, spec: Spec, userns: boolean): void {
+  const devices = new Map<string, { type: string; major: number; minor: number; mode: number; uid: number; gid: number }>();
+  for (const [path, major, minor] of DEFAULT_DEVICES) devices.set(path, { type: 'c', major, minor, mode: 0o666, uid: 0, gid: 0 });
+  for (const d of spec.linux?.devices ?? []) {
+    devices.set(d.path, { type: d.type, major: d.major ?? 0, minor: d.minor ?? 0, mode: d.fileMode ?? 0o666, uid: d.uid ?? 0, gid: d.gid ?? 0 });
+  }
+  for (const [path, d] of devices) {
+    if (userns) {
+      // mknod is not allowed in a user namespace: bind the host's node instead
+      plan.add('mount', path, path, '', MS.BIND, '', 0, 'file');
+      continue;
+    }
+    const type = d.type === 'b' ? S_IF.BLK : d.type === 'p' ? S_IF.FIFO : S_IF.CHR;
+    plan.add('mkdev', path, type | (d.mode & 0o7777), makedev(d.major, d.minor), d.uid, d.gid);
+  }
+  plan.add('symlink', '/proc/self/fd', '/dev/fd');
+  plan.add('symlink', '/proc/self/fd/0', '/dev/stdin');
+  plan.add('symlink', '/proc/self/fd/1', '/dev/stdout');
+  plan.add('symlink', '/proc/self/fd/2', '/dev/stderr');
+  if (existsSync('/proc/kcore')) plan.add('symlink', '/proc/kcore', '/dev/core');
+}
+
+export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
+  const { spec } = input;
+  const linux = spec.linux ?? {};
+  const proc = spec.process;
+  const plan = new Plan();
+  const namespaces = linux.namespaces ?? [];
+  const newNs = namespaces.filter((n) => !n.path).map((n) => n.type);
+  const userns = newNs.includes('user');
+  if (!namespaces.some((n) => n.type === 'mount')) {
+    throw new Error('linux.namespaces: berth-oci needs a mount namespace (new or joined) to set up the root filesystem');
+  }
+
+  // ---- stage 0
+  plan.add('trace', input.tracePath);
+  plan.add('mkfifo', input.fifoPath, 0o622);
+  plan.add('fifo', input.fifoPath);
+  if (proc?.terminal) {
+    if (!input.consoleSocket) throw new Error('process.terminal is true but no --console-socket was given');
+    plan.add('console_socket', input.consoleSocket);
+  }
+  plan.add('preserve_fds', input.preserveFds);
+  for (const type of JOIN_ORDER) {
+    const ns = namespaces.find((n) => n.type === type && n.path);
+    if (ns) plan.add('setns', ns.path!, NS_FLAG[type]!);
+  }
+  if (newNs.includes('time')) {
+    plan.add('unshare', CLONE.NEWTIME);
+    const offs = linux.timeOffsets ?? {};
+    const lines = Object.entries(offs).map(([clock, o]) => `${clock} ${o?.secs ?? 0} ${o?.nanosecs ?? 0}`);
+    if (lines.length) plan.add('write_file', '/proc/self/timens_offsets', lines.join('\n'));
+  }
+  if (linux.seccomp) addSeccompBuild(plan, linux.seccomp);
+  let cloneFlags = 0;
+  for (const t of newNs) if (t !== 'time' && t !== 'cgroup') cloneFlags |= NS_FLAG[t]!;
+  plan.add('clone', cloneFlags, input.foreground ? 1 : 0);
+
+  // ---- the container's init
+  plan.add('wait_go');
+  if (userns) plan.add('become_root');
+  // after berth-oci placed us in the cgroup, so that the namespace's root is the container's cgroup
+  if (newNs.includes('cgroup')) plan.add('unshare', CLONE.NEWCGROUP);
+  if (spec.hostname !== undefined) plan.add('hostname', spec.hostname);
+  if (spec.domainname !== undefined) plan.add('domainname', spec.domainname);
+  if (newNs.includes('network')) plan.add('lo_up');
+  if (proc?.oomScoreAdj !== undefined) plan.add('oom_score_adj', proc.oomScoreAdj);
+
+  const prop = linux.rootfsPropagation;
+  const pre = prop === 'private' || prop === 'rprivate' ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC;
+  plan.add('propagation', '/', pre);
+  plan.add('rootfs', input.rootfs);
+
+  let devIsTmpfs = false;
+  for (const m of spec.mounts ?? []) {
+    if (m.type === 'cgroup') {
+      addCgroupMount(plan, m, input, newNs.includes('cgroup'));
+      continue;
+    }
+    const o = parseMountOptions(m.options, m.type);
+    if (m.destination === '/dev' && !o.bind) devIsTmpfs = true;
+    if (o.bind) {
+      const src = bindSource(m, input.bundle);
+      let st;
+      try {
+        st = statSync(src);
+      } catch {
+        throw new Error(`mounts: bind source "${src}" for ${m.destination} does not exist`);
+      }
+      plan.add('mount', src, m.destination, '', o.flags, '', o.propagation, st.isDirectory() ? 'dir' : 'file');
+    } else {
+      // sysfs in a container that shares the host's network namespace must not be writable
+      plan.add('mount', m.source ?? m.type ?? 'none', m.destination, m.type ?? '', o.flags, o.data.join(','), o.propagation, 'dir');
+    }
+  }
+  if (devIsTmpfs) {
+    addDevices(plan, spec, userns);
+    if ((spec.mounts ?? []).some((m) => m.destination === '/dev/pts')) plan.add('symlink', 'pts/ptmx', '/dev/ptmx');
+  }
+  if (proc) plan.add('mkdir', proc.cwd, 0o755);
+
+  if ((spec.hooks?.prestart?.length ?? 0) + (spec.hooks?.createRuntime?.length ?? 0) > 0) plan.add('hooks_sync');
+  for (const h of spec.hooks?.createContainer ?? []) addHook(plan, h);
+
+  plan.add(input.noPivot ? 'chroot' : 'pivot_root');
+  if (prop && prop !== 'private' && prop !== 'rprivate') plan.add('propagation', '/', propagationFlags(prop));
+
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) plan.add('sysctl', key.replace(/\./g, '/'), value);
+  for (const p of linux.maskedPaths ?? []) plan.add('mask', p);
+  for (const p of linux.readonlyPaths ?? []) plan.add('readonly', p);
+  if (spec.root?.readonly) plan.add('remount_root', MS.RDONLY);
+
+  if (proc) {
+    for (const r of proc.rlimits ?? []) plan.add('rlimit', RLIMIT[r.type]!, u64(r.soft), u64(r.hard));
+    if (proc.terminal) plan.add('console', proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0);
+    addProcessSteps(plan, proc, spec, { ready: true, fifo: true });
+  } else {
+    // runtime-spec: a config without process may be created; start then fails
+    plan.add('ready');
+    plan.add('wait_fifo');
+    plan.add('exec', 1, '/berth-oci: config.json has no process');
+  }
+  return { plan, newNamespaces: newNs, userns };
+}
+
+export interface ExecPlanInput {
+  spec: Spec;
+  process: Process;
+  pid: number;
+  joinNamespaces: { type: string; path: string }[];
+  consoleSocket?: string;
+  preserveFds: number;
+  foreground: boolean;
+}
+
+export function buildExecPlan(input: ExecPlanInput): Plan {
+  const plan = new Plan();
+  const proc = input.process;
+  if (proc.terminal) {
+    if (!input.consoleSocket) throw new Error('process.terminal is true but no --console-socket was given');
+    plan.add('console_socket', input.consoleSocket);
+  }
+  plan.add('preserve_fds', input.preserveFds);
+  for (const type of JOIN_ORDER) {
+    const ns = input.joinNamespaces.find((n) => n.type === type);
+    if (ns) plan.add('setns', ns.path, NS_FLAG[type]!);
+  }
+  if (input.spec.linux?.seccomp) addSeccompBuild(plan, input.spec.linux.seccomp);
+  plan.add('clone', 0, input.foreground ? 1 : 0);
+  for (const r of proc.rlimits ?? []) plan.add('rlimit', RLIMIT[r.type]!, u64(r.soft), u64(r.hard));
+  if (proc.terminal) plan.add('console', proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0);
+  addProcessSteps(plan, proc, input.spec, { ready: true, fifo: false });
+  return plan;
+}

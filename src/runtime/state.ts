@@ -1,0 +1,132 @@
+/**
+ * The state directory of each container: <root>/<id>/ holding state.json (written to a temp
+ * file, then renamed, so a crash never leaves a torn file), exec.fifo while the container is
+ * created-but-not-started, and trace.log. mkdir of the directory is the lock that makes ids unique.
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import type { Spec, ContainerStatus } from './spec/types.ts';
+import type { CgroupPlacement } from './cgroups/placement.ts';
+import { RuntimeError, errnoCode } from './errors.ts';
+
+export const DEFAULT_ROOT = '/run/berth-oci';
+
+export interface ContainerRecord {
+  id: string;
+  bundle: string;
+  rootfs: string;
+  /** 0 while creating */
+  pid: number;
+  /** start time of the init in clock ticks (/proc/PID/stat field 22): guards against pid reuse */
+  pidStart: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+  cgroup: CgroupPlacement;
+  spec: Spec;
+  /** set by `kill`/`delete` when the init was seen to exit */
+  stopped?: boolean;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_+.-]{0,1023}$/;
+
+export function validateId(id: string | undefined): string {
+  if (!id) throw new RuntimeError('container id cannot be empty');
+  if (!ID_RE.test(id) || id === '.' || id === '..') {
+    throw new RuntimeError(`invalid container id "${id}": use 1 to 1024 letters, digits and _ + . - (not starting with a symbol)`);
+  }
+  return id;
+}
+
+export class StateStore {
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    return `${this.root}/${id}`;
+  }
+
+  fifo(id: string): string {
+    return `${this.dir(id)}/exec.fifo`;
+  }
+
+  tracePath(id: string): string {
+    return `${this.dir(id)}/trace.log`;
+  }
+
+  /** Claims the id: fails if a container with this id exists. */
+  claim(id: string): void {
+    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    try {
+      mkdirSync(this.dir(id), { mode: 0o711 });
+    } catch (e) {
+      if (errnoCode(e) === 'EEXIST') throw new RuntimeError(`container with id ${id} already exists`);
+      throw e;
+    }
+  }
+
+  write(rec: ContainerRecord): void {
+    const file = `${this.dir(rec.id)}/state.json`;
+    const tmp = `${file}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(rec));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  }
+
+  read(id: string): ContainerRecord {
+    validateId(id);
+    let text: string;
+    try {
+      text = readFileSync(`${this.dir(id)}/state.json`, 'utf8');
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') throw new RuntimeError(`container ${id} does not exist`);
+      throw e;
+    }
+    try {
+      return JSON.parse(text) as ContainerRecord;
+    } catch {
+      throw new RuntimeError(`container ${id}: state file ${this.dir(id)}/state.json is corrupt`);
+    }
+  }
+
+  ids(): string[] {
+    try {
+      return readdirSync(this.root).filter((n) => existsSync(`${this.dir(n)}/state.json`)).sort();
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return [];
+      throw e;
+    }
+  }
+
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+}
+
+/** Field 22 of /proc/PID/stat, or undefined if the process is gone or a zombie. */
+export function processStart(pid: number): string | undefined {
+  if (pid <= 0) return undefined;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  return fields[19];
+}
+
+export function isAlive(rec: ContainerRecord): boolean {
+  return rec.pid > 0 && processStart(rec.pid) === rec.pidStart;
+}
+
+export function statusOf(store: StateStore, rec: ContainerRecord): ContainerStatus {
+  if (rec.pid === 0) return 'creating';
+  if (!isAlive(rec)) return 'stopped';
+  if (existsSync(store.fifo(rec.id))) return 'created';
+  return 'running';
+}

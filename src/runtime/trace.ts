@@ -1,0 +1,128 @@
+/**
+ * The creation trace: every step of making a container, with times and the values passed to the
+ * kernel. berth-init and berth-oci append tab-separated lines to <state>/trace.log:
+ * `step  start_ns  end_ns  result  arg…`. This module reads them back and explains them.
+ */
+import { appendFileSync, readFileSync } from 'node:fs';
+import { CLONE, MS, flagNames } from './linux.ts';
+import { CAPABILITIES } from './caps.ts';
+
+export interface TraceStep {
+  step: string;
+  /** which of the seed's seven stages this belongs to */
+  stage: string;
+  start: number;
+  end: number;
+  result: number;
+  args: string[];
+  detail: string;
+}
+
+/** Node-side records, buffered and appended once. */
+export class TraceRecorder {
+  private lines: string[] = [];
+  constructor(private readonly path: string) {}
+
+  now(): bigint {
+    return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+  }
+
+  step(name: string, t0: bigint, ...args: (string | number)[]): void {
+    const clean = args.map((a) => String(a).replace(/[\t\n]/g, ' '));
+    this.lines.push([name, t0, this.now(), 0, ...clean].join('\t'));
+  }
+
+  flush(): void {
+    if (this.lines.length === 0) return;
+    appendFileSync(this.path, this.lines.join('\n') + '\n');
+    this.lines = [];
+  }
+}
+
+const STAGE: Readonly<Record<string, string>> = {
+  config: 'prepare', plan: 'prepare', spawn: 'clone', trace: 'prepare', mkfifo: 'prepare', fifo: 'prepare',
+  console_socket: 'prepare', preserve_fds: 'prepare', setns: 'clone', unshare: 'clone', write_file: 'clone',
+  clone: 'clone', wait_go: 'cgroups', cgroup: 'cgroups', userns: 'clone', become_root: 'clone',
+  hostname: 'clone', domainname: 'clone', lo_up: 'network', oom_score_adj: 'cgroups',
+  propagation: 'rootfs', rootfs: 'rootfs', mount: 'rootfs', mkdev: 'rootfs', symlink: 'rootfs', mkdir: 'rootfs',
+  hooks_sync: 'hooks', hook: 'hooks', hooks: 'hooks', pivot_root: 'pivot_root', chroot: 'pivot_root',
+  sysctl: 'rootfs', mask: 'rootfs', readonly: 'rootfs', remount_root: 'rootfs',
+  rlimit: 'security', console: 'exec', resolve_exec: 'exec', seccomp_init: 'security', seccomp_arch: 'security',
+  seccomp_flag: 'security', seccomp_rule: 'security', seccomp_load: 'security', cap_bounding: 'security',
+  user: 'security', cwd: 'exec', cap_set: 'security', cap_ambient: 'security', no_new_privs: 'security',
+  ready: 'exec', wait_fifo: 'exec', close_fds: 'security', exec: 'exec', start: 'exec', error: 'error',
+};
+
+function caps(mask: string): string {
+  const m = BigInt(mask);
+  const names = [...CAPABILITIES].filter(([, n]) => (m >> BigInt(n)) & 1n).map(([name]) => name);
+  return names.length ? names.join(',') : 'none';
+}
+
+function explain(step: string, a: string[]): string {
+  switch (step) {
+    case 'clone': return `clone(${flagNames(CLONE, Number(a[0]), 'CLONE_')}|SIGCHLD)`;
+    case 'unshare': return `unshare(${flagNames(CLONE, Number(a[0]), 'CLONE_')})`;
+    case 'setns': return `setns(open("${a[0]}"), ${flagNames(CLONE, Number(a[1]), 'CLONE_')})`;
+    case 'propagation': return `mount(NULL, "${a[0]}", NULL, ${flagNames(MS, Number(a[1]), 'MS_')}, NULL)`;
+    case 'rootfs': return `mount("${a[0]}", "${a[0]}", NULL, MS_BIND|MS_REC, NULL)`;
+    case 'mount': {
+      const [src, dst, type, flags, data, prop] = a;
+      let s = `mount("${src}", "${dst}", "${type}", ${flagNames(MS, Number(flags), 'MS_')}, "${data}")`;
+      if (prop && prop !== '0') s += ` + ${flagNames(MS, Number(prop), 'MS_')}`;
+      return s;
+    }
+    case 'mkdev': {
+      const mode = Number(a[1]);
+      return `mknod("${a[0]}", ${(mode & 0o170000) === 0o020000 ? 'S_IFCHR' : (mode & 0o170000) === 0o060000 ? 'S_IFBLK' : 'S_IFIFO'}|0${(mode & 0o7777).toString(8)}, ${a[2]})`;
+    }
+    case 'pivot_root': return 'pivot_root(".", ".") + umount2(old root, MNT_DETACH)';
+    case 'cap_bounding': return `prctl(PR_CAPBSET_DROP) keeping ${caps(a[0]!)}`;
+    case 'cap_set': return `capset(effective=${caps(a[0]!)}, permitted=${caps(a[1]!)}, inheritable=${caps(a[2]!)})`;
+    case 'cap_ambient': return `prctl(PR_CAP_AMBIENT_RAISE, ${caps(a[0]!)})`;
+    case 'no_new_privs': return 'prctl(PR_SET_NO_NEW_PRIVS, 1)';
+    case 'seccomp_load': return 'seccomp(SECCOMP_SET_MODE_FILTER) via seccomp_load()';
+    case 'seccomp_rule': return `seccomp rule: ${a[1]} -> action 0x${Number(a[0]).toString(16)}${a[2] !== '0' ? ` (${a[2]} arg conditions)` : ''}`;
+    case 'user': return `setgroups([${a.slice(4).join(',')}]) setresgid(${a[1]}) setresuid(${a[0]}) umask(0${Number(a[2]).toString(8)})`;
+    case 'hostname': return `sethostname("${a[0]}")`;
+    case 'lo_up': return 'ioctl(SIOCSIFFLAGS, "lo", IFF_UP)';
+    case 'sysctl': return `write /proc/sys/${a[0]} = ${a[1]}`;
+    case 'mask': return `mask ${a[0]}`;
+    case 'readonly': return `read-only ${a[0]}`;
+    case 'rlimit': return `setrlimit(${a[0]}, soft=${a[1]}, hard=${a[2]})`;
+    case 'wait_fifo': return 'open(exec.fifo, O_WRONLY): blocked until `start`';
+    case 'exec': return `execve("${a.join(' ')}")`;
+    default: return a.join(' ');
+  }
+}
+
+export function readTrace(path: string): TraceStep[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const steps: TraceStep[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const [step = '', t0 = '0', t1 = '0', result = '0', ...args] = line.split('\t');
+    steps.push({
+      step, stage: STAGE[step] ?? 'other', start: Number(t0) / 1e6, end: Number(t1) / 1e6,
+      result: Number(result), args, detail: explain(step, args),
+    });
+  }
+  return steps.sort((a, b) => a.start - b.start);
+}
+
+export function formatTrace(steps: TraceStep[]): string {
+  if (steps.length === 0) return 'no trace recorded\n';
+  const t0 = steps[0]!.start;
+  const rows = steps.map((s) => [
+    `+${(s.start - t0).toFixed(3)}`, `${Math.max(0, s.end - s.start).toFixed(3)}`, s.stage, s.step, s.detail,
+  ]);
+  const head = ['AT(ms)', 'TOOK(ms)', 'STAGE', 'STEP', 'WHAT'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => r.map((c, i) => (i < 4 ? c.padEnd(w[i]!) : c)).join('  ');
+  return [fmt(head), ...rows.map(fmt)].join('\n') + '\n';
+}
