@@ -3,6 +3,8 @@
 # finds and exits 1 if anything is left, else prints "leakcheck: clean".
 set -uo pipefail
 
+# report runs at the end of pipelines: lastpipe keeps it in this shell so found=1 sticks
+shopt -s lastpipe
 found=0
 report() {
   # report TITLE < lines

@@ -50,8 +50,48 @@ static int open_parent(const char *path, char *name, size_t namesz)
 	return openat2_in_root(slash ? tmp : ".", O_PATH | O_DIRECTORY);
 }
 
+static int mkdir_in_root_depth(const char *path, mode_t mode, int depth);
+
+/* mkdirat said EEXIST: if the entry is a dangling symlink, create its target (inside the root,
+ * as openat2 would resolve it), as runc's MkdirAll over SecureJoin does */
+static int follow_dangling(const char *prefix, mode_t mode, int depth)
+{
+	char name[256], target[4096], resolved[8192];
+	int parent = open_parent(prefix, name, sizeof(name));
+	if (parent < 0)
+		return -1;
+	ssize_t n = readlinkat(parent, name, target, sizeof(target) - 1);
+	int e = errno;
+	close(parent);
+	if (n < 0)
+		return e == EINVAL ? 0 : (errno = e, -1); /* not a symlink: a real entry */
+	target[n] = 0;
+	if (target[0] == '/') {
+		snprintf(resolved, sizeof(resolved), "%s", target);
+	} else {
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s", prefix);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = 0;
+		else
+			dir[0] = 0;
+		snprintf(resolved, sizeof(resolved), "%s/%s", dir, target);
+	}
+	return mkdir_in_root_depth(resolved, mode, depth + 1);
+}
+
 static int mkdir_in_root(const char *path, mode_t mode)
 {
+	return mkdir_in_root_depth(path, mode, 0);
+}
+
+static int mkdir_in_root_depth(const char *path, mode_t mode, int depth)
+{
+	if (depth > 40) {
+		errno = ELOOP;
+		return -1;
+	}
 	char prefix[4096];
 	size_t len = strlen(path);
 	if (len >= sizeof(prefix)) {
@@ -77,7 +117,10 @@ static int mkdir_in_root(const char *path, mode_t mode)
 		int rc = mkdirat(parent, name, mode);
 		int e = errno;
 		close(parent);
-		if (rc < 0 && e != EEXIST) {
+		if (rc < 0 && e == EEXIST) {
+			if (follow_dangling(prefix, mode, depth) < 0)
+				return -1;
+		} else if (rc < 0) {
 			errno = e;
 			return -1;
 		}

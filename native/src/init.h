@@ -25,6 +25,7 @@ int plan_read(int fd, struct plan *p);
 extern int sync_fd;
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int sync_readline(char **line); /* returns length, or -1 on EOF/error; *line valid until next call */
+_Noreturn void die_record(int index, int err);
 _Noreturn void die(const char *op, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* trace.c: creation trace, buffered and flushed at well-defined points */
@@ -81,6 +82,7 @@ int op_hook(const struct rec *r);
 int op_cwd(const struct rec *r);
 int op_resolve_exec(const struct rec *r);
 int op_wait_fifo(const struct rec *r);
+int op_release(const struct rec *r);
 int op_close_fds(const struct rec *r);
 _Noreturn void op_exec(const struct rec *r);
 

@@ -109,14 +109,24 @@ static int expect(const char *want, char **payload)
 	return 0;
 }
 
+/* namespace files are opened before the first setns: once the mount namespace is joined,
+ * /proc/<pid>/ns/... of the target may no longer be reachable */
+static int *ns_fds;
+static const struct plan *cur_plan;
+
 static int run(const struct rec *r)
 {
 	const char *op = r->op;
 #define IS(name) (!strcmp(op, name))
 	if (IS("trace"))
 		return trace_open(r->a[0]), 0;
-	if (IS("mkfifo"))
-		return mkfifo(r->a[0], (mode_t)arg_ull(r, 1));
+	if (IS("mkfifo")) {
+		/* exactly the mode asked for: the init writes to it after switching to the container's user */
+		mode_t old = umask(0);
+		int rc = mkfifo(r->a[0], (mode_t)arg_ull(r, 1));
+		umask(old);
+		return rc;
+	}
 	if (IS("fifo"))
 		return (fifo_fd = open(r->a[0], O_PATH | O_CLOEXEC)) < 0 ? -1 : 0;
 	if (IS("console_socket"))
@@ -124,7 +134,7 @@ static int run(const struct rec *r)
 	if (IS("preserve_fds"))
 		return preserve_fds = (int)arg_ll(r, 0), 0;
 	if (IS("setns")) {
-		int fd = open(r->a[0], O_RDONLY | O_CLOEXEC);
+		int fd = ns_fds[r - cur_plan->recs];
 		if (fd < 0)
 			return -1;
 		int rc = setns(fd, (int)arg_ll(r, 1));
@@ -200,6 +210,7 @@ static int run(const struct rec *r)
 	if (IS("cwd")) return op_cwd(r);
 	if (IS("resolve_exec")) return op_resolve_exec(r);
 	if (IS("wait_fifo")) return op_wait_fifo(r);
+	if (IS("release")) return op_release(r);
 	if (IS("close_fds")) return op_close_fds(r);
 	if (IS("exec")) op_exec(r);
 #undef IS
@@ -225,18 +236,21 @@ int main(int argc, char **argv)
 	struct plan plan;
 	if (plan_read(sync_fd, &plan) < 0)
 		die("plan", 0, "malformed or truncated plan");
+	cur_plan = &plan;
+	ns_fds = calloc((size_t)plan.nrecs, sizeof(int));
+	if (!ns_fds)
+		die("plan", ENOMEM, "allocating");
+	for (int i = 0; i < plan.nrecs; i++) {
+		ns_fds[i] = -1;
+		if (!strcmp(plan.recs[i].op, "setns") && (ns_fds[i] = open(plan.recs[i].a[0], O_RDONLY | O_CLOEXEC)) < 0)
+			die_record(i, errno);
+	}
 	for (int i = 0; i < plan.nrecs; i++) {
 		const struct rec *r = &plan.recs[i];
 		uint64_t t0 = now_ns();
 		int rc = run(r);
-		if (rc < 0) {
-			int e = errno;
-			char detail[1024] = "";
-			size_t off = 0;
-			for (int k = 0; k < r->n && off < sizeof(detail) - 2; k++)
-				off += (size_t)snprintf(detail + off, sizeof(detail) - off, "%s%s", k ? " " : "", r->a[k]);
-			die(r->op, e, "%s", detail);
-		}
+		if (rc < 0)
+			die_record(i, errno);
 		trace_rec(r, t0, now_ns(), rc);
 	}
 	die("plan", 0, "the plan ended without exec");

@@ -237,20 +237,30 @@ int op_resolve_exec(const struct rec *r)
 	die("exec", 0, "exec: \"%s\": executable file not found in $PATH", arg0);
 }
 
+static int fifo_wr = -1;
+
 int op_wait_fifo(const struct rec *r)
 {
 	/* blocks until `start` opens the exec fifo for reading */
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fifo_fd);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
+	fifo_wr = open(path, O_WRONLY | O_CLOEXEC);
+	if (fifo_wr < 0)
 		return -1;
-	if (write(fd, "0", 1) != 1)
-		return -1;
-	close(fd);
 	close(fifo_fd);
 	fifo_fd = -1;
 	return 0;
+}
+
+int op_release(const struct rec *r)
+{
+	/* tells `start` the startContainer hooks are done; the write end stays open until execve
+	 * closes it (O_CLOEXEC), so `start` sees EOF exactly when the user process has replaced us */
+	if (fifo_wr < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	return write(fifo_wr, "0", 1) == 1 ? 0 : -1;
 }
 
 int op_close_fds(const struct rec *r)

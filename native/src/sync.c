@@ -87,3 +87,18 @@ _Noreturn void die(const char *op, int err, const char *fmt, ...)
 		dprintf(2, "berth-init: %s: %s%s%s\n", op, msg, err ? ": " : "", err ? strerror(err) : "");
 	_exit(127);
 }
+
+/* A record failed: berth-oci knows the plan, so the index is enough for it to explain which
+ * step failed and with what values. */
+_Noreturn void die_record(int index, int err)
+{
+	char note[64];
+	snprintf(note, sizeof(note), "record %d", index);
+	trace_note("error", now_ns(), now_ns(), note);
+	trace_flush();
+	if (sync_fd >= 0)
+		sync_send("fail\t%d\t%d\t%s", index, err, strerror(err));
+	else
+		dprintf(2, "berth-init: step %d of the plan failed: %s\n", index, strerror(err));
+	_exit(127);
+}

@@ -197,14 +197,26 @@ export class Runtime {
     // non-blocking open so a dead init cannot hang us; its blocked open(O_WRONLY) completes now
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     try {
-      const buf = Buffer.alloc(1);
-      for (let delay = 0.2; ; delay = Math.min(delay * 2, 20)) {
+      // one byte once the startContainer hooks ran, then EOF when execve closes the write end:
+      // poststart hooks must see the user's process, not our init
+      const buf = Buffer.alloc(16);
+      let got = 0;
+      for (let delay = 0.05; ; delay = Math.min(delay * 2, 20)) {
+        let n = -1;
         try {
-          if (readSync(fd, buf, 0, 1, null) === 1) break;
+          n = readSync(fd, buf, 0, buf.length, null);
         } catch (e) {
           if (errnoCode(e) !== 'EAGAIN') throw e;
         }
-        if (!isAlive(rec)) throw new RuntimeError(`cannot start container ${id}: its init exited before start`);
+        if (n > 0) {
+          got += n;
+          continue;
+        }
+        if (n === 0 && got > 0) break;
+        if (!isAlive(rec)) {
+          if (got > 0) break;
+          throw new RuntimeError(`cannot start container ${id}: its init exited before start`);
+        }
         sleep(delay);
       }
     } finally {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
 import type { Plan } from './plan/encode.ts';
 import { RuntimeError } from './errors.ts';
+import { explain } from './trace.ts';
 
 function findHelper(): string {
   const env = process.env.BERTH_INIT;
@@ -23,7 +24,7 @@ function findHelper(): string {
 }
 
 export interface HelperMessage {
-  kind: 'pid' | 'hooks' | 'ready' | 'error';
+  kind: 'pid' | 'hooks' | 'ready' | 'error' | 'fail';
   fields: string[];
 }
 
@@ -36,8 +37,10 @@ export class HelperSession {
   private ended = false;
   private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly plan: Plan;
 
   constructor(plan: Plan, opts: { preserveFds: number; what: string; beforePlan?: (helperPid: number) => void }) {
+    this.plan = plan;
     const syncIndex = 3 + opts.preserveFds;
     const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
     for (let fd = 3; fd < syncIndex; fd++) stdio.push(fd);
@@ -110,6 +113,13 @@ export class HelperSession {
         throw new RuntimeError(`${what}: berth-init exited (${x.signal ?? x.code}) without reporting why`);
       }
       m = await new Promise<HelperMessage>((resolve, reject) => (this.waiter = { resolve, reject }));
+    }
+    if (m.kind === 'fail') {
+      // a plan record failed: say which step, with its values, in the trace's words
+      const [index, , strerror] = m.fields;
+      const rec = this.plan.records[Number(index)];
+      const step = rec ? `${rec.op}: ${explain(rec.op, rec.args)}` : `step ${index}`;
+      throw new RuntimeError(`${what}: ${step}: ${strerror}`);
     }
     if (m.kind === 'error') {
       const [op, errno, ...msg] = m.fields;

@@ -4,7 +4,7 @@
  * `step  start_ns  end_ns  result  arg…`. This module reads them back and explains them.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
-import { CLONE, MS, flagNames } from './linux.ts';
+import { CLONE, MS, RLIMIT, flagNames } from './linux.ts';
 import { CAPABILITIES } from './caps.ts';
 
 export interface TraceStep {
@@ -59,7 +59,7 @@ function caps(mask: string): string {
   return names.length ? names.join(',') : 'none';
 }
 
-function explain(step: string, a: string[]): string {
+export function explain(step: string, a: string[]): string {
   switch (step) {
     case 'clone': return `clone(${flagNames(CLONE, Number(a[0]), 'CLONE_')}|SIGCHLD)`;
     case 'unshare': return `unshare(${flagNames(CLONE, Number(a[0]), 'CLONE_')})`;
@@ -89,7 +89,7 @@ function explain(step: string, a: string[]): string {
     case 'sysctl': return `write /proc/sys/${a[0]} = ${a[1]}`;
     case 'mask': return `mask ${a[0]}`;
     case 'readonly': return `read-only ${a[0]}`;
-    case 'rlimit': return `setrlimit(${a[0]}, soft=${a[1]}, hard=${a[2]})`;
+    case 'rlimit': return `setrlimit(${Object.keys(RLIMIT).find((k) => RLIMIT[k] === Number(a[0])) ?? a[0]}, soft=${a[1]}, hard=${a[2]})`;
     case 'wait_fifo': return 'open(exec.fifo, O_WRONLY): blocked until `start`';
     case 'exec': return `execve("${a.join(' ')}")`;
     default: return a.join(' ');

@@ -77,6 +77,7 @@ export function addProcessSteps(plan: Plan, proc: Process, spec: Spec, opts: { r
   if (opts.fifo) {
     plan.add('wait_fifo');
     for (const h of spec.hooks?.startContainer ?? []) addHook(plan, h);
+    plan.add('release');
   }
   plan.add('close_fds');
   // with no_new_privs, load it as late as possible so the filter need not allow our own steps
@@ -239,6 +240,7 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
     // runtime-spec: a config without process may be created; start then fails
     plan.add('ready');
     plan.add('wait_fifo');
+    plan.add('release');
     plan.add('exec', 1, '/berth-oci: config.json has no process');
   }
   return { plan, newNamespaces: newNs, userns };
