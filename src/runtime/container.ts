@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Process, Spec, State } from './spec/types.ts';
 import { ConfigError, parseSpec } from './spec/validate.ts';
 import { detectLayout, resolveCgroupsPath } from './cgroups/layout.ts';
-import { cgroupPids, createCgroup, joinCgroup, removeCgroup, type CgroupPlacement } from './cgroups/placement.ts';
+import { cgroupPids, createCgroup, joinCgroupAsync, removeCgroup } from './cgroups/placement.ts';
 import { buildCreatePlan, buildExecPlan } from './plan/build.ts';
 import { HelperSession } from './helper.ts';
 import { runHooks } from './hooks.ts';
@@ -112,6 +112,20 @@ export class Runtime {
     let session: HelperSession | undefined;
     let pid = 0;
     try {
+      t = trace.now();
+      rec.cgroup = createCgroup(layout, cgroupsPath);
+      this.store.write(rec);
+      trace.step('cgroup', t, `mkdir ${cgroupsPath} in ${layout.hierarchies.length} hierarchies (${layout.kind})`);
+      // three things at once: the helper execs, it joins the cgroups (v1 migrations wait for an
+      // RCU grace period), and we compute its plan. The init is then born inside the cgroups.
+      t = trace.now();
+      session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `create ${id}` });
+      const helperPid = session.pid;
+      if (opts.foreground) rec.helperPid = helperPid;
+      const tj = trace.now();
+      const joined = joinCgroupAsync(rec.cgroup, helperPid).then(() =>
+        trace.step('cgroup', tj, `echo ${helperPid} > ${rec.cgroup.dirs.map((d) => `${d}/cgroup.procs`).join(', ')} (berth-init, before it clones the init)`));
+      joined.catch(() => undefined);
       let built;
       try {
         built = buildCreatePlan({
@@ -122,19 +136,17 @@ export class Runtime {
       } catch (e) {
         throw new RuntimeError(`create ${id}: ${(e as Error).message}`);
       }
-      trace.step('config', t, configPath, `${built.plan.records.length} plan records`);
+      trace.step('plan', t, configPath, `${built.plan.records.length} plan records`);
+      try {
+        await joined;
+      } catch (e) {
+        throw new RuntimeError(`create ${id}: ${(e as Error).message}`);
+      }
       t = trace.now();
-      rec.cgroup = createCgroup(layout, cgroupsPath);
-      this.store.write(rec);
-      trace.step('cgroup', t, `mkdir ${cgroupsPath} in ${layout.hierarchies.length} hierarchies (${layout.kind})`);
-      t = trace.now();
-      session = new HelperSession(built.plan, { preserveFds: opts.preserveFds ?? 0, what: `create ${id}` });
+      session.sendPlan(built.plan);
       const m = await session.expect('pid', `create ${id}`);
       pid = Number(m.fields[0]);
       trace.step('spawn', t, `berth-init cloned the init: pid ${pid}`);
-      t = trace.now();
-      joinCgroup(rec.cgroup, pid);
-      trace.step('cgroup', t, `echo ${pid} > ${rec.cgroup.dirs.map((d) => `${d}/cgroup.procs`).join(', ')}`);
       if (built.userns) {
         t = trace.now();
         writeFileSync(`/proc/${pid}/uid_map`, idMap(spec.linux?.uidMappings));
@@ -169,6 +181,10 @@ export class Runtime {
       if (pid > 0) {
         try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
         this.waitGone(pid, rec.pidStart, 5000);
+      }
+      if (session?.pid) {
+        try { process.kill(session.pid, 'SIGKILL'); } catch { /* already gone */ }
+        await session.wait();
       }
       session?.detach();
       removeCgroup(rec.cgroup);
@@ -231,7 +247,7 @@ export class Runtime {
     const rec = this.store.read(id);
     const status = statusOf(this.store, rec);
     if (status === 'stopped' && !all) throw new RuntimeError(`container ${id} is not running`);
-    const pids = all ? cgroupPids(rec.cgroup) : [rec.pid];
+    const pids = all ? this.containerPids(rec) : [rec.pid];
     if (all && status !== 'stopped' && !pids.includes(rec.pid)) pids.push(rec.pid);
     for (const p of pids) {
       try {
@@ -290,8 +306,12 @@ export class Runtime {
   }
 
   pids(id: string): number[] {
-    const rec = this.store.read(id);
-    return cgroupPids(rec.cgroup);
+    return this.containerPids(this.store.read(id));
+  }
+
+  /** The cgroup's processes, less the foreground helper that waits for the init (it is ours, not the container's). */
+  private containerPids(rec: ContainerRecord): number[] {
+    return cgroupPids(rec.cgroup).filter((p) => p !== rec.helperPid);
   }
 
   record(id: string): ContainerRecord {
@@ -323,9 +343,14 @@ export class Runtime {
       throw new RuntimeError(`exec ${id}: ${(e as Error).message}`);
     }
     // stage 0 joins the cgroup before it forks, so the new process starts inside it
-    const session = new HelperSession(plan, {
-      preserveFds: opts.preserveFds ?? 0, what: `exec ${id}`, beforePlan: (helperPid) => joinCgroup(rec.cgroup, helperPid),
-    });
+    const session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `exec ${id}` });
+    try {
+      await joinCgroupAsync(rec.cgroup, session.pid);
+    } catch (e) {
+      session.child.kill('SIGKILL');
+      throw new RuntimeError(`exec ${id}: ${(e as Error).message}`);
+    }
+    session.sendPlan(plan);
     const m = await session.expect('pid', `exec ${id}`);
     const pid = Number(m.fields[0]);
     await session.expect('ready', `exec ${id}`);

@@ -37,10 +37,10 @@ export class HelperSession {
   private ended = false;
   private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly plan: Plan;
+  private plan?: Plan;
 
-  constructor(plan: Plan, opts: { preserveFds: number; what: string; beforePlan?: (helperPid: number) => void }) {
-    this.plan = plan;
+  /** Starts the helper; it waits for its plan, which `sendPlan` gives it (so both can be prepared at once). */
+  constructor(opts: { preserveFds: number; what: string }) {
     const syncIndex = 3 + opts.preserveFds;
     const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
     for (let fd = 3; fd < syncIndex; fd++) stdio.push(fd);
@@ -61,8 +61,14 @@ export class HelperSession {
     this.sock.on('data', (d: string) => this.onData(d));
     this.sock.on('end', () => this.onEnd(opts.what));
     this.sock.on('error', () => this.onEnd(opts.what));
-    // e.g. exec: the helper joins the container's cgroup before it reads the plan and forks
-    if (opts.beforePlan && this.child.pid) opts.beforePlan(this.child.pid);
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  sendPlan(plan: Plan): void {
+    this.plan = plan;
     this.sock.write(plan.encode());
   }
 
@@ -117,7 +123,7 @@ export class HelperSession {
     if (m.kind === 'fail') {
       // a plan record failed: say which step, with its values, in the trace's words
       const [index, , strerror] = m.fields;
-      const rec = this.plan.records[Number(index)];
+      const rec = this.plan?.records[Number(index)];
       const step = rec ? `${rec.op}: ${explain(rec.op, rec.args)}` : `step ${index}`;
       throw new RuntimeError(`${what}: ${step}: ${strerror}`);
     }

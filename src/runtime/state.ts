@@ -23,8 +23,8 @@ export interface ContainerRecord {
   annotations?: Record<string, string>;
   cgroup: CgroupPlacement;
   spec: Spec;
-  /** set by `kill`/`delete` when the init was seen to exit */
-  stopped?: boolean;
+  /** foreground run: the berth-init that waits for the init to report its status (in the cgroup too) */
+  helperPid?: number;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_+.-]{0,1023}$/;

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import type { CgroupLayout } from './layout.ts';
 
 /** Where a container's cgroup is, per hierarchy, and which directories berth made (and so removes). */
@@ -49,6 +50,20 @@ export function joinCgroup(placement: CgroupPlacement, pid: number): void {
   for (const dir of placement.dirs) {
     try {
       writeFileSync(`${dir}/cgroup.procs`, String(pid));
+    } catch (e) {
+      throw new Error(`cgroup: adding pid ${pid} to ${dir}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/**
+ * The same, off the main thread: in cgroup v1 the first migration of a task waits for an RCU
+ * grace period (milliseconds), which can then overlap with other work.
+ */
+export async function joinCgroupAsync(placement: CgroupPlacement, pid: number): Promise<void> {
+  for (const dir of placement.dirs) {
+    try {
+      await writeFile(`${dir}/cgroup.procs`, String(pid));
     } catch (e) {
       throw new Error(`cgroup: adding pid ${pid} to ${dir}: ${(e as Error).message}`);
     }
