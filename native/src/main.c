@@ -77,16 +77,36 @@ static _Noreturn void wait_and_exit(pid_t child)
 	_exit(WEXITSTATUS(status));
 }
 
+/* cgroup v2 directory the init is cloned into (CLONE_INTO_CGROUP): no migration afterwards */
+static int cgroup_into_fd = -1;
+
+struct clone_args_v2 {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
 static int do_clone(const struct rec *r)
 {
 	unsigned long flags = (unsigned long)arg_ull(r, 0);
 	int foreground = (int)arg_ll(r, 1);
 	trace_flush();
-	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+	pid_t pid;
+	if (cgroup_into_fd >= 0) {
+		struct clone_args_v2 ca;
+		memset(&ca, 0, sizeof(ca));
+		ca.flags = flags | 0x200000000ULL /* CLONE_INTO_CGROUP */;
+		ca.exit_signal = SIGCHLD;
+		ca.cgroup = (uint64_t)cgroup_into_fd;
+		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	} else {
+		pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+	}
 	if (pid < 0)
 		return -1;
-	if (pid == 0)
+	if (pid == 0) {
+		if (cgroup_into_fd >= 0)
+			close(cgroup_into_fd);
 		return 0;
+	}
 	sync_send("pid\t%d", pid);
 	if (!foreground)
 		_exit(0);
@@ -156,6 +176,22 @@ static int run(const struct rec *r)
 		errno = e;
 		return w == len ? 0 : -1;
 	}
+	if (IS("cgroup_tasks")) {
+		/* a single-threaded process moving itself by writing "0" to a v1 `tasks` file skips
+		 * the global threadgroup lock, and so the RCU grace period that cgroup.procs waits for */
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/tasks", r->a[0]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		ssize_t w = write(fd, "0", 1);
+		int e = errno;
+		close(fd);
+		errno = e;
+		return w == 1 ? 0 : -1;
+	}
+	if (IS("cgroup_into"))
+		return (cgroup_into_fd = open(r->a[0], O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ? -1 : 0;
 	if (IS("clone"))
 		return do_clone(r);
 	if (IS("wait_go")) {

@@ -7,7 +7,9 @@ import { resolve } from 'node:path';
 import type { Process, Spec, State } from './spec/types.ts';
 import { ConfigError, parseSpec } from './spec/validate.ts';
 import { detectLayout, resolveCgroupsPath } from './cgroups/layout.ts';
-import { cgroupPids, createCgroup, joinCgroupAsync, removeCgroup } from './cgroups/placement.ts';
+import { cgroupPids, createCgroup, removeCgroup, type CgroupPlacement } from './cgroups/placement.ts';
+import type { CgroupLayout } from './cgroups/layout.ts';
+import type { CgroupDir } from './plan/build.ts';
 import { buildCreatePlan, buildExecPlan } from './plan/build.ts';
 import { HelperSession } from './helper.ts';
 import { runHooks } from './hooks.ts';
@@ -46,6 +48,14 @@ function writePidFile(path: string, pid: number): void {
 
 function idMap(m: { containerID: number; hostID: number; size: number }[] | undefined): string {
   return (m ?? []).map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join('\n') + '\n';
+}
+
+/** The container's directory in each hierarchy, with the hierarchy's version (same order as the layout). */
+function cgroupDirs(layout: CgroupLayout, placement: CgroupPlacement): CgroupDir[] {
+  return placement.dirs.map((dir) => {
+    const h = layout.hierarchies.find((x) => dir.startsWith(x.mountPoint + '/'));
+    return { dir, version: h?.version ?? 1 };
+  });
 }
 
 export class Runtime {
@@ -112,38 +122,27 @@ export class Runtime {
     let session: HelperSession | undefined;
     let pid = 0;
     try {
-      t = trace.now();
-      rec.cgroup = createCgroup(layout, cgroupsPath);
-      this.store.write(rec);
-      trace.step('cgroup', t, `mkdir ${cgroupsPath} in ${layout.hierarchies.length} hierarchies (${layout.kind})`);
-      // three things at once: the helper execs, it joins the cgroups (v1 migrations wait for an
-      // RCU grace period), and we compute its plan. The init is then born inside the cgroups.
+      // the helper execs (on the other core) while we make the cgroups and compute its plan
       t = trace.now();
       session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `create ${id}` });
-      const helperPid = session.pid;
-      if (opts.foreground) rec.helperPid = helperPid;
-      const tj = trace.now();
-      const joined = joinCgroupAsync(rec.cgroup, helperPid).then(() =>
-        trace.step('cgroup', tj, `echo ${helperPid} > ${rec.cgroup.dirs.map((d) => `${d}/cgroup.procs`).join(', ')} (berth-init, before it clones the init)`));
-      joined.catch(() => undefined);
+      if (opts.foreground) rec.helperPid = session.pid;
+      const tc = trace.now();
+      rec.cgroup = createCgroup(layout, cgroupsPath);
+      this.store.write(rec);
+      trace.step('cgroup', tc, `mkdir ${cgroupsPath} in ${layout.hierarchies.length} hierarchies (${layout.kind})`);
       let built;
       try {
         built = buildCreatePlan({
           spec, bundle, rootfs, fifoPath: this.store.fifo(id), tracePath: this.store.tracePath(id), cgroupsPath, layout,
+          cgroupDirs: cgroupDirs(layout, rec.cgroup),
           consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
           preserveFds: opts.preserveFds ?? 0, noPivot: !!opts.noPivot, foreground: !!opts.foreground,
         });
       } catch (e) {
         throw new RuntimeError(`create ${id}: ${(e as Error).message}`);
       }
-      trace.step('plan', t, configPath, `${built.plan.records.length} plan records`);
-      try {
-        await joined;
-      } catch (e) {
-        throw new RuntimeError(`create ${id}: ${(e as Error).message}`);
-      }
-      t = trace.now();
       session.sendPlan(built.plan);
+      trace.step('plan', tc, configPath, `${built.plan.records.length} plan records sent to berth-init ${session.pid}`);
       const m = await session.expect('pid', `create ${id}`);
       pid = Number(m.fields[0]);
       trace.step('spawn', t, `berth-init cloned the init: pid ${pid}`);
@@ -335,21 +334,14 @@ export class Runtime {
     let plan;
     try {
       plan = buildExecPlan({
-        spec: rec.spec, process: proc, pid: rec.pid, joinNamespaces: join,
+        spec: rec.spec, process: proc, pid: rec.pid, joinNamespaces: join, cgroupDirs: cgroupDirs(detectLayout(), rec.cgroup),
         consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
         preserveFds: opts.preserveFds ?? 0, foreground: !opts.detach,
       });
     } catch (e) {
       throw new RuntimeError(`exec ${id}: ${(e as Error).message}`);
     }
-    // stage 0 joins the cgroup before it forks, so the new process starts inside it
     const session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `exec ${id}` });
-    try {
-      await joinCgroupAsync(rec.cgroup, session.pid);
-    } catch (e) {
-      session.child.kill('SIGKILL');
-      throw new RuntimeError(`exec ${id}: ${(e as Error).message}`);
-    }
     session.sendPlan(plan);
     const m = await session.expect('pid', `exec ${id}`);
     const pid = Number(m.fields[0]);

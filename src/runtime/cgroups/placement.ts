@@ -1,5 +1,4 @@
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import type { CgroupLayout } from './layout.ts';
 
 /** Where a container's cgroup is, per hierarchy, and which directories berth made (and so removes). */
@@ -44,30 +43,6 @@ export function createCgroup(layout: CgroupLayout, path: string): CgroupPlacemen
     throw new Error(`cgroup ${path}: ${(e as Error).message}`);
   }
   return placement;
-}
-
-export function joinCgroup(placement: CgroupPlacement, pid: number): void {
-  for (const dir of placement.dirs) {
-    try {
-      writeFileSync(`${dir}/cgroup.procs`, String(pid));
-    } catch (e) {
-      throw new Error(`cgroup: adding pid ${pid} to ${dir}: ${(e as Error).message}`);
-    }
-  }
-}
-
-/**
- * The same, off the main thread: in cgroup v1 the first migration of a task waits for an RCU
- * grace period (milliseconds), which can then overlap with other work.
- */
-export async function joinCgroupAsync(placement: CgroupPlacement, pid: number): Promise<void> {
-  for (const dir of placement.dirs) {
-    try {
-      await writeFile(`${dir}/cgroup.procs`, String(pid));
-    } catch (e) {
-      throw new Error(`cgroup: adding pid ${pid} to ${dir}: ${(e as Error).message}`);
-    }
-  }
 }
 
 /** The pids in the container's cgroup (from the first hierarchy that has the directory). */

@@ -29,10 +29,26 @@ export interface CreatePlanInput {
   tracePath: string;
   cgroupsPath: string;
   layout: CgroupLayout;
+  /** the container's cgroup directory in each hierarchy */
+  cgroupDirs: CgroupDir[];
   consoleSocket?: string;
   preserveFds: number;
   noPivot: boolean;
   foreground: boolean;
+}
+
+export interface CgroupDir {
+  dir: string;
+  version: 1 | 2;
+}
+
+/**
+ * Stage 0 moves itself into the v1 cgroups (writing "0" to `tasks`: no global lock, no RCU grace
+ * period) and clones the init straight into the v2 cgroup (clone3 CLONE_INTO_CGROUP), so the init
+ * never has to be migrated.
+ */
+function addCgroupJoin(plan: Plan, dirs: readonly CgroupDir[]): void {
+  for (const d of dirs) plan.add(d.version === 1 ? 'cgroup_tasks' : 'cgroup_into', d.dir);
 }
 
 export interface CreatePlan {
@@ -163,6 +179,8 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
     plan.add('console_socket', input.consoleSocket);
   }
   plan.add('preserve_fds', input.preserveFds);
+  // before any setns: paths must resolve in our own mount and cgroup namespaces
+  addCgroupJoin(plan, input.cgroupDirs);
   for (const type of JOIN_ORDER) {
     const ns = namespaces.find((n) => n.type === type && n.path);
     if (ns) plan.add('setns', ns.path!, NS_FLAG[type]!);
@@ -251,6 +269,7 @@ export interface ExecPlanInput {
   process: Process;
   pid: number;
   joinNamespaces: { type: string; path: string }[];
+  cgroupDirs: CgroupDir[];
   consoleSocket?: string;
   preserveFds: number;
   foreground: boolean;
@@ -264,6 +283,8 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
     plan.add('console_socket', input.consoleSocket);
   }
   plan.add('preserve_fds', input.preserveFds);
+  // before any setns: paths must resolve in our own mount and cgroup namespaces
+  addCgroupJoin(plan, input.cgroupDirs);
   for (const type of JOIN_ORDER) {
     const ns = input.joinNamespaces.find((n) => n.type === type);
     if (ns) plan.add('setns', ns.path, NS_FLAG[type]!);
