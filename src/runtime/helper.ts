@@ -15,7 +15,8 @@ import { explain } from './trace.ts';
 function findHelper(): string {
   const env = process.env.BERTH_INIT;
   if (env) return env;
-  const here = dirname(fileURLToPath(import.meta.url));
+  // bundled (CommonJS) or from source (ESM under tsx)
+  const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
   // bundled: dist/berth-oci.js; from source: src/runtime/helper.ts
   for (const c of [resolve(here, '../native/build/berth-init'), resolve(here, '../../native/build/berth-init')]) {
     if (existsSync(c)) return c;
