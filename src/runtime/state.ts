@@ -3,7 +3,7 @@
  * file, then renamed, so a crash never leaves a torn file), exec.fifo while the container is
  * created-but-not-started, and trace.log. mkdir of the directory is the lock that makes ids unique.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Spec, ContainerStatus } from './spec/types.ts';
 import type { CgroupPlacement } from './cgroups/placement.ts';
 import { RuntimeError, errnoCode } from './errors.ts';
@@ -66,13 +66,8 @@ export class StateStore {
   write(rec: ContainerRecord): void {
     const file = `${this.dir(rec.id)}/state.json`;
     const tmp = `${file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(rec));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    // the state root is on tmpfs (/run): rename makes the update atomic, fsync would add nothing
+    writeFileSync(tmp, JSON.stringify(rec), { mode: 0o600 });
     renameSync(tmp, file);
   }
 
