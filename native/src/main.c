@@ -200,6 +200,11 @@ static int run(const struct rec *r)
 		hook_state = state;
 		return 0;
 	}
+	if (IS("session_keyring")) {
+		/* a fresh session keyring, so the container cannot see or use the caller's keys */
+		long k = syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, r->a[0]);
+		return (k < 0 && errno == ENOSYS) ? 0 : (k < 0 ? -1 : 0);
+	}
 	if (IS("become_root"))
 		return setresgid(0, 0, 0) < 0 ? -1 : setresuid(0, 0, 0);
 	if (IS("hooks_sync")) {

@@ -174,7 +174,7 @@ function warm(): void {
   const plan = buildCreatePlan({
     spec, bundle: '/', rootfs: '/', fifoPath: '/x', tracePath: '/x', cgroupsPath: '/berth/x', layout,
     cgroupDirs: layout.hierarchies.map((h) => ({ dir: `${h.mountPoint}/berth/x`, version: h.version })),
-    preserveFds: 0, noPivot: false, foreground: true,
+    preserveFds: 0, noPivot: false, noNewKeyring: false, id: 'x', foreground: true,
   });
   plan.plan.encode();
   readTrace('/nonexistent');

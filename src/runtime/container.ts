@@ -136,7 +136,7 @@ export class Runtime {
           spec, bundle, rootfs, fifoPath: this.store.fifo(id), tracePath: this.store.tracePath(id), cgroupsPath, layout,
           cgroupDirs: cgroupDirs(layout, rec.cgroup),
           consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
-          preserveFds: opts.preserveFds ?? 0, noPivot: !!opts.noPivot, foreground: !!opts.foreground,
+          preserveFds: opts.preserveFds ?? 0, noPivot: !!opts.noPivot, noNewKeyring: !!opts.noNewKeyring, id, foreground: !!opts.foreground,
         });
       } catch (e) {
         throw new RuntimeError(`create ${id}: ${(e as Error).message}`);

@@ -43,7 +43,7 @@ const STAGE: Readonly<Record<string, string>> = {
   config: 'prepare', plan: 'prepare', spawn: 'clone', trace: 'prepare', mkfifo: 'prepare', fifo: 'prepare',
   console_socket: 'prepare', preserve_fds: 'prepare', setns: 'clone', unshare: 'clone', write_file: 'clone',
   clone: 'clone', cgroup_tasks: 'cgroups', cgroup_into: 'cgroups', release: 'exec', wait_go: 'cgroups', cgroup: 'cgroups', userns: 'clone', become_root: 'clone',
-  hostname: 'clone', domainname: 'clone', lo_up: 'network', oom_score_adj: 'cgroups',
+  hostname: 'clone', domainname: 'clone', session_keyring: 'security', lo_up: 'network', oom_score_adj: 'cgroups',
   propagation: 'rootfs', rootfs: 'rootfs', mount: 'rootfs', mkdev: 'rootfs', symlink: 'rootfs', mkdir: 'rootfs',
   hooks_sync: 'hooks', hook: 'hooks', hooks: 'hooks', pivot_root: 'pivot_root', chroot: 'pivot_root',
   sysctl: 'rootfs', mask: 'rootfs', readonly: 'rootfs', remount_root: 'rootfs',

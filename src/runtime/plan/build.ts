@@ -34,6 +34,9 @@ export interface CreatePlanInput {
   consoleSocket?: string;
   preserveFds: number;
   noPivot: boolean;
+  noNewKeyring: boolean;
+  /** the container id, for the session keyring's name */
+  id: string;
   foreground: boolean;
 }
 
@@ -199,6 +202,7 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   // ---- the container's init
   plan.add('wait_go');
   if (userns) plan.add('become_root');
+  if (!input.noNewKeyring) plan.add('session_keyring', `_ses.${input.id}`);
   // after berth-oci placed us in the cgroup, so that the namespace's root is the container's cgroup
   if (newNs.includes('cgroup')) plan.add('unshare', CLONE.NEWCGROUP);
   if (spec.hostname !== undefined) plan.add('hostname', spec.hostname);
