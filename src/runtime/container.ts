@@ -249,6 +249,7 @@ export class Runtime {
     const pids = all ? this.containerPids(rec) : [rec.pid];
     if (all && status !== 'stopped' && !pids.includes(rec.pid)) pids.push(rec.pid);
     for (const p of pids) {
+      if (p <= 0) continue;
       try {
         process.kill(p, signal);
       } catch (e) {
@@ -271,7 +272,9 @@ export class Runtime {
       throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`);
     }
     if (status !== 'stopped') {
+      // pid 0 (a create that died before its init existed) must never reach kill(2): it means "my process group"
       for (const p of new Set([rec.pid, ...cgroupPids(rec.cgroup)])) {
+        if (p <= 0) continue;
         try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
       }
       if (!this.waitGone(rec.pid, rec.pidStart, 10000)) throw new RuntimeError(`delete ${id}: init ${rec.pid} did not exit after SIGKILL`);
