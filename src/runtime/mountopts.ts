@@ -36,9 +36,9 @@ export function parseMountOptions(options: readonly string[] | undefined, type: 
   let propagation = 0;
   const data: string[] = [];
   for (const o of options ?? []) {
-    if (o in SET) flags |= SET[o]!;
-    else if (o in CLEAR) flags &= ~CLEAR[o]!;
-    else if (o in PROPAGATION) propagation = PROPAGATION[o]!;
+    if (Object.hasOwn(SET, o)) flags |= SET[o]!;
+    else if (Object.hasOwn(CLEAR, o)) flags &= ~CLEAR[o]!;
+    else if (Object.hasOwn(PROPAGATION, o)) propagation = PROPAGATION[o]!;
     else if (UNSUPPORTED.has(o)) throw new Error(`mount option "${o}" is not supported by berth-oci`);
     else data.push(o);
   }
@@ -48,7 +48,7 @@ export function parseMountOptions(options: readonly string[] | undefined, type: 
 }
 
 export function propagationFlags(name: string): number {
-  const v = PROPAGATION[name];
+  const v = Object.hasOwn(PROPAGATION, name) ? PROPAGATION[name] : undefined;
   if (v === undefined) throw new Error(`unknown propagation "${name}"`);
   return v;
 }

@@ -27,7 +27,7 @@ export function createCgroup(layout: CgroupLayout, path: string): CgroupPlacemen
         if (!existsSync(dir)) {
           mkdirSync(dir);
           placement.created.push(dir);
-          if (h.controllers.includes('cpuset')) {
+          if (h.version === 1 && h.controllers.includes('cpuset')) {
             copyIfEmpty(dir, parent, 'cpuset.cpus');
             copyIfEmpty(dir, parent, 'cpuset.mems');
           }

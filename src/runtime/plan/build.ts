@@ -114,6 +114,7 @@ function addCgroupMount(plan: Plan, m: Mount, input: CreatePlanInput, newCgroupN
   const flags = opts.flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
   const dest = m.destination;
   const unifiedOnly = input.layout.kind === 'v2';
+  if (unifiedOnly && !input.layout.unified) throw new Error(`mounts: ${dest}: this host has no cgroup filesystem mounted`);
   if (unifiedOnly) {
     if (newCgroupNs) plan.add('mount', 'cgroup2', dest, 'cgroup2', flags | (opts.flags & MS.RDONLY), '', 0, 'dir');
     else plan.add('mount', input.layout.unified!.mountPoint + input.cgroupsPath, dest, '', MS.BIND | MS.REC | flags | (opts.flags & MS.RDONLY), '', 0, 'dir');
@@ -238,7 +239,8 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
     }
   }
   if (devIsTmpfs) {
-    addDevices(plan, spec, userns);
+    // mknod needs the initial user namespace: in any other one (new or joined) bind the host's nodes
+    addDevices(plan, spec, namespaces.some((n) => n.type === 'user'));
     if ((spec.mounts ?? []).some((m) => m.destination === '/dev/pts')) plan.add('symlink', 'pts/ptmx', '/dev/ptmx');
   }
   if (proc) plan.add('mkdir', proc.cwd, 0o755);
