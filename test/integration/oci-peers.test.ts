@@ -150,6 +150,22 @@ function cgroupSetting(cg: string, controller: string, v1File: string, v2File: s
   return { file, value };
 }
 
+/** The v1 devices hierarchy's mount point, if this machine has one. */
+function devicesV1(): string | undefined {
+  return cgroupMounts().find((m) => m.version === 1 && m.options.includes('devices'))?.mountPoint;
+}
+
+const NO_DEVICES_V1 = devicesV1() ? false : 'no v1 devices hierarchy here (cgroup2 enforces the device list with BPF, not readable as a file)';
+
+/** linux.resources.devices of both peers' specs: deny all, then allow /dev/null (c 1:3) and the
+ * other standard nodes. In v1, devices.list must show that list, not "a *:* rwm". */
+function checkDeviceList(cg: string, what: string, diag: () => string): void {
+  const file = path.join(devicesV1()!, cg, 'devices.list');
+  const list = readFileSync(file, 'utf8');
+  assert.doesNotMatch(list, /^a \*:\* rwm$/m, `${what}: ${file} allows every device:\n${list}${diag()}`);
+  assert.match(list, /^c 1:3 rwm$/m, `${what}: ${file} lacks /dev/null (c 1:3):\n${list}${diag()}`);
+}
+
 /** memory 64 MiB, cpu shares 512 (cgroup2: weight 20, runc's conversion), pids 50 where asked. */
 function checkLimits(cg: string, what: string, diag: () => string, pids = true): void {
   const isV1 = (c: string) => cgroupMounts().some((m) => m.version === 1 && m.options.includes(c));
@@ -458,6 +474,16 @@ describe('containerd 1.6 (ctr, containerd-shim-runc-v2) drives berth-oci', { ski
     }
   });
 
+  test('ctr run: the spec\'s device list is enforced (v1 devices.list)', { skip: NO_DEVICES_V1 }, async () => {
+    const id = 'devices';
+    try {
+      await runDetached(id, ['sleep', '1000']);
+      checkDeviceList(`/${ns}/${id}`, 'ctr run', () => diag(id));
+    } finally {
+      await remove(id);
+    }
+  });
+
   test('ctr task pause / resume (runc 1.1 has pause and resume)', async () => {
     const id = 'pause';
     try {
@@ -709,6 +735,18 @@ describe('podman 4.3 (conmon) drives berth-oci', { skip: skipUnless(['podman', '
       expectOk(r, 'podman run -d --memory 64m --cpu-shares 512 --pids-limit 50', name);
       const id = r.stdout.trim();
       checkLimits(`${cgroupParent}/libpod-${id}`, 'podman run --memory 64m --cpu-shares 512 --pids-limit 50', () => diag(id));
+    } finally {
+      await remove(name);
+    }
+  });
+
+  test('podman run: the spec\'s device list is enforced (v1 devices.list)', { skip: NO_DEVICES_V1 }, async () => {
+    const name = 'devices';
+    try {
+      const r = await podman(['run', '-d', '--name', name, ...runFlags(), 'sleep', '1000']);
+      expectOk(r, 'podman run -d', name);
+      const id = r.stdout.trim();
+      checkDeviceList(`${cgroupParent}/libpod-${id}`, 'podman run', () => diag(id));
     } finally {
       await remove(name);
     }
