@@ -219,7 +219,7 @@ int op_resolve_exec(const struct rec *r)
 	if (strchr(arg0, '/')) {
 		snprintf(exec_path, sizeof(exec_path), "%s", arg0);
 		if (stat(exec_path, &st) < 0)
-			die("exec", errno, "exec: \"%s\"", arg0);
+			die("exec", errno, "\"%s\"", arg0);
 		return 0;
 	}
 	const char *p = pathvar;
@@ -234,7 +234,7 @@ int op_resolve_exec(const struct rec *r)
 			p++;
 	}
 	exec_path[0] = 0;
-	die("exec", 0, "exec: \"%s\": executable file not found in $PATH", arg0);
+	die("exec", 0, "\"%s\": executable file not found in $PATH", arg0);
 }
 
 static int fifo_wr = -1;

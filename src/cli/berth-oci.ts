@@ -74,6 +74,8 @@ commands:
   state     output the state of a container
   kill      send a signal to the container's init process
   delete    delete a container and its resources
+  pause     suspend all processes of a container (cgroup freezer)
+  resume    resume all processes of a paused container
   list      list containers started by berth-oci with the given root
   exec      execute a new process inside the container
   ps        list processes running inside a container
@@ -258,6 +260,13 @@ async function main(argv: string[]): Promise<number> {
     case 'kill': {
       const p = parseArgs(args, [{ names: ['all', 'a'], kind: 'bool' }], false);
       rt.kill(needId(p, cmd), parseSignal(p.rest[1]), bool(p, 'all'));
+      return 0;
+    }
+    case 'pause':
+    case 'resume': {
+      const p = parseArgs(args, []);
+      if (cmd === 'pause') rt.pause(needId(p, cmd));
+      else rt.resume(needId(p, cmd));
       return 0;
     }
     case 'delete': {

@@ -14,7 +14,8 @@ import { buildCreatePlan, buildExecPlan } from './plan/build.ts';
 import { HelperSession } from './helper.ts';
 import { runHooks } from './hooks.ts';
 import { RuntimeError, errnoCode } from './errors.ts';
-import { StateStore, isAlive, processStart, statusOf, validateId, type ContainerRecord } from './state.ts';
+import { NotFoundError, StateStore, isAlive, processStart, statusOf, validateId, type ContainerRecord } from './state.ts';
+import { setFrozen } from './cgroups/freezer.ts';
 import { TraceRecorder } from './trace.ts';
 
 export const OCI_VERSION = '1.0.2-dev';
@@ -263,14 +264,19 @@ export class Runtime {
     try {
       rec = this.store.read(id);
     } catch (e) {
+      // runc: --force of a container that is gone succeeds (shims and podman clean up twice);
       // a create that crashed before writing its state leaves only the directory
-      if (force && existsSync(this.store.dir(id))) return this.store.remove(id);
+      if (force && e instanceof NotFoundError) {
+        this.store.remove(id);
+        return;
+      }
       throw e;
     }
     const status = statusOf(this.store, rec);
     if ((status === 'running' || status === 'paused') && !force) {
       throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`);
     }
+    if (status === 'paused') setFrozen(rec.cgroup, false);
     if (status !== 'stopped') {
       // pid 0 (a create that died before its init existed) must never reach kill(2): it means "my process group"
       for (const p of new Set([rec.pid, ...cgroupPids(rec.cgroup)])) {
@@ -295,6 +301,27 @@ export class Runtime {
     const left = removeCgroup(rec.cgroup);
     this.store.remove(id);
     if (left.length) throw new RuntimeError(`delete ${id}: cgroup directories not removed: ${left.join('; ')}`);
+  }
+
+  pause(id: string): void {
+    const rec = this.store.read(id);
+    const status = statusOf(this.store, rec);
+    if (status !== 'running' && status !== 'created') throw new RuntimeError(`container ${id} is not running`);
+    try {
+      setFrozen(rec.cgroup, true);
+    } catch (e) {
+      throw new RuntimeError(`pause ${id}: ${(e as Error).message}`);
+    }
+  }
+
+  resume(id: string): void {
+    const rec = this.store.read(id);
+    if (statusOf(this.store, rec) !== 'paused') throw new RuntimeError(`container ${id} is not paused`);
+    try {
+      setFrozen(rec.cgroup, false);
+    } catch (e) {
+      throw new RuntimeError(`resume ${id}: ${(e as Error).message}`);
+    }
   }
 
   list(): ReturnType<Runtime['state']>[] {

@@ -7,8 +7,11 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import type { Spec, ContainerStatus } from './spec/types.ts';
 import type { CgroupPlacement } from './cgroups/placement.ts';
 import { RuntimeError, errnoCode } from './errors.ts';
+import { isFrozen } from './cgroups/freezer.ts';
 
 export const DEFAULT_ROOT = '/run/berth-oci';
+
+export class NotFoundError extends RuntimeError {}
 
 export interface ContainerRecord {
   id: string;
@@ -77,7 +80,7 @@ export class StateStore {
     try {
       text = readFileSync(`${this.dir(id)}/state.json`, 'utf8');
     } catch (e) {
-      if (errnoCode(e) === 'ENOENT') throw new RuntimeError(`container ${id} does not exist`);
+      if (errnoCode(e) === 'ENOENT') throw new NotFoundError(`container ${id} does not exist`);
       throw e;
     }
     try {
@@ -123,5 +126,5 @@ export function statusOf(store: StateStore, rec: ContainerRecord): ContainerStat
   if (rec.pid === 0) return 'creating';
   if (!isAlive(rec)) return 'stopped';
   if (existsSync(store.fifo(rec.id))) return 'created';
-  return 'running';
+  return isFrozen(rec.cgroup) ? 'paused' : 'running';
 }
