@@ -134,6 +134,8 @@ static int open_target(const char *path, const char *kind)
 	int fd = openat2_in_root(path, O_PATH);
 	if (fd >= 0 || errno != ENOENT || !kind || !*kind)
 		return fd;
+	if (!strcmp(kind, "tmpcopyup"))
+		kind = "dir";
 	if (!strcmp(kind, "file")) {
 		char name[256], parentpath[4096];
 		snprintf(parentpath, sizeof(parentpath), "%s", path);
@@ -193,6 +195,18 @@ int op_mount(const struct rec *r)
 	char target[64];
 	fdpath(fd, target, sizeof(target));
 	int rc;
+	if (!strcmp(kind, "tmpcopyup")) {
+		/* the O_PATH fd cannot list the directory: reopen it for reading first */
+		int dir = openat2_in_root(dst, O_RDONLY | O_DIRECTORY);
+		if (dir < 0)
+			return -1;
+		rc = tmpcopyup_mount(dir, fd, target, flags, data);
+		int e = errno;
+		close(dir);
+		close(fd);
+		errno = e;
+		return rc;
+	}
 	if (flags & MS_REMOUNT) {
 		rc = mount(NULL, target, NULL, flags, *data ? data : NULL);
 	} else if (flags & MS_BIND) {

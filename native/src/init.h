@@ -54,6 +54,9 @@ int op_readonly(const struct rec *r);
 int op_remount_root(const struct rec *r);
 int fs_bind_console(const char *ptspath);
 
+/* tmpcopyup.c */
+int tmpcopyup_mount(int dirfd, int targetfd, const char *target, unsigned long flags, const char *data);
+
 /* secops.c: identity and security */
 int op_user(const struct rec *r);
 int op_cap_bounding(const struct rec *r);

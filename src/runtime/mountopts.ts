@@ -6,6 +6,8 @@ export interface MountOptions {
   propagation: number;
   data: string[];
   bind: boolean;
+  /** a tmpfs that starts with the contents of the directory it covers (runc's extension) */
+  tmpcopyup: boolean;
 }
 
 const SET: Readonly<Record<string, number>> = {
@@ -29,14 +31,16 @@ const PROPAGATION: Readonly<Record<string, number>> = {
 };
 
 /** runc extensions that change what a mount is; refusing them beats silently ignoring them. */
-const UNSUPPORTED = new Set(['idmap', 'ridmap', 'tmpcopyup', 'rro', 'rrw', 'rnosuid', 'rnodev', 'rnoexec', 'rnoatime']);
+const UNSUPPORTED = new Set(['idmap', 'ridmap', 'rro', 'rrw', 'rnosuid', 'rnodev', 'rnoexec', 'rnoatime']);
 
 export function parseMountOptions(options: readonly string[] | undefined, type: string | undefined): MountOptions {
   let flags = 0;
   let propagation = 0;
   const data: string[] = [];
+  let tmpcopyup = false;
   for (const o of options ?? []) {
-    if (Object.hasOwn(SET, o)) flags |= SET[o]!;
+    if (o === 'tmpcopyup') tmpcopyup = true;
+    else if (Object.hasOwn(SET, o)) flags |= SET[o]!;
     else if (Object.hasOwn(CLEAR, o)) flags &= ~CLEAR[o]!;
     else if (Object.hasOwn(PROPAGATION, o)) propagation = PROPAGATION[o]!;
     else if (UNSUPPORTED.has(o)) throw new Error(`mount option "${o}" is not supported by berth-oci`);
@@ -44,7 +48,9 @@ export function parseMountOptions(options: readonly string[] | undefined, type: 
   }
   if (type === 'bind' || type === 'rbind') flags |= MS.BIND;
   if (type === 'rbind') flags |= MS.REC;
-  return { flags, propagation, data, bind: (flags & MS.BIND) !== 0 };
+  const bind = (flags & MS.BIND) !== 0;
+  if (tmpcopyup && (bind || type !== 'tmpfs')) throw new Error('mount option "tmpcopyup" applies to tmpfs mounts only');
+  return { flags, propagation, data, bind, tmpcopyup };
 }
 
 export function propagationFlags(name: string): number {

@@ -265,12 +265,24 @@ describe('createCgroup', () => {
     assert.equal(readFileSync(join(cs.mountPoint, 'berth/c1/cpuset.cpus'), 'utf8'), '2\n');
   });
 
-  test('v1 cpuset: an empty parent value is written as "\\n" (a zero-byte write would not reach the kernel)', () => {
+  test('v1 cpuset: an empty berth parent is filled from the nearest ancestor with values', () => {
+    const cs = hier('cpuset', 1, ['cpuset']);
+    writeFileSync(join(cs.mountPoint, 'cpuset.cpus'), '0-1');
+    writeFileSync(join(cs.mountPoint, 'cpuset.mems'), '0');
+    mkdirSync(join(cs.mountPoint, 'berth'));
+    writeFileSync(join(cs.mountPoint, 'berth', 'cpuset.cpus'), '');
+    writeFileSync(join(cs.mountPoint, 'berth', 'cpuset.mems'), '');
+    withCpusetFiles(cs.mountPoint, () => createCgroup(layoutOf(cs), '/berth/c1'));
+    assert.equal(readFileSync(join(cs.mountPoint, 'berth/cpuset.cpus'), 'utf8'), '0-1');
+    assert.equal(readFileSync(join(cs.mountPoint, 'berth/c1/cpuset.cpus'), 'utf8'), '0-1');
+  });
+
+  test('v1 cpuset: empty all the way to the root is a clear error', () => {
     const cs = hier('cpuset', 1, ['cpuset']);
     writeFileSync(join(cs.mountPoint, 'cpuset.cpus'), '');
     writeFileSync(join(cs.mountPoint, 'cpuset.mems'), '0');
-    withCpusetFiles(cs.mountPoint, () => createCgroup(layoutOf(cs), '/berth/c1'));
-    assert.equal(readFileSync(join(cs.mountPoint, 'berth/cpuset.cpus'), 'utf8'), '\n');
+    // (the clean-up itself is tested elsewhere: a fake cgroupfs cannot rmdir dirs that hold files)
+    assert.throws(() => withCpusetFiles(cs.mountPoint, () => createCgroup(layoutOf(cs), '/berth/c1')), /no ancestor has a value/);
   });
 
   test('v1 cpuset: an existing intermediate dir is neither created nor copied into', () => {

@@ -9,7 +9,7 @@ import { MS } from '../../src/runtime/linux.ts';
 describe('parseMountOptions', () => {
   test('no options (undefined or empty): zero flags, no propagation, no data, not a bind', () => {
     for (const o of [undefined, []]) {
-      assert.deepEqual(parseMountOptions(o, 'tmpfs'), { flags: 0, propagation: 0, data: [], bind: false });
+      assert.deepEqual(parseMountOptions(o, 'tmpfs'), { flags: 0, propagation: 0, data: [], bind: false, tmpcopyup: false });
     }
   });
 
@@ -105,7 +105,7 @@ describe('parseMountOptions', () => {
   });
 
   test('option names are case-sensitive: "RO" is data', () => {
-    assert.deepEqual(parseMountOptions(['RO'], 'tmpfs'), { flags: 0, propagation: 0, data: ['RO'], bind: false });
+    assert.deepEqual(parseMountOptions(['RO'], 'tmpfs'), { flags: 0, propagation: 0, data: ['RO'], bind: false, tmpcopyup: false });
   });
 
   test('an option named like an Object.prototype member (toString, constructor) is data, not silently dropped', () => {
@@ -115,7 +115,7 @@ describe('parseMountOptions', () => {
   });
 
   test('unsupported runc extensions throw, naming the option', () => {
-    for (const x of ['idmap', 'ridmap', 'tmpcopyup', 'rro', 'rrw', 'rnosuid', 'rnodev', 'rnoexec', 'rnoatime']) {
+    for (const x of ['idmap', 'ridmap', 'rro', 'rrw', 'rnosuid', 'rnodev', 'rnoexec', 'rnoatime']) {
       assert.throws(() => parseMountOptions(['rbind', x], 'bind'), new RegExp(`"${x}" is not supported`), x);
     }
   });
@@ -127,4 +127,11 @@ describe('propagationFlags', () => {
     assert.equal(propagationFlags('shared'), MS.SHARED);
     assert.throws(() => propagationFlags('rsharedd'), /unknown propagation "rsharedd"/);
   });
+});
+
+test('tmpcopyup marks a tmpfs to start with the covered directory\'s contents; on a bind it throws', () => {
+  const o = parseMountOptions(['rw', 'nosuid', 'tmpcopyup', 'size=1m'], 'tmpfs');
+  assert.equal(o.tmpcopyup, true);
+  assert.deepEqual(o.data, ['size=1m'], 'tmpcopyup is not passed to the kernel');
+  assert.throws(() => parseMountOptions(['bind', 'tmpcopyup'], 'none'), /tmpfs mounts only/);
 });

@@ -8,10 +8,20 @@ export interface CgroupPlacement {
   created: string[];
 }
 
-function copyIfEmpty(dir: string, parent: string, file: string): void {
-  // a new v1 cpuset cgroup starts with empty cpus/mems and refuses tasks until they are set
-  const mine = readFileSync(`${dir}/${file}`, 'utf8').trim();
-  if (mine === '') writeFileSync(`${dir}/${file}`, readFileSync(`${parent}/${file}`, 'utf8').trim() || '\n');
+/**
+ * A v1 cpuset cgroup starts with empty cpus/mems and refuses tasks until they are set: fill them
+ * from the nearest ancestor that has values (a parent can be empty too, e.g. one made by `mkdir -p`).
+ */
+function fillCpuset(dir: string, mountPoint: string, file: string): void {
+  if (readFileSync(`${dir}/${file}`, 'utf8').trim() !== '') return;
+  let up = dir;
+  let value = '';
+  while (value === '' && up !== mountPoint && up.length > mountPoint.length) {
+    up = up.slice(0, up.lastIndexOf('/'));
+    value = readFileSync(`${up}/${file}`, 'utf8').trim();
+  }
+  if (value === '') throw new Error(`${dir}/${file}: no ancestor has a value to inherit`);
+  writeFileSync(`${dir}/${file}`, value);
 }
 
 /** Creates the cgroup directories of `path` in every hierarchy; records which ones it created. */
@@ -22,15 +32,16 @@ export function createCgroup(layout: CgroupLayout, path: string): CgroupPlacemen
     for (const h of layout.hierarchies) {
       let dir = h.mountPoint;
       for (const part of parts) {
-        const parent = dir;
         dir = `${dir}/${part}`;
-        if (!existsSync(dir)) {
+        const made = !existsSync(dir);
+        if (made) {
           mkdirSync(dir);
           placement.created.push(dir);
-          if (h.version === 1 && h.controllers.includes('cpuset')) {
-            copyIfEmpty(dir, parent, 'cpuset.cpus');
-            copyIfEmpty(dir, parent, 'cpuset.mems');
-          }
+        }
+        // ours to fill: what we just made, and berth's own shared parent
+        if ((made || dir === `${h.mountPoint}/berth`) && h.version === 1 && h.controllers.includes('cpuset')) {
+          fillCpuset(dir, h.mountPoint, 'cpuset.cpus');
+          fillCpuset(dir, h.mountPoint, 'cpuset.mems');
         }
       }
       placement.dirs.push(dir);

@@ -235,7 +235,7 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
       plan.add('mount', src, m.destination, '', o.flags, '', o.propagation, st.isDirectory() ? 'dir' : 'file');
     } else {
       // sysfs in a container that shares the host's network namespace must not be writable
-      plan.add('mount', m.source ?? m.type ?? 'none', m.destination, m.type ?? '', o.flags, o.data.join(','), o.propagation, 'dir');
+      plan.add('mount', m.source ?? m.type ?? 'none', m.destination, m.type ?? '', o.flags, o.data.join(','), o.propagation, o.tmpcopyup ? 'tmpcopyup' : 'dir');
     }
   }
   if (devIsTmpfs) {
