@@ -93,13 +93,23 @@ global options:
 let logFile: string | undefined;
 let logJson = false;
 
-function logError(msg: string): void {
+function logLine(level: 'error' | 'debug', msg: string): void {
   if (!logFile) return;
   const time = new Date().toISOString();
-  const line = logJson ? JSON.stringify({ level: 'error', msg, time }) : `time="${time}" level=error msg="${msg.replace(/"/g, '\\"')}"`;
+  const line = logJson ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg="${msg.replace(/"/g, '\\"')}"`;
   try {
     appendFileSync(logFile, line + '\n');
   } catch { /* the log is best effort */ }
+}
+
+function logError(msg: string): void {
+  logLine('error', msg);
+}
+
+/** --debug: to the log when there is one (as runc), else to stderr */
+function logDebug(msg: string): void {
+  if (logFile) logLine('debug', msg);
+  else process.stderr.write(`berth-oci: debug: ${msg}\n`);
 }
 
 function fail(msg: string, code = 1): never {
@@ -198,7 +208,7 @@ async function main(argv: string[]): Promise<number> {
     return cmd || bool(g, 'help') ? 0 : 1;
   }
   if (bool(g, 'systemd-cgroup')) throw new RuntimeError('--systemd-cgroup is not supported: berth-oci manages cgroups through cgroupfs only');
-  const rt = new Runtime(str(g, 'root') ?? DEFAULT_ROOT);
+  const rt = new Runtime(str(g, 'root') ?? DEFAULT_ROOT, bool(g, 'debug') ? logDebug : undefined);
 
   switch (cmd) {
     case '__warm':

@@ -16,7 +16,8 @@ import { runHooks } from './hooks.ts';
 import { RuntimeError, errnoCode } from './errors.ts';
 import { NotFoundError, StateStore, isAlive, processStart, statusOf, validateId, type ContainerRecord } from './state.ts';
 import { setFrozen } from './cgroups/freezer.ts';
-import { TraceRecorder } from './trace.ts';
+import { TraceRecorder, explain } from './trace.ts';
+import type { Plan } from './plan/encode.ts';
 
 export const OCI_VERSION = '1.0.2-dev';
 
@@ -62,8 +63,14 @@ function cgroupDirs(layout: CgroupLayout, placement: CgroupPlacement): CgroupDir
 export class Runtime {
   readonly store: StateStore;
 
-  constructor(root: string) {
+  /** `debug`, when given, receives each step of every plan before berth-init runs it */
+  constructor(root: string, private readonly debug?: (msg: string) => void) {
     this.store = new StateStore(root);
+  }
+
+  private debugPlan(what: string, plan: Plan): void {
+    if (!this.debug) return;
+    plan.records.forEach((r, i) => this.debug!(`${what}: plan[${i}] ${r.op}: ${explain(r.op, r.args)}`));
   }
 
   /** runtime-spec state of a container. */
@@ -142,6 +149,7 @@ export class Runtime {
       } catch (e) {
         throw new RuntimeError(`create ${id}: ${(e as Error).message}`);
       }
+      this.debugPlan(`create ${id}`, built.plan);
       session.sendPlan(built.plan);
       trace.step('plan', tc, configPath, `${built.plan.records.length} plan records sent to berth-init ${session.pid}`);
       const m = await session.expect('pid', `create ${id}`);
@@ -372,6 +380,7 @@ export class Runtime {
       throw new RuntimeError(`exec ${id}: ${(e as Error).message}`);
     }
     const session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `exec ${id}` });
+    this.debugPlan(`exec ${id}`, plan);
     session.sendPlan(plan);
     const m = await session.expect('pid', `exec ${id}`);
     const pid = Number(m.fields[0]);
