@@ -164,8 +164,10 @@ export class Runtime {
       rec.pid = pid;
       rec.pidStart = processStart(pid) ?? '';
       this.store.write(rec);
-      const needsState = (spec.hooks?.createContainer?.length ?? 0) + (spec.hooks?.startContainer?.length ?? 0) > 0;
-      session.send(needsState ? `go\t${this.hookState(rec, 'creating')}` : 'go');
+      if (built.plan.records.some((r) => r.op === 'wait_go')) {
+        const needsState = (spec.hooks?.createContainer?.length ?? 0) + (spec.hooks?.startContainer?.length ?? 0) > 0;
+        session.send(needsState ? `go\t${this.hookState(rec, 'creating')}` : 'go');
+      }
       let msg = await session.next(`create ${id}`);
       if (msg.kind === 'hooks') {
         t = trace.now();

@@ -236,19 +236,26 @@ describe('buildCreatePlan: stage 0 (cgroups, setns, clone)', () => {
 });
 
 describe('buildCreatePlan: the init', () => {
-  test('wait_go is the record right after clone', () => {
-    for (const s of [spec(), joiningSpec(), defaultSpec({ rootless: true, uid: 1000, gid: 1000 })]) {
+  test('wait_go right after clone when the init needs berth-oci: user namespace maps, or hooks that read the state', () => {
+    const withHook = spec((x) => {
+      x.hooks = { startContainer: [{ path: '/bin/true' }] };
+    });
+    for (const s of [defaultSpec({ rootless: true, uid: 1000, gid: 1000 }), withHook]) {
       const recs = create(s);
       assert.equal(recs[first(recs, 'clone') + 1]!.op, 'wait_go');
     }
   });
 
-  test('unshare of CLONE_NEWCGROUP (0x2000000) comes after wait_go, once berth-oci has placed the init in its cgroup', () => {
+  test('no wait_go when nothing has to be done from outside: the init goes straight on', () => {
+    for (const s of [spec(), joiningSpec()]) assert.equal(count(create(s), 'wait_go'), 0);
+  });
+
+  test('unshare of CLONE_NEWCGROUP (0x2000000) comes in the init, which was born inside its cgroups', () => {
     assert.equal(CLONE.NEWCGROUP, 0x2000000);
     const recs = create(spec());
     const un = first(recs, 'unshare', (r) => r.args[0] === String(0x2000000));
-    assert.ok(un > first(recs, 'wait_go'), 'after wait_go');
     assert.ok(un > first(recs, 'clone'), 'in the init, not in stage 0');
+    assert.ok(first(recs, 'cgroup_tasks') < first(recs, 'clone'), 'cgroups joined before the clone');
   });
 
   test('without a cgroup namespace there is no unshare of CLONE_NEWCGROUP', () => {
@@ -262,10 +269,10 @@ describe('buildCreatePlan: the init', () => {
     assert.equal(count(create(spec()), 'become_root'), 0, 'no become_root without a user namespace');
   });
 
-  test('session_keyring named _ses.<id> follows wait_go by default', () => {
+  test('session_keyring named _ses.<id> is joined by the init by default', () => {
     const recs = create(spec(), { id: 'web-1' });
     const i = first(recs, 'session_keyring');
-    assert.ok(i > first(recs, 'wait_go'));
+    assert.ok(i > first(recs, 'clone'));
     assert.deepEqual(recs[i]!.args, ['_ses.web-1']);
   });
 

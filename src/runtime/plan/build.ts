@@ -201,7 +201,10 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   plan.add('clone', cloneFlags, input.foreground ? 1 : 0);
 
   // ---- the container's init
-  plan.add('wait_go');
+  // the init waits for berth-oci only when it needs it: uid/gid maps written from outside, or the
+  // state (with its pid) that createContainer/startContainer hooks read on stdin
+  const hooksNeedState = (spec.hooks?.createContainer?.length ?? 0) + (spec.hooks?.startContainer?.length ?? 0) > 0;
+  if (userns || hooksNeedState) plan.add('wait_go');
   if (userns) plan.add('become_root');
   if (!input.noNewKeyring) plan.add('session_keyring', `_ses.${input.id}`);
   // after berth-oci placed us in the cgroup, so that the namespace's root is the container's cgroup
