@@ -6,7 +6,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { constants as osc } from 'node:os';
 import { resolve } from 'node:path';
 import { Runtime, OCI_VERSION } from '../runtime/container.ts';
-import { DEFAULT_ROOT } from '../runtime/state.ts';
+import { DEFAULT_ROOT, isAlive, statusOf } from '../runtime/state.ts';
 import { RuntimeError } from '../runtime/errors.ts';
 import { defaultSpec } from '../runtime/spec/default.ts';
 import { ConfigError, parseProcess, parseSpec } from '../runtime/spec/validate.ts';
@@ -17,6 +17,7 @@ import { bool, int, list, parseArgs, str, UsageError, type FlagDef, type Parsed 
 import { psTable } from './ps.ts';
 import { detectLayout } from '../runtime/cgroups/layout.ts';
 import { buildCreatePlan } from '../runtime/plan/build.ts';
+import { parseDuration, runEvents } from '../runtime/events.ts';
 
 const VERSION = '0.1.0';
 
@@ -79,6 +80,7 @@ commands:
   list      list containers started by berth-oci with the given root
   exec      execute a new process inside the container
   ps        list processes running inside a container
+  events    display container events: OOM kills, cpu, memory, pids, IO and hugetlb statistics
   features  show the enabled features
   trace     show how a container was built, step by step (berth extension)
 
@@ -317,6 +319,28 @@ async function main(argv: string[]): Promise<number> {
       forwardSignals(pid);
       const exit = await session.wait();
       return exit.code ?? 255;
+    }
+    case 'events': {
+      const p = parseArgs(args, [{ names: ['interval'], kind: 'string' }, { names: ['stats'], kind: 'bool' }]);
+      const id = needId(p, cmd);
+      const iv = str(p, 'interval') ?? '5s';
+      let intervalMs: number;
+      try {
+        intervalMs = parseDuration(iv);
+      } catch (e) {
+        throw new UsageError(`invalid value "${iv}" for flag -interval: ${(e as Error).message}`);
+      }
+      if (intervalMs <= 0) throw new RuntimeError('duration interval must be greater than 0');
+      const rec = rt.record(id);
+      if (statusOf(rt.store, rec) === 'stopped') throw new RuntimeError(`container with id ${id} is not running`);
+      // a reader that went away (events | head) ends the command, as it ends runc
+      process.stdout.on('error', () => process.exit(0));
+      await runEvents({
+        id, layout: detectLayout(), placement: rec.cgroup, intervalMs: Math.max(1, intervalMs), statsOnly: bool(p, 'stats'),
+        running: () => isAlive(rec),
+        write: (line) => process.stdout.write(line + '\n'),
+      });
+      return 0;
     }
     case 'ps': {
       const p = parseArgs(args, [{ names: ['format', 'f'], kind: 'string' }]);

@@ -16,6 +16,7 @@ import { runHooks } from './hooks.ts';
 import { RuntimeError, errnoCode } from './errors.ts';
 import { NotFoundError, StateStore, isAlive, processStart, statusOf, validateId, type ContainerRecord } from './state.ts';
 import { setFrozen } from './cgroups/freezer.ts';
+import { oomKillCount } from './cgroups/oom.ts';
 import { TraceRecorder, explain } from './trace.ts';
 import type { Plan } from './plan/encode.ts';
 
@@ -73,15 +74,20 @@ export class Runtime {
     plan.records.forEach((r, i) => this.debug!(`${what}: plan[${i}] ${r.op}: ${explain(r.op, r.args)}`));
   }
 
-  /** runtime-spec state of a container. */
-  state(id: string): State & { rootfs: string; created: string; owner: string } {
+  /**
+   * runtime-spec state of a container. `oomKilled: true` (only when true) once the kernel's OOM
+   * killer killed a process of the container: read from the memory cgroup's counters on each
+   * call, not stored, so it holds from the kill until `delete` removes the cgroup.
+   */
+  state(id: string): State & { rootfs: string; created: string; owner: string; oomKilled?: boolean } {
     const rec = this.store.read(id);
     const status = statusOf(this.store, rec);
-    const s: State & { rootfs: string; created: string; owner: string } = {
+    const s: State & { rootfs: string; created: string; owner: string; oomKilled?: boolean } = {
       ociVersion: OCI_VERSION, id: rec.id, pid: status === 'stopped' ? 0 : rec.pid, status,
       bundle: rec.bundle, rootfs: rec.rootfs, created: rec.created, owner: rec.owner,
     };
     if (rec.annotations && Object.keys(rec.annotations).length) s.annotations = rec.annotations;
+    if (oomKillCount(rec.cgroup) > 0) s.oomKilled = true;
     return s;
   }
 
