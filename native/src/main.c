@@ -89,6 +89,10 @@ static int do_clone(const struct rec *r)
 	unsigned long flags = (unsigned long)arg_ull(r, 0);
 	int foreground = (int)arg_ll(r, 1);
 	trace_flush();
+	/* the init may only speak on the sync socket after we said "pid": it waits on this pipe */
+	int order[2];
+	if (pipe2(order, O_CLOEXEC) < 0)
+		return -1;
 	pid_t pid;
 	if (cgroup_into_fd >= 0) {
 		struct clone_args_v2 ca;
@@ -105,9 +109,16 @@ static int do_clone(const struct rec *r)
 	if (pid == 0) {
 		if (cgroup_into_fd >= 0)
 			close(cgroup_into_fd);
+		close(order[1]);
+		char c;
+		while (read(order[0], &c, 1) < 0 && errno == EINTR)
+			;
+		close(order[0]);
 		return 0;
 	}
+	close(order[0]);
 	sync_send("pid\t%d", pid);
+	close(order[1]);
 	if (!foreground)
 		_exit(0);
 	close(sync_fd);
@@ -253,6 +264,13 @@ static int run(const struct rec *r)
 	if (IS("wait_fifo")) return op_wait_fifo(r);
 	if (IS("release")) return op_release(r);
 	if (IS("close_fds")) return op_close_fds(r);
+	if (IS("bpf_devices")) return op_bpf_devices(r);
+	if (IS("done")) {
+		/* the end of a one-off plan (update: bpf_devices), which has no clone and no exec */
+		trace_flush();
+		sync_send("done");
+		_exit(0);
+	}
 	if (IS("exec")) op_exec(r);
 #undef IS
 	die("plan", 0, "unknown record \"%s\"", op);
