@@ -194,17 +194,23 @@ export class Runtime {
       return { rec, session };
     } catch (e) {
       trace.flush();
-      if (pid > 0) {
-        try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-        this.waitGone(pid, rec.pidStart, 5000);
-      }
       if (session?.pid) {
         try { process.kill(session.pid, 'SIGKILL'); } catch { /* already gone */ }
         await session.wait();
       }
+      // everything in the container's cgroup goes, including an init whose pid we never learned
+      for (let i = 0; i < 500; i++) {
+        const left = new Set([pid, ...cgroupPids(rec.cgroup)].filter((p) => p > 0 && processStart(p) !== undefined));
+        if (left.size === 0) break;
+        for (const p of left) {
+          try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ }
+        }
+        sleep(Math.min(1 + i, 10));
+      }
       session?.detach();
-      removeCgroup(rec.cgroup);
+      const left = removeCgroup(rec.cgroup);
       this.store.remove(id);
+      if (left.length) process.stderr.write(`berth-oci: warning: create ${id} failed and left cgroups: ${left.join('; ')}\n`);
       throw e;
     }
   }
