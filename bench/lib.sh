@@ -66,8 +66,22 @@ bench_hugetlb_mount() {
     return 1
   fi
 }
+# A v1 hierarchy unmounted while it still has cgroups (removed ones the kernel has not freed yet
+# count too) is not destroyed: it lives on unmounted and keeps hugetlb away from cgroup2 until it
+# is mounted and unmounted again. So wait until /proc/cgroups counts only its root (up to 10 s).
+bench_hugetlb_cgroups() {
+  awk '$1 == "hugetlb" { print $3 }' /proc/cgroups
+}
 bench_hugetlb_umount() {
   if ((BENCH_HUGETLB_MOUNTED)); then
+    local i
+    for ((i = 0; i < 200; i++)); do
+      [[ "$(bench_hugetlb_cgroups)" == 1 ]] && break
+      sleep 0.05
+    done
+    if [[ "$(bench_hugetlb_cgroups)" != 1 ]]; then
+      echo "bench: the v1 hugetlb hierarchy still has $(($(bench_hugetlb_cgroups) - 1)) cgroup(s); unmounting anyway (it will linger unmounted)" >&2
+    fi
     umount /sys/fs/cgroup/hugetlb && BENCH_HUGETLB_MOUNTED=0
   fi
   if ((BENCH_HUGETLB_MKDIR && !BENCH_HUGETLB_MOUNTED)); then
