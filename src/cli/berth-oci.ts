@@ -15,6 +15,7 @@ import { formatTrace, readTrace } from '../runtime/trace.ts';
 import { features } from '../runtime/features.ts';
 import { bool, int, list, parseArgs, str, UsageError, type FlagDef, type Parsed } from './args.ts';
 import { psTable } from './ps.ts';
+import { UPDATE_FLAGS, updateResources } from './update.ts';
 import { detectLayout } from '../runtime/cgroups/layout.ts';
 import { buildCreatePlan } from '../runtime/plan/build.ts';
 import { parseDuration, runEvents } from '../runtime/events.ts';
@@ -80,6 +81,7 @@ commands:
   list      list containers started by berth-oci with the given root
   exec      execute a new process inside the container
   ps        list processes running inside a container
+  update    update container resource constraints (runc's flags, or -r FILE|- with JSON)
   events    display container events: OOM kills, cpu, memory, pids, IO and hugetlb statistics
   features  show the enabled features
   trace     show how a container was built, step by step (berth extension)
@@ -272,6 +274,14 @@ async function main(argv: string[]): Promise<number> {
     case 'kill': {
       const p = parseArgs(args, [{ names: ['all', 'a'], kind: 'bool' }], false);
       rt.kill(needId(p, cmd), parseSignal(p.rest[1]), bool(p, 'all'));
+      return 0;
+    }
+    case 'update': {
+      const p = parseArgs(args, UPDATE_FLAGS);
+      const id = needId(p, cmd);
+      if (p.rest.length > 1) throw new UsageError(`"update" takes exactly one container id, got ${p.rest.length} arguments`);
+      const warnings = await rt.update(id, updateResources(p));
+      for (const w of warnings) process.stderr.write(`berth-oci: warning: ${w}\n`);
       return 0;
     }
     case 'pause':

@@ -4,7 +4,7 @@
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Process, Spec, State } from './spec/types.ts';
+import type { Process, Resources, Spec, State } from './spec/types.ts';
 import { ConfigError, parseSpec } from './spec/validate.ts';
 import { detectLayout, resolveCgroupsPath } from './cgroups/layout.ts';
 import { cgroupPids, createCgroup, removeCgroup, type CgroupPlacement } from './cgroups/placement.ts';
@@ -16,6 +16,8 @@ import { runHooks } from './hooks.ts';
 import { RuntimeError, errnoCode } from './errors.ts';
 import { NotFoundError, StateStore, isAlive, processStart, statusOf, validateId, type ContainerRecord } from './state.ts';
 import { setFrozen } from './cgroups/freezer.ts';
+import { applyResources, createResources, effectiveDeviceRules, mergeResources, updateWrites } from './cgroups/resources.ts';
+import { applyDevices } from './cgroups/v2/devices.ts';
 import { oomKillCount } from './cgroups/oom.ts';
 import { TraceRecorder, explain } from './trace.ts';
 import type { Plan } from './plan/encode.ts';
@@ -144,6 +146,16 @@ export class Runtime {
       rec.cgroup = createCgroup(layout, cgroupsPath);
       this.store.write(rec);
       trace.step('cgroup', tc, `mkdir ${cgroupsPath} in ${layout.hierarchies.length} hierarchies (${layout.kind})`);
+      // limits before the plan goes out: the init is born in these cgroups and never runs unlimited
+      const tl = trace.now();
+      let warnings: string[];
+      try {
+        warnings = applyResources(layout, rec.cgroup, createResources(spec));
+      } catch (e) {
+        throw new RuntimeError(`create ${id}: ${(e as Error).message}`);
+      }
+      for (const w of warnings) process.stderr.write(`berth-oci: warning: ${w}\n`);
+      trace.step('cgroup', tl, `linux.resources written to ${cgroupsPath}${warnings.length ? ` (${warnings.length} warnings)` : ''}`);
       let built;
       try {
         built = buildCreatePlan({
@@ -344,6 +356,36 @@ export class Runtime {
     } catch (e) {
       throw new RuntimeError(`resume ${id}: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * runc update: merges `change` into the stored linux.resources, writes what it names to the
+   * container's cgroups and saves the merged resources in state.json. Returns the warnings.
+   * Device rules change only when given (runc never changes them); on v1 only the difference is
+   * written, on v2 the eBPF program is replaced.
+   */
+  async update(id: string, change: Resources): Promise<string[]> {
+    const rec = this.store.read(id);
+    if (statusOf(this.store, rec) === 'stopped') throw new RuntimeError(`container ${id} is not running`);
+    const linux = (rec.spec.linux ??= {});
+    const merged = mergeResources(linux.resources, change);
+    const writes = updateWrites(merged, change);
+    const spec = { linux: { ...linux, resources: merged } };
+    if (writes.devices) writes.devices = effectiveDeviceRules(spec);
+    const layout = detectLayout();
+    let warnings: string[];
+    try {
+      warnings = applyResources(layout, rec.cgroup, writes);
+      const v2dir = writes.devices && !layout.hierarchies.some((h) => h.version === 1 && h.controllers.includes('devices')) && layout.unified
+        ? rec.cgroup.dirs.find((d) => d.startsWith(layout.unified!.mountPoint + '/'))
+        : undefined;
+      if (v2dir) await applyDevices(v2dir, writes.devices!, `update ${id}`);
+    } catch (e) {
+      throw new RuntimeError(`update ${id}: ${(e as Error).message}`);
+    }
+    linux.resources = merged;
+    this.store.write(rec);
+    return warnings;
   }
 
   list(): ReturnType<Runtime['state']>[] {

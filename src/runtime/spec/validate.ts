@@ -749,6 +749,17 @@ export function parseProcess(text: string, file = 'process.json'): Process {
   return validateProcess(value, '$', file);
 }
 
+/** Parses a lone linux.resources object (`update --resources`), paths relative to `$`. */
+export function parseResources(text: string, file = 'resources.json'): Resources {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw jsonSyntaxError(text, file, e instanceof Error ? e.message : String(e));
+  }
+  return wrap(file, () => validateResources(value, '$'));
+}
+
 // ---------------------------------------------------------------------------
 // JSON syntax errors. V8's JSON.parse only sometimes says "at position N", so
 // on failure we re-scan the text to find the offset of the first bad character
