@@ -7,19 +7,19 @@
  * independently of the stats interval; the command ends once the container's init has exited
  * (after a last look at the counters, so that an OOM kill of the init itself is reported).
  *
- * The statistics come from the container's cgroups: for each controller the v1 hierarchy that
- * has it, else cgroup2 (on this hybrid machine hugetlb may live on either).
+ * The statistics are collectStats' (cgroups/resources.ts: each controller from the v1 hierarchy
+ * that has it, else cgroup2), plus the few fields runc prints that Stats does not carry
+ * (percpu_kernel/percpu_user, kernelTCP, cpuset), read here from the v1 files.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { CgroupLayout } from './cgroups/layout.ts';
 import type { CgroupPlacement } from './cgroups/placement.ts';
 import type { Stats } from './cgroups/controller.ts';
 import { oomFile, readOomCounters, type OomCounters } from './cgroups/oom.ts';
+import { collectStats } from './cgroups/resources.ts';
 
 /** uint64 max: what runc prints for cgroup2's "max" */
 const U64_MAX = 18446744073709551615n;
-/** USER_HZ: the unit of cpuacct.stat */
-const CLK_TCK = 100;
 
 // --- reading cgroup files -----------------------------------------------------------------
 
@@ -40,24 +40,6 @@ function num(file: string): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** "key value" lines (memory.stat, cpu.stat, cpuacct.stat, memory.events). */
-function keyValues(file: string): Map<string, number> | undefined {
-  const t = read(file);
-  if (t === undefined) return undefined;
-  const m = new Map<string, number>();
-  for (const line of t.split('\n')) {
-    const [k, v] = line.trim().split(/\s+/);
-    if (k && v !== undefined && /^-?\d+$/.test(v)) m.set(k, Number(v));
-  }
-  return m;
-}
-
-function numbers(file: string): number[] | undefined {
-  const t = read(file)?.trim();
-  if (t === undefined) return undefined;
-  return t ? t.split(/\s+/).map(Number) : [];
-}
-
 /** "0-2,4" → [0, 1, 2, 4] */
 function cpuList(text: string | undefined): number[] {
   const out: number[] = [];
@@ -69,41 +51,9 @@ function cpuList(text: string | undefined): number[] {
   return out;
 }
 
-// --- which directory holds which controller -------------------------------------------------
+// --- what Stats does not carry ------------------------------------------------------------
 
-export interface ControllerDir {
-  dir: string;
-  version: 1 | 2;
-}
-
-/**
- * The container's directory for each controller: the v1 hierarchy that has it, else the cgroup2
- * directory if the controller is enabled there (listed in the cgroup's own cgroup.controllers).
- */
-export function controllerDirs(layout: CgroupLayout, placement: CgroupPlacement): Map<string, ControllerDir> {
-  const out = new Map<string, ControllerDir>();
-  let unifiedDir: string | undefined;
-  for (const dir of placement.dirs) {
-    const h = layout.hierarchies.find((x) => dir === x.mountPoint || dir.startsWith(x.mountPoint + '/'));
-    if (!h) continue;
-    if (h.version === 2) {
-      unifiedDir = dir;
-      continue;
-    }
-    for (const c of h.controllers) if (!out.has(c)) out.set(c, { dir, version: 1 });
-  }
-  if (unifiedDir) {
-    const enabled = (read(`${unifiedDir}/cgroup.controllers`) ?? '').trim().split(/\s+/).filter(Boolean);
-    for (const c of enabled) if (!out.has(c)) out.set(c, { dir: unifiedDir, version: 2 });
-    // cgroup2's cpu.stat (usage_usec…) exists in every directory, the cpu controller enabled or not
-    if (!out.has('cpu') && !out.has('cpuacct')) out.set('cpu', { dir: unifiedDir, version: 2 });
-  }
-  return out;
-}
-
-// --- statistics ---------------------------------------------------------------------------
-
-/** Fields runc prints that the Controller interface's Stats does not carry. */
+/** Fields runc prints that the Controller interface's Stats does not carry (v1 only). */
 export interface StatsExtra {
   percpuKernel?: number[];
   percpuUser?: number[];
@@ -115,236 +65,51 @@ export interface StatsExtra {
   };
 }
 
-function memEntry(dir: string, prefix: string): { limit: number; usage: number; max: number; failcnt: number } | undefined {
-  const usage = num(`${dir}/${prefix}.usage_in_bytes`);
-  if (usage === undefined) return undefined;
-  return {
-    limit: num(`${dir}/${prefix}.limit_in_bytes`) ?? 0,
-    usage,
-    max: num(`${dir}/${prefix}.max_usage_in_bytes`) ?? 0,
-    failcnt: num(`${dir}/${prefix}.failcnt`) ?? 0,
-  };
+/** The container's directory in the v1 hierarchy that has `controller`. */
+function v1Dir(layout: CgroupLayout, placement: CgroupPlacement, controller: string): string | undefined {
+  const h = layout.hierarchies.find((x) => x.version === 1 && x.controllers.includes(controller));
+  return h && placement.dirs.find((d) => d.startsWith(h.mountPoint + '/'));
 }
 
-function memoryV1(dir: string, into: Stats, extra: StatsExtra): void {
-  const usage = memEntry(dir, 'memory');
-  if (!usage) return;
-  const raw = Object.fromEntries(keyValues(`${dir}/memory.stat`) ?? []);
-  into.memory = { cache: raw.cache ?? 0, usage, raw };
-  // v1's memsw counts memory + swap; runc reports it as "swap" as it is
-  const swap = memEntry(dir, 'memory.memsw');
-  if (swap) into.memory.swap = swap;
-  const kernel = memEntry(dir, 'memory.kmem');
-  if (kernel) into.memory.kernel = kernel;
-  const tcp = memEntry(dir, 'memory.kmem.tcp');
-  if (tcp) extra.kernelTCP = tcp;
-}
-
-function memoryV2(dir: string, into: Stats): void {
-  const current = num(`${dir}/memory.current`);
-  if (current === undefined) return;
-  const raw = Object.fromEntries(keyValues(`${dir}/memory.stat`) ?? []);
-  const events = keyValues(`${dir}/memory.events`);
-  const limit = num(`${dir}/memory.max`) ?? Number(U64_MAX);
-  into.memory = {
-    cache: raw.file ?? 0,
-    usage: { limit, usage: current, max: num(`${dir}/memory.peak`) ?? 0, failcnt: events?.get('max') ?? 0 },
-    raw,
-  };
-  const swapCurrent = num(`${dir}/memory.swap.current`);
-  if (swapCurrent !== undefined) {
-    // as runc does: v1 reports memory+swap, so v2's swap is reported the same way
-    const swapMax = num(`${dir}/memory.swap.max`) ?? Number(U64_MAX);
-    const big = Number(U64_MAX);
-    into.memory.swap = {
-      limit: limit >= big || swapMax >= big ? big : limit + swapMax,
-      usage: current + swapCurrent,
-      max: 0,
-      failcnt: keyValues(`${dir}/memory.swap.events`)?.get('max') ?? 0,
+/** runc's percpu_kernel/percpu_user (cpuacct.usage_all), kernelTCP (memory.kmem.tcp.*) and cpuset stats. */
+export function readExtra(layout: CgroupLayout, placement: CgroupPlacement): StatsExtra {
+  const extra: StatsExtra = {};
+  const acct = v1Dir(layout, placement, 'cpuacct');
+  const all = acct && read(`${acct}/cpuacct.usage_all`);
+  if (all) {
+    // "cpu user system" then a line per cpu, in ns
+    const rows = all.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).map(Number));
+    extra.percpuUser = rows.map((r) => r[1] ?? 0);
+    extra.percpuKernel = rows.map((r) => r[2] ?? 0);
+  }
+  const mem = v1Dir(layout, placement, 'memory');
+  const tcp = mem !== undefined ? num(`${mem}/memory.kmem.tcp.usage_in_bytes`) : undefined;
+  if (mem && tcp !== undefined) {
+    extra.kernelTCP = {
+      limit: num(`${mem}/memory.kmem.tcp.limit_in_bytes`) ?? 0,
+      usage: tcp,
+      max: num(`${mem}/memory.kmem.tcp.max_usage_in_bytes`) ?? 0,
+      failcnt: num(`${mem}/memory.kmem.tcp.failcnt`) ?? 0,
     };
   }
-}
-
-function cpuV1(cpuDir: string | undefined, acctDir: string | undefined, into: Stats, extra: StatsExtra): void {
-  const usage = { total: 0, percpu: [] as number[], kernel: 0, user: 0 };
-  const throttling = { periods: 0, throttledPeriods: 0, throttledTime: 0 };
-  if (acctDir) {
-    usage.total = num(`${acctDir}/cpuacct.usage`) ?? 0;
-    usage.percpu = numbers(`${acctDir}/cpuacct.usage_percpu`) ?? [];
-    const all = read(`${acctDir}/cpuacct.usage_all`);
-    if (all) {
-      const rows = all.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).map(Number));
-      extra.percpuUser = rows.map((r) => r[1] ?? 0);
-      extra.percpuKernel = rows.map((r) => r[2] ?? 0);
-    }
-    const st = keyValues(`${acctDir}/cpuacct.stat`);
-    usage.user = ((st?.get('user') ?? 0) * 1e9) / CLK_TCK;
-    usage.kernel = ((st?.get('system') ?? 0) * 1e9) / CLK_TCK;
+  const cs = v1Dir(layout, placement, 'cpuset');
+  const cpus = cs && read(`${cs}/cpuset.cpus`);
+  if (cs && cpus !== undefined) {
+    const n = (f: string) => num(`${cs}/cpuset.${f}`) ?? 0;
+    extra.cpuset = {
+      cpus: cpuList(cpus), cpu_exclusive: n('cpu_exclusive'), mems: cpuList(read(`${cs}/cpuset.mems`)),
+      mem_hardwall: n('mem_hardwall'), mem_exclusive: n('mem_exclusive'), memory_migrate: n('memory_migrate'),
+      memory_spread_page: n('memory_spread_page'), memory_spread_slab: n('memory_spread_slab'),
+      memory_pressure: n('memory_pressure'), sched_load_balance: n('sched_load_balance'),
+      sched_relax_domain_level: n('sched_relax_domain_level'),
+    };
   }
-  if (cpuDir) {
-    const st = keyValues(`${cpuDir}/cpu.stat`);
-    throttling.periods = st?.get('nr_periods') ?? 0;
-    throttling.throttledPeriods = st?.get('nr_throttled') ?? 0;
-    throttling.throttledTime = st?.get('throttled_time') ?? 0;
-  }
-  into.cpu = { usage, throttling };
+  return extra;
 }
 
-function cpuV2(dir: string, into: Stats): void {
-  const st = keyValues(`${dir}/cpu.stat`);
-  if (!st) return;
-  into.cpu = {
-    usage: { total: (st.get('usage_usec') ?? 0) * 1000, kernel: (st.get('system_usec') ?? 0) * 1000, user: (st.get('user_usec') ?? 0) * 1000 },
-    throttling: {
-      periods: st.get('nr_periods') ?? 0,
-      throttledPeriods: st.get('nr_throttled') ?? 0,
-      throttledTime: (st.get('throttled_usec') ?? 0) * 1000,
-    },
-  };
-}
-
-function pids(dir: string, into: Stats): void {
-  const current = num(`${dir}/pids.current`);
-  if (current === undefined) return;
-  const t = read(`${dir}/pids.max`)?.trim();
-  // runc: "max" is no limit, printed as 0 (omitted)
-  into.pids = { current, limit: t === undefined || t === 'max' ? 0 : Number(t) };
-}
-
-type BlkioEntry = { major: number; minor: number; op: string; value: number };
-
-/** v1 blkio files: "MAJ:MIN Op value" lines (and a "Total value" line that is skipped). */
-function blkioEntries(file: string): BlkioEntry[] | undefined {
-  const t = read(file);
-  if (t === undefined) return undefined;
-  const out: BlkioEntry[] = [];
-  for (const line of t.split('\n')) {
-    const f = line.trim().split(/\s+/);
-    const m = /^(\d+):(\d+)$/.exec(f[0] ?? '');
-    if (!m) continue;
-    if (f.length === 3) out.push({ major: Number(m[1]), minor: Number(m[2]), op: f[1]!, value: Number(f[2]) });
-    else if (f.length === 2) out.push({ major: Number(m[1]), minor: Number(m[2]), op: '', value: Number(f[1]) });
-  }
-  return out;
-}
-
-function blkioV1(dir: string, into: Stats): void {
-  const blkio: Record<string, BlkioEntry[]> = {};
-  const put = (key: string, file: string) => {
-    const e = blkioEntries(`${dir}/${file}`);
-    if (e?.length) blkio[key] = e;
-  };
-  if (existsSync(`${dir}/blkio.io_service_bytes_recursive`)) {
-    // CFQ (kernels before 5.0): the full set
-    put('ioServiceBytesRecursive', 'blkio.io_service_bytes_recursive');
-    put('ioServicedRecursive', 'blkio.io_serviced_recursive');
-    put('ioQueueRecursive', 'blkio.io_queued_recursive');
-    put('ioServiceTimeRecursive', 'blkio.io_service_time_recursive');
-    put('ioWaitTimeRecursive', 'blkio.io_wait_time_recursive');
-    put('ioMergedRecursive', 'blkio.io_merged_recursive');
-    put('ioTimeRecursive', 'blkio.time_recursive');
-    put('sectorsRecursive', 'blkio.sectors_recursive');
-  } else {
-    // the throttle layer sees every bio whatever the I/O scheduler; BFQ's counters only what BFQ schedules
-    put('ioServiceBytesRecursive', 'blkio.throttle.io_service_bytes_recursive');
-    put('ioServicedRecursive', 'blkio.throttle.io_serviced_recursive');
-    if (!blkio.ioServiceBytesRecursive) {
-      put('ioServiceBytesRecursive', 'blkio.bfq.io_service_bytes_recursive');
-      put('ioServicedRecursive', 'blkio.bfq.io_serviced_recursive');
-    }
-  }
-  into.blkio = blkio;
-}
-
-function ioV2(dir: string, into: Stats): void {
-  const t = read(`${dir}/io.stat`);
-  if (t === undefined) return;
-  const bytes: BlkioEntry[] = [];
-  const ios: BlkioEntry[] = [];
-  for (const line of t.split('\n')) {
-    const f = line.trim().split(/\s+/);
-    const m = /^(\d+):(\d+)$/.exec(f[0] ?? '');
-    if (!m) continue;
-    const kv = new Map(f.slice(1).map((x) => x.split('=') as [string, string]));
-    const dev = { major: Number(m[1]), minor: Number(m[2]) };
-    bytes.push({ ...dev, op: 'Read', value: Number(kv.get('rbytes') ?? 0) }, { ...dev, op: 'Write', value: Number(kv.get('wbytes') ?? 0) });
-    ios.push({ ...dev, op: 'Read', value: Number(kv.get('rios') ?? 0) }, { ...dev, op: 'Write', value: Number(kv.get('wios') ?? 0) });
-  }
-  into.blkio = {};
-  if (bytes.length) into.blkio.ioServiceBytesRecursive = bytes;
-  if (ios.length) into.blkio.ioServicedRecursive = ios;
-}
-
-function hugetlb(dir: string, version: 1 | 2, into: Stats): void {
-  let files: string[];
-  try {
-    files = readdirSync(dir);
-  } catch {
-    return;
-  }
-  const out: Record<string, { usage: number; max: number; failcnt: number }> = {};
-  for (const f of files) {
-    const m = /^hugetlb\.(\d+[KMG]B)\.(usage_in_bytes|current)$/.exec(f);
-    if (!m) continue;
-    const size = m[1]!;
-    if (version === 1) {
-      out[size] = {
-        usage: num(`${dir}/hugetlb.${size}.usage_in_bytes`) ?? 0,
-        max: num(`${dir}/hugetlb.${size}.max_usage_in_bytes`) ?? 0,
-        failcnt: num(`${dir}/hugetlb.${size}.failcnt`) ?? 0,
-      };
-    } else {
-      out[size] = {
-        usage: num(`${dir}/hugetlb.${size}.current`) ?? 0,
-        max: 0,
-        failcnt: keyValues(`${dir}/hugetlb.${size}.events`)?.get('max') ?? 0,
-      };
-    }
-  }
-  into.hugetlb = out;
-}
-
-function cpusetV1(dir: string, extra: StatsExtra): void {
-  const n = (f: string) => num(`${dir}/cpuset.${f}`) ?? 0;
-  const cpus = read(`${dir}/cpuset.cpus`);
-  if (cpus === undefined) return;
-  extra.cpuset = {
-    cpus: cpuList(cpus), cpu_exclusive: n('cpu_exclusive'), mems: cpuList(read(`${dir}/cpuset.mems`)),
-    mem_hardwall: n('mem_hardwall'), mem_exclusive: n('mem_exclusive'), memory_migrate: n('memory_migrate'),
-    memory_spread_page: n('memory_spread_page'), memory_spread_slab: n('memory_spread_slab'),
-    memory_pressure: n('memory_pressure'), sched_load_balance: n('sched_load_balance'),
-    sched_relax_domain_level: n('sched_relax_domain_level'),
-  };
-}
-
-/**
- * Reads the statistics of every controller the container's cgroups have. Missing controllers
- * leave their part out (runc then prints zeros).
- */
+/** The container's statistics: every controller's (collectStats) plus the extra fields runc prints. */
 export function readStats(layout: CgroupLayout, placement: CgroupPlacement): { stats: Stats; extra: StatsExtra } {
-  const dirs = controllerDirs(layout, placement);
-  const stats: Stats = {};
-  const extra: StatsExtra = {};
-  const at = (c: string) => dirs.get(c);
-  const cpu = at('cpu');
-  const acct = at('cpuacct');
-  if (cpu?.version === 2) cpuV2(cpu.dir, stats);
-  else if (cpu || acct) cpuV1(cpu?.dir, acct?.version === 1 ? acct.dir : undefined, stats, extra);
-  const cpuset = at('cpuset');
-  if (cpuset?.version === 1) cpusetV1(cpuset.dir, extra);
-  const mem = at('memory');
-  if (mem) (mem.version === 1 ? memoryV1(mem.dir, stats, extra) : memoryV2(mem.dir, stats));
-  const p = at('pids');
-  if (p) pids(p.dir, stats);
-  const blk = at('blkio');
-  if (blk?.version === 1) blkioV1(blk.dir, stats);
-  else {
-    const io = at('io');
-    if (io) ioV2(io.dir, stats);
-  }
-  const h = at('hugetlb');
-  if (h) hugetlb(h.dir, h.version, stats);
-  return { stats, extra };
+  return { stats: collectStats(layout, placement), extra: readExtra(layout, placement) };
 }
 
 // --- runc's JSON ----------------------------------------------------------------------------
