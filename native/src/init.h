@@ -89,4 +89,7 @@ int op_release(const struct rec *r);
 int op_close_fds(const struct rec *r);
 _Noreturn void op_exec(const struct rec *r);
 
+/* bpfdev.c: cgroup v2 device filter (eBPF) */
+int op_bpf_devices(const struct rec *r);
+
 #endif
