@@ -189,6 +189,23 @@ describe('cgroup v2 device filter (eBPF, attached by berth-init)', { skip: SKIP 
     await rmcg(dir);
   });
 
+  test('the usual allowed-devices list plus 300 more rules passes the verifier and is enforced', async () => {
+    const dir = mkcg();
+    const rules: DeviceCgroupRule[] = [
+      { allow: false, access: 'rwm' },
+      ...[[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 2]].map(([major, minor]) => ({ allow: true, type: 'c' as const, major, minor, access: 'rwm' })),
+      { allow: true, type: 'c', major: 136, access: 'rwm' },
+      { allow: true, type: 'c', access: 'm' },
+      { allow: true, type: 'b', access: 'm' },
+      ...Array.from({ length: 300 }, (_, i): DeviceCgroupRule => ({ allow: i % 2 === 0, type: 'b', major: 200 + i, minor: i, access: 'rw' })),
+    ];
+    await applyDevices(dir, rules, 'test');
+    assert.equal(runIn(dir, 'head -c1 /dev/zero > /dev/null && echo hi > /dev/null && echo ok').stdout.trim(), 'ok');
+    assert.match(runIn(dir, `mknod ${nodes}/b8 b 8 0 && echo made`).stdout, /made/, 'mknod of a block device (m allowed)');
+    assert.match(runIn(dir, `head -c1 ${nodes}/b8`).stderr, /Operation not permitted/, 'reading block 8:0');
+    await rmcg(dir);
+  });
+
   test('a program the verifier refuses is an error that quotes the verifier', async () => {
     const dir = mkcg();
     // "exit" with r0 never set
