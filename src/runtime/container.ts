@@ -17,10 +17,10 @@ import { RuntimeError, errnoCode } from './errors.ts';
 import { NotFoundError, StateStore, isAlive, processStart, statusOf, validateId, type ContainerRecord } from './state.ts';
 import { setFrozen } from './cgroups/freezer.ts';
 import { applyResources, createResources, effectiveDeviceRules, mergeResources, updateWrites } from './cgroups/resources.ts';
-import { applyDevices } from './cgroups/v2/devices.ts';
+import { applyDevices, devicesRecords } from './cgroups/v2/devices.ts';
 import { oomKillCount } from './cgroups/oom.ts';
 import { TraceRecorder, explain } from './trace.ts';
-import type { Plan } from './plan/encode.ts';
+import type { Plan, PlanRecord } from './plan/encode.ts';
 
 export const OCI_VERSION = '1.0.2-dev';
 
@@ -61,6 +61,13 @@ function cgroupDirs(layout: CgroupLayout, placement: CgroupPlacement): CgroupDir
     const h = layout.hierarchies.find((x) => dir.startsWith(x.mountPoint + '/'));
     return { dir, version: h?.version ?? 1 };
   });
+}
+
+/** On a host whose devices controller is cgroup v2 only, the device rules become an eBPF program. */
+function v2DeviceFilter(layout: CgroupLayout, placement: CgroupPlacement, spec: Spec): PlanRecord[] {
+  if (layout.hierarchies.some((h) => h.version === 1 && h.controllers.includes('devices')) || !layout.unified) return [];
+  const dir = placement.dirs.find((d) => d.startsWith(layout.unified!.mountPoint + '/'));
+  return dir ? devicesRecords(dir, effectiveDeviceRules(spec)) : [];
 }
 
 export class Runtime {
@@ -161,6 +168,7 @@ export class Runtime {
         built = buildCreatePlan({
           spec, bundle, rootfs, fifoPath: this.store.fifo(id), tracePath: this.store.tracePath(id), cgroupsPath, layout,
           cgroupDirs: cgroupDirs(layout, rec.cgroup),
+          deviceFilter: v2DeviceFilter(layout, rec.cgroup, spec),
           consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
           preserveFds: opts.preserveFds ?? 0, noPivot: !!opts.noPivot, noNewKeyring: !!opts.noNewKeyring, id, foreground: !!opts.foreground,
         });

@@ -25,7 +25,7 @@ function findHelper(): string {
 }
 
 export interface HelperMessage {
-  kind: 'pid' | 'hooks' | 'ready' | 'error' | 'fail';
+  kind: 'pid' | 'hooks' | 'ready' | 'error' | 'fail' | 'done';
   fields: string[];
 }
 

@@ -42,7 +42,7 @@ export class TraceRecorder {
 const STAGE: Readonly<Record<string, string>> = {
   config: 'prepare', plan: 'prepare', spawn: 'clone', trace: 'prepare', mkfifo: 'prepare', fifo: 'prepare',
   console_socket: 'prepare', preserve_fds: 'prepare', setns: 'clone', unshare: 'clone', write_file: 'clone',
-  clone: 'clone', cgroup_tasks: 'cgroups', cgroup_into: 'cgroups', release: 'exec', wait_go: 'cgroups', cgroup: 'cgroups', userns: 'clone', become_root: 'clone',
+  clone: 'clone', cgroup_tasks: 'cgroups', cgroup_into: 'cgroups', bpf_devices: 'cgroups', release: 'exec', wait_go: 'cgroups', cgroup: 'cgroups', userns: 'clone', become_root: 'clone',
   hostname: 'clone', domainname: 'clone', session_keyring: 'security', lo_up: 'network', oom_score_adj: 'cgroups',
   propagation: 'rootfs', rootfs: 'rootfs', mount: 'rootfs', mkdev: 'rootfs', symlink: 'rootfs', mkdir: 'rootfs',
   hooks_sync: 'hooks', hook: 'hooks', hooks: 'hooks', pivot_root: 'pivot_root', chroot: 'pivot_root',
@@ -62,6 +62,7 @@ function caps(mask: string): string {
 export function explain(step: string, a: string[]): string {
   switch (step) {
     case 'clone': return `clone(${flagNames(CLONE, Number(a[0]), 'CLONE_')}|SIGCHLD)`;
+    case 'bpf_devices': return `BPF_PROG_LOAD(CGROUP_DEVICE, ${Math.floor((a[1]?.length ?? 0) / 16)} insns) + BPF_PROG_ATTACH to ${a[0]}`;
     case 'cgroup_tasks': return `echo 0 > ${a[0]}/tasks (berth-init moves itself; the init inherits it)`;
     case 'cgroup_into': return `open("${a[0]}") for clone3(CLONE_INTO_CGROUP)`;
     case 'release': return 'write(exec.fifo, "0"): `start` may go on; execve closes the fifo';

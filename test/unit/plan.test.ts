@@ -682,3 +682,12 @@ describe('Plan.encode', () => {
     assert.throws(() => buildCreatePlan(input(spec((s) => { s.process!.args = ['sh\0evil']; }))).plan.encode(), /NUL/);
   });
 });
+
+test('the cgroup v2 device filter is attached in stage 0, before the helper joins its cgroups and clones', () => {
+  const recs = create(spec(), { deviceFilter: [{ op: 'bpf_devices', args: ['/sys/fs/cgroup/berth/c1', '00ff'] }] });
+  const bpf = first(recs, 'bpf_devices');
+  assert.ok(bpf >= 0, 'the record is in the plan');
+  assert.ok(bpf < first(recs, 'cgroup_tasks') && bpf < first(recs, 'clone'));
+  assert.deepEqual(recs[bpf]!.args, ['/sys/fs/cgroup/berth/c1', '00ff']);
+  assert.equal(count(create(spec()), 'bpf_devices'), 0, 'none unless asked for');
+});

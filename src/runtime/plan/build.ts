@@ -11,7 +11,7 @@ import { CLONE, MS, RLIMIT, S_IF, makedev } from '../linux.ts';
 import { parseMountOptions, propagationFlags } from '../mountopts.ts';
 import { addSeccompBuild } from '../seccomp.ts';
 import type { CgroupLayout } from '../cgroups/layout.ts';
-import { Plan } from './encode.ts';
+import { Plan, type PlanRecord } from './encode.ts';
 
 export const NS_FLAG: Readonly<Record<string, number>> = {
   user: CLONE.NEWUSER, ipc: CLONE.NEWIPC, uts: CLONE.NEWUTS, network: CLONE.NEWNET,
@@ -31,6 +31,8 @@ export interface CreatePlanInput {
   layout: CgroupLayout;
   /** the container's cgroup directory in each hierarchy */
   cgroupDirs: CgroupDir[];
+  /** records that attach the cgroup v2 device filter (eBPF), where no v1 devices controller does the job */
+  deviceFilter?: PlanRecord[];
   consoleSocket?: string;
   preserveFds: number;
   noPivot: boolean;
@@ -184,6 +186,7 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   }
   plan.add('preserve_fds', input.preserveFds);
   // before any setns: paths must resolve in our own mount and cgroup namespaces
+  for (const r of input.deviceFilter ?? []) plan.add(r.op, ...r.args);
   addCgroupJoin(plan, input.cgroupDirs);
   for (const type of JOIN_ORDER) {
     const ns = namespaces.find((n) => n.type === type && n.path);

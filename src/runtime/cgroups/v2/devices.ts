@@ -273,7 +273,7 @@ export async function runOneOffPlan(plan: Plan, what: string): Promise<void> {
   const session = new HelperSession({ preserveFds: 0, what });
   session.sendPlan(plan);
   const m = await session.next(what);
-  if (String(m.kind) !== 'done') throw new Error(`${what}: expected "done" from berth-init, got "${m.kind}"`);
+  if (m.kind !== 'done') throw new Error(`${what}: expected "done" from berth-init, got "${m.kind}"`);
   const exit = await session.wait();
   if (exit.code !== 0) throw new Error(`${what}: berth-init exited with ${exit.signal ?? exit.code} after "done"`);
 }
