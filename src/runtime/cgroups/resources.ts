@@ -13,7 +13,7 @@ import type { CgroupPlacement } from './placement.ts';
 import type { DeviceCgroupRule, Resources, Spec } from '../spec/types.ts';
 import { V1_CONTROLLERS } from './v1/index.ts';
 import { V2_CONTROLLERS, enableControllers } from './v2/index.ts';
-import { read } from './v1/files.ts';
+import { read } from './files.ts';
 
 /**
  * runc 1.1's AllowedDevices: appended after the config's rules by runc (specconv), so the

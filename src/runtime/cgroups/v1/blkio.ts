@@ -8,7 +8,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Controller, Stats } from '../controller.ts';
 import type { Resources, ThrottleDevice } from '../../spec/types.ts';
-import { has, majMin, read, write } from './files.ts';
+import { has, read, write } from '../files.ts';
+import { majMin } from './files.ts';
 
 /** The active I/O scheduler of each block device under `sysfs` ("vda" → "mq-deadline"). */
 function schedulers(sysfs: string): Map<string, string> {

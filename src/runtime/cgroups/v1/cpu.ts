@@ -5,7 +5,8 @@
  */
 import type { Controller, Stats } from '../controller.ts';
 import type { Resources } from '../../spec/types.ts';
-import { WriteError, has, readKeyed, readNumber, write } from './files.ts';
+import { has, readKeyed, write, WriteError } from '../files.ts';
+import { readNumber } from './files.ts';
 
 function apply(dir: string, res: Resources): string[] {
   const c = res.cpu;

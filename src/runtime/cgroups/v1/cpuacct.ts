@@ -1,6 +1,7 @@
 /** v1 cpuacct controller: CPU usage statistics only (it has no limits). */
 import type { Controller, Stats } from '../controller.ts';
-import { read, readKeyed, readNumber } from './files.ts';
+import { read, readKeyed } from '../files.ts';
+import { readNumber } from './files.ts';
 
 /** USER_HZ: cpuacct.stat counts in these ticks (100 on every Linux architecture berth runs on). */
 const CLOCK_TICKS = 100;

@@ -1,7 +1,7 @@
 /** v1 cpuset controller: cpuset.cpus and cpuset.mems (an empty string leaves the value as it is). */
 import type { Controller } from '../controller.ts';
 import type { Resources } from '../../spec/types.ts';
-import { write } from './files.ts';
+import { write } from '../files.ts';
 
 function apply(dir: string, res: Resources): string[] {
   const c = res.cpu;

@@ -11,7 +11,7 @@
  */
 import type { Controller } from '../controller.ts';
 import type { DeviceCgroupRule, Resources } from '../../spec/types.ts';
-import { read, write } from './files.ts';
+import { read, write } from '../files.ts';
 
 const ACCESS_ORDER = 'rwm';
 

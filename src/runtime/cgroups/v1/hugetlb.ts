@@ -2,7 +2,8 @@
 import { readdirSync } from 'node:fs';
 import type { Controller, Stats } from '../controller.ts';
 import type { Resources } from '../../spec/types.ts';
-import { has, readNumber, write } from './files.ts';
+import { has, write } from '../files.ts';
+import { readNumber } from './files.ts';
 
 /** The page sizes this cgroup has files for, from the names of hugetlb.<size>.limit_in_bytes. */
 function pageSizes(dir: string): string[] {

@@ -8,7 +8,8 @@
 import { release } from 'node:os';
 import type { Controller, Stats } from '../controller.ts';
 import type { MemoryResources, Resources } from '../../spec/types.ts';
-import { WriteError, has, read, readKeyed, readNumber, write } from './files.ts';
+import { has, read, readKeyed, write, WriteError } from '../files.ts';
+import { readNumber } from './files.ts';
 
 const LIMIT = 'memory.limit_in_bytes';
 const MEMSW = 'memory.memsw.limit_in_bytes';

@@ -1,7 +1,7 @@
 /** v1 net_cls (net_cls.classid) and net_prio (net_prio.ifpriomap) controllers. */
 import type { Controller } from '../controller.ts';
 import type { Resources } from '../../spec/types.ts';
-import { write } from './files.ts';
+import { write } from '../files.ts';
 
 export const netCls: Controller = {
   name: 'net_cls',

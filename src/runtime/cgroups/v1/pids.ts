@@ -1,7 +1,8 @@
 /** v1 pids controller: pids.max ("max" for a limit of 0 or less, as the runtime-spec reads it). */
 import type { Controller, Stats } from '../controller.ts';
 import type { Resources } from '../../spec/types.ts';
-import { read, readNumber, write } from './files.ts';
+import { read, write } from '../files.ts';
+import { readNumber } from './files.ts';
 
 function apply(dir: string, res: Resources): string[] {
   if (!res.pids) return [];

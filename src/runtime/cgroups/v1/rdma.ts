@@ -1,7 +1,7 @@
 /** v1 rdma controller: rdma.max, one "DEVICE hca_handle=N hca_object=N" line per device. */
 import type { Controller } from '../controller.ts';
 import type { Resources } from '../../spec/types.ts';
-import { write } from './files.ts';
+import { write } from '../files.ts';
 
 function apply(dir: string, res: Resources): string[] {
   for (const [device, lim] of Object.entries(res.rdma ?? {})) {

@@ -6,7 +6,8 @@
  */
 import type { Resources } from '../../spec/types.ts';
 import type { Controller, Stats } from '../controller.ts';
-import { checkInt, has, missing, read, readKeyed, write } from './files.ts';
+import { has, read, write } from '../files.ts';
+import { checkInt, missing, readKeyed } from './files.ts';
 
 /** v1 cpu.shares [2, 262144] → v2 cpu.weight [1, 10000], runc's linear map; 0 = unset. */
 export function sharesToWeight(shares: number): number {

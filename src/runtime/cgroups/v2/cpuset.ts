@@ -1,7 +1,8 @@
 /** cgroup v2 cpuset: cpus → cpuset.cpus, mems → cpuset.mems. */
 import type { Resources } from '../../spec/types.ts';
 import type { Controller } from '../controller.ts';
-import { has, missing, write } from './files.ts';
+import { has, write } from '../files.ts';
+import { missing } from './files.ts';
 
 const LIST = /^\s*$|^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 

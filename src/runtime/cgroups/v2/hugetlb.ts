@@ -6,7 +6,8 @@
 import { readdirSync } from 'node:fs';
 import type { Resources } from '../../spec/types.ts';
 import type { Controller, Stats } from '../controller.ts';
-import { checkInt, has, readKeyed, readValue, write } from './files.ts';
+import { has, write } from '../files.ts';
+import { checkInt, readKeyed, readValue } from './files.ts';
 
 const PAGE_SIZE = /^\d+(KB|MB|GB)$/;
 

@@ -12,7 +12,8 @@ import { io } from './io.ts';
 import { memory } from './memory.ts';
 import { pids } from './pids.ts';
 import { unified } from './unified.ts';
-import { enabledControllers, read, write } from './files.ts';
+import { read, write } from '../files.ts';
+import { enabledControllers } from './files.ts';
 
 export const V2_CONTROLLERS: Controller[] = [cpuset, cpu, memory, pids, io, hugetlb, unified];
 

@@ -5,7 +5,8 @@
  */
 import type { Resources, ThrottleDevice } from '../../spec/types.ts';
 import type { Controller, Stats } from '../controller.ts';
-import { checkInt, has, read, write } from './files.ts';
+import { has, read, write } from '../files.ts';
+import { checkInt } from './files.ts';
 
 /** v1 blkio.weight [10, 1000] → v2 io.weight [1, 10000] (runc's ConvertBlkIOToIOWeightValue); 0 = unset. */
 export function blkioToIOWeight(weight: number): number {

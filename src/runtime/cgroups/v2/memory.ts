@@ -6,7 +6,8 @@
  */
 import type { Resources } from '../../spec/types.ts';
 import type { Controller, Stats } from '../controller.ts';
-import { checkInt, has, limitValue, missing, readKeyed, readValue, UNLIMITED, write } from './files.ts';
+import { has, write } from '../files.ts';
+import { checkInt, limitValue, missing, readKeyed, readValue, UNLIMITED } from './files.ts';
 
 /**
  * The value for memory.swap.max from the spec's memory+swap `swap` and memory `limit` (runc's

@@ -1,7 +1,8 @@
 /** cgroup v2 pids: limit → pids.max (negative = max; 0 = not set, as in runc); stats from pids.current. */
 import type { Resources } from '../../spec/types.ts';
 import type { Controller, Stats } from '../controller.ts';
-import { checkInt, has, missing, readValue, UNLIMITED, write } from './files.ts';
+import { has, write } from '../files.ts';
+import { checkInt, missing, readValue, UNLIMITED } from './files.ts';
 
 export const pids: Controller = {
   name: 'pids',

@@ -6,7 +6,8 @@
  */
 import type { Resources } from '../../spec/types.ts';
 import type { Controller } from '../controller.ts';
-import { enabledControllers, has, write } from './files.ts';
+import { has, write } from '../files.ts';
+import { enabledControllers } from './files.ts';
 
 /** Core files that would move processes or change the tree: never settable through the spec. */
 const REFUSED = new Set(['cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control', 'cgroup.type', 'cgroup.kill', 'cgroup.freeze']);
