@@ -13,7 +13,7 @@ import type { CgroupPlacement } from './placement.ts';
 import type { DeviceCgroupRule, Resources, Spec } from '../spec/types.ts';
 import { V1_CONTROLLERS } from './v1/index.ts';
 import { V2_CONTROLLERS, enableControllers } from './v2/index.ts';
-import { read } from './files.ts';
+import { enabledControllers } from './v2/files.ts';
 
 /**
  * runc 1.1's AllowedDevices: appended after the config's rules by runc (specconv), so the
@@ -85,7 +85,7 @@ function v1With(layout: CgroupLayout, controller: string): Hierarchy | undefined
 
 /** The controllers cgroup2 passes down to the container's directory (its cgroup.controllers). */
 function v2Available(dir: string): Set<string> {
-  return new Set((read(dir, 'cgroup.controllers') ?? '').trim().split(/\s+/).filter(Boolean));
+  return new Set(enabledControllers(dir));
 }
 
 interface Route {
