@@ -7,6 +7,9 @@
 #   bench_time_loop NAME N WARMUP FUNC     runs "FUNC ITER" WARMUP+N times, times each;
 #                                          writes µs samples to $BENCH_DIR/NAME.us and
 #                                          returns non-zero if any run failed
+#   bench_setup NAME             root check, $BENCH_DIR, RT_CMD and the clean-up on exit
+#   bench_delete_if_left RT ID ERRFILE     `delete -f` a container whose state remains
+#   bench_warn_left_cgroups PREFIX         warns about cgroups named PREFIX-* left behind
 
 bench_repo_root() {
   (cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -114,4 +117,63 @@ bench_time_loop() {
     return 1
   fi
   return 0
+}
+
+# bench_setup NAME: exits unless root; makes $BENCH_DIR (exported) and the global RT_CMD (runtime
+# name -> argv prefix, for the runtimes whose state may need cleaning up); on exit, undoes
+# bench_hugetlb_mount, deletes the containers left in $BENCH_DIR/root-<runtime> and removes
+# $BENCH_DIR (unless something is still mounted under it). NAME prefixes the messages.
+bench_setup() {
+  BENCH_NAME="$1"
+  if [[ $EUID -ne 0 ]]; then
+    echo "$BENCH_NAME: needs root (runtimes create namespaces and cgroups)" >&2
+    exit 1
+  fi
+  BENCH_DIR="$(mktemp -d /var/tmp/berth-bench-XXXXXX)"
+  export BENCH_DIR
+  declare -gA RT_CMD=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+bench_cleanup() {
+  local rc=$?
+  set +e
+  bench_hugetlb_umount
+  local name dir id
+  for name in "${!RT_CMD[@]}"; do
+    dir="$BENCH_DIR/root-$name"
+    [[ -d "$dir" ]] || continue
+    for id in $(ls -A "$dir" 2>/dev/null); do
+      # shellcheck disable=SC2086
+      ${RT_CMD[$name]} --root "$dir" delete -f "$id" >/dev/null 2>&1
+    done
+  done
+  if grep -q " ${BENCH_DIR}[/ ]" /proc/self/mountinfo; then
+    echo "$BENCH_NAME: mounts left under $BENCH_DIR; not removing it" >&2
+  else
+    rm -rf "$BENCH_DIR"
+  fi
+  exit "$rc"
+}
+
+# bench_delete_if_left RT ID ERRFILE: `run` (not detached) normally removes the container; delete
+# it with runtime RT (--root $BENCH_DIR/root-RT) if its state remains, errors to ERRFILE.
+bench_delete_if_left() {
+  local name="$1" id="$2" err="$3" dir="$BENCH_DIR/root-$1"
+  if [[ -e "$dir/$id" ]]; then
+    # shellcheck disable=SC2086
+    ${RT_CMD[$name]} --root "$dir" delete -f "$id" >/dev/null 2>>"$err" || true
+  fi
+}
+
+# bench_warn_left_cgroups PREFIX: leftovers of a benchmark would be cgroups named after its
+# container ids (PREFIX-*); warns about any.
+bench_warn_left_cgroups() {
+  local left
+  left="$(find /sys/fs/cgroup -mindepth 1 -maxdepth 5 -type d -name "$1-*" 2>/dev/null || true)"
+  if [[ -n "$left" ]]; then
+    echo "$BENCH_NAME: WARNING: cgroups left behind by the runtimes:" >&2
+    printf '%s\n' "$left" | sed 's/^/  /' >&2
+  fi
 }

@@ -25,42 +25,10 @@ BERTH_OCI_BASE="${BENCH_BERTH_OCI_BASE:-}"
 RUNTIMES=" ${BENCH_RUNTIMES:-runc crun berth-oci} "
 wanted() { [[ "$RUNTIMES" == *" $1 "* ]]; }
 
-if [[ $EUID -ne 0 ]]; then
-  echo "oci-run-limits: needs root (runtimes create namespaces and cgroups)" >&2
-  exit 1
-fi
-
-BENCH_DIR="$(mktemp -d /var/tmp/berth-bench-XXXXXX)"
-export BENCH_DIR
+bench_setup oci-run-limits
 PLAIN="$BENCH_DIR/plain"
 LIMITS="$BENCH_DIR/limits"
 ID_PREFIX="berth-bench-lim-$$"
-
-declare -A RT_CMD=()
-
-cleanup() {
-  local rc=$?
-  set +e
-  bench_hugetlb_umount
-  local name dir id
-  for name in "${!RT_CMD[@]}"; do
-    dir="$BENCH_DIR/root-$name"
-    [[ -d "$dir" ]] || continue
-    for id in $(ls -A "$dir" 2>/dev/null); do
-      # shellcheck disable=SC2086
-      ${RT_CMD[$name]} --root "$dir" delete -f "$id" >/dev/null 2>&1
-    done
-  done
-  if grep -q " ${BENCH_DIR}[/ ]" /proc/self/mountinfo; then
-    echo "oci-run-limits: mounts left under $BENCH_DIR; not removing it" >&2
-  else
-    rm -rf "$BENCH_DIR"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 bench_make_bundle "$PLAIN" /bin/true
 bench_make_bundle "$LIMITS" /bin/true
@@ -84,13 +52,7 @@ one_run() {
   ${RT_CMD[$name]} --root "$dir" run --bundle "$bundle" "$id" </dev/null >/dev/null 2>>"$BENCH_DIR/$name-$kind.err" || rc=$?
   return "$rc"
 }
-after_run() {
-  local name="$1" kind="$2" i="$3" dir="$BENCH_DIR/root-$1"
-  if [[ -e "$dir/$ID_PREFIX-$name-$kind-$i" ]]; then
-    # shellcheck disable=SC2086
-    ${RT_CMD[$name]} --root "$dir" delete -f "$ID_PREFIX-$name-$kind-$i" >/dev/null 2>>"$BENCH_DIR/$name-$kind.err" || true
-  fi
-}
+after_run() { bench_delete_if_left "$1" "$ID_PREFIX-$1-$2-$3" "$BENCH_DIR/$1-$2.err"; }
 
 declare -A MEDIAN=() MIN=() STATUS=()
 ORDER=()
@@ -220,8 +182,4 @@ else
   fi
 fi
 
-left="$(find /sys/fs/cgroup -mindepth 1 -maxdepth 5 -type d -name "$ID_PREFIX-*" 2>/dev/null || true)"
-if [[ -n "$left" ]]; then
-  echo "oci-run-limits: WARNING: cgroups left behind by the runtimes:" >&2
-  printf '%s\n' "$left" | sed 's/^/  /' >&2
-fi
+bench_warn_left_cgroups "$ID_PREFIX"

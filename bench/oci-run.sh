@@ -15,42 +15,9 @@ N="${BENCH_N:-30}"
 WARMUP="${BENCH_WARMUP:-3}"
 BERTH_OCI="${BENCH_BERTH_OCI:-$ROOT/dist/berth-oci.js}"  # override to bench another build
 
-if [[ $EUID -ne 0 ]]; then
-  echo "oci-run: needs root (runtimes create namespaces and cgroups)" >&2
-  exit 1
-fi
-
-BENCH_DIR="$(mktemp -d /var/tmp/berth-bench-XXXXXX)"
-export BENCH_DIR
+bench_setup oci-run
 BUNDLE="$BENCH_DIR/bundle"
 ID_PREFIX="berth-bench-$$"
-
-# Runtimes with state that may need cleaning up: name -> binary (argv prefix).
-declare -A RT_CMD=()
-
-cleanup() {
-  local rc=$?
-  set +e
-  bench_hugetlb_umount
-  local name dir id
-  for name in "${!RT_CMD[@]}"; do
-    dir="$BENCH_DIR/root-$name"
-    [[ -d "$dir" ]] || continue
-    for id in $(ls -A "$dir" 2>/dev/null); do
-      # shellcheck disable=SC2086
-      ${RT_CMD[$name]} --root "$dir" delete -f "$id" >/dev/null 2>&1
-    done
-  done
-  if grep -q " ${BENCH_DIR}[/ ]" /proc/self/mountinfo; then
-    echo "oci-run: mounts left under $BENCH_DIR; not removing it" >&2
-  else
-    rm -rf "$BENCH_DIR"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 bench_make_bundle "$BUNDLE" /bin/true
 
@@ -65,14 +32,8 @@ run_rt() {
   ${RT_CMD[$name]} --root "$BENCH_DIR/root-$name" run --bundle "$BUNDLE" "$ID_PREFIX-$name-$i" \
     </dev/null >/dev/null 2>>"$BENCH_DIR/$name.err"
 }
-# after_rt NAME ITER: `run` (not detached) normally removes the container; delete it if state remains.
-after_rt() {
-  local name="$1" i="$2" dir="$BENCH_DIR/root-$1"
-  if [[ -e "$dir/$ID_PREFIX-$name-$i" ]]; then
-    # shellcheck disable=SC2086
-    ${RT_CMD[$name]} --root "$dir" delete -f "$ID_PREFIX-$name-$i" >/dev/null 2>>"$BENCH_DIR/$name.err" || true
-  fi
-}
+# after_rt NAME ITER: delete the container if its state remains.
+after_rt() { bench_delete_if_left "$1" "$ID_PREFIX-$1-$2" "$BENCH_DIR/$1.err"; }
 
 run_runc() { run_rt runc "$1"; }
 after_runc() { after_rt runc "$1"; }
@@ -171,9 +132,4 @@ else
   }'
 fi
 
-# Leftovers from this benchmark would be cgroups named after its container ids.
-left="$(find /sys/fs/cgroup -mindepth 1 -maxdepth 5 -type d -name "$ID_PREFIX-*" 2>/dev/null || true)"
-if [[ -n "$left" ]]; then
-  echo "oci-run: WARNING: cgroups left behind by the runtimes:" >&2
-  printf '%s\n' "$left" | sed 's/^/  /' >&2
-fi
+bench_warn_left_cgroups "$ID_PREFIX"
