@@ -14,32 +14,13 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { makeBundle, oci, uniqueId, type Bundle, type OciResult } from '../fixtures/busybox.ts';
+import { makeBundle, oci, ok, show, uniqueId, type Bundle, type OciResult } from '../fixtures/busybox.ts';
+import { v1Mount } from '../fixtures/host.ts';
 
 const M = 1024 * 1024;
 
-/** The mount point of the v1 hierarchy that has `controller`, if any. */
-function v1Mount(controller: string): string | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const post = line.slice(sep + 3).split(' ');
-    if (post[0] === 'cgroup' && (post[2] ?? '').split(',').includes(controller)) return line.slice(0, sep).split(' ')[4];
-  }
-  return undefined;
-}
-
 const NEEDED = ['memory', 'cpu', 'cpuset', 'pids', 'devices'];
 const SKIP = process.getuid?.() !== 0 ? 'needs root' : NEEDED.some((c) => !v1Mount(c)) ? `needs v1 hierarchies for ${NEEDED.join(', ')}` : false;
-
-function show(r: OciResult): string {
-  return `exit ${r.code ?? r.signal}\nstdout: ${r.stdout.trim() || '(empty)'}\nstderr: ${r.stderr.trim() || '(empty)'}`;
-}
-
-function ok(r: OciResult, what: string): OciResult {
-  assert.equal(r.code, 0, `${what} should succeed:\n${show(r)}`);
-  return r;
-}
 
 /** A file of the container's cgroup, read from the host side. */
 function cg(controller: string, id: string, file: string): string {

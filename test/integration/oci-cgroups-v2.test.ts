@@ -20,6 +20,7 @@ import {
   applyDevices, devicesDetachRecord, encodeProgram, oneOffPlan, runOneOffPlan, OP,
 } from '../../src/runtime/cgroups/v2/devices.ts';
 import type { DeviceCgroupRule } from '../../src/runtime/spec/types.ts';
+import { sleep } from '../fixtures/wait.ts';
 
 const NOT_ROOT = process.getuid?.() !== 0 ? 'needs root' : false;
 const UNIFIED = NOT_ROOT ? undefined : detectLayout().unified;
@@ -45,10 +46,6 @@ function procs(dir: string): number[] {
   } catch {
     return [];
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Kills what is left in `dir` (thawing it first) and removes it. */

@@ -11,7 +11,9 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BERTH_OCI, DEFAULT_OCI_ROOT, makeBundle, oci, uniqueId, type Bundle, type OciResult } from '../fixtures/busybox.ts';
+import { BERTH_OCI, DEFAULT_OCI_ROOT, makeBundle, oci, ok, show, state, uniqueId, waitStatus, type Bundle, type OciResult } from '../fixtures/busybox.ts';
+import { cgroupDirsOf, cgroupMounts, unifiedMount, v1Mount } from '../fixtures/host.ts';
+import { sleep, waitFor } from '../fixtures/wait.ts';
 
 const ROOT = DEFAULT_OCI_ROOT;
 /** Every container id of this file starts with this (uniqueId('cgt')): the last test looks for cgroups named so. */
@@ -21,27 +23,7 @@ const NOT_ROOT = process.getuid?.() !== 0 ? 'needs root' : false;
 
 // --- helpers -----------------------------------------------------------------------------
 
-function show(r: OciResult): string {
-  return `exit ${r.code ?? r.signal}\nstdout: ${r.stdout.trim() || '(empty)'}\nstderr: ${r.stderr.trim() || '(empty)'}`;
-}
-
-function ok(r: OciResult, what: string): OciResult {
-  assert.equal(r.code, 0, `${what} should succeed:\n${show(r)}`);
-  return r;
-}
-
 const sh = (script: string) => ['sh', '-c', script];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 function readOr(file: string, fallback = ''): string {
   try {
@@ -49,35 +31,6 @@ function readOr(file: string, fallback = ''): string {
   } catch {
     return fallback;
   }
-}
-
-interface CgroupMount {
-  mountPoint: string;
-  fstype: string;
-  options: string[];
-}
-
-/** The host's cgroup mounts (this mount namespace), from mountinfo. */
-function cgroupMounts(): CgroupMount[] {
-  const out: CgroupMount[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const pre = line.slice(0, sep).split(' ');
-    const [fstype = '', , opts = ''] = line.slice(sep + 3).split(' ');
-    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    out.push({ mountPoint: pre[4] ?? '', fstype, options: opts.split(',') });
-  }
-  return out;
-}
-
-/** The v1 hierarchy mounted with `controller`, if any. */
-function v1Mount(controller: string): string | undefined {
-  return cgroupMounts().find((m) => m.fstype === 'cgroup' && m.options.includes(controller))?.mountPoint;
-}
-
-function unifiedMount(): string | undefined {
-  return cgroupMounts().find((m) => m.fstype === 'cgroup2')?.mountPoint;
 }
 
 /** Container `id`'s directory for `controller` on the host: its v1 hierarchy's, else cgroup2's. */
@@ -95,11 +48,6 @@ function keyed(file: string): Record<string, number> {
     if (k && v !== undefined) out[k] = Number(v);
   }
   return out;
-}
-
-/** The cgroup directories of container `id`, in every mounted hierarchy. */
-function cgroupDirsOf(id: string): string[] {
-  return cgroupMounts().map((m) => path.join(m.mountPoint, 'berth', id)).filter((d) => existsSync(d));
 }
 
 interface Ctx {
@@ -155,29 +103,6 @@ async function withContainer(
   }
   if (failure) throw failure;
   assert.deepEqual(problems, [], `cleanup of ${id}`);
-}
-
-interface OciState {
-  id: string;
-  pid: number;
-  status: string;
-  oomKilled?: boolean;
-}
-
-async function state(id: string): Promise<OciState> {
-  return JSON.parse(ok(await oci(['state', id]), `state ${id}`).stdout) as OciState;
-}
-
-async function waitStatus(id: string, status: string, timeoutMs = 5000): Promise<OciState> {
-  let last: OciState | undefined;
-  try {
-    return await waitFor(`${id} to be ${status}`, async () => {
-      last = await state(id);
-      return last.status === status && last;
-    }, timeoutMs);
-  } catch (e) {
-    throw new Error(`${(e as Error).message} (it is ${last?.status})`);
-  }
 }
 
 /** `events --stats`: runc's stats object of the container. */

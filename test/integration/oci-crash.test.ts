@@ -4,28 +4,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { BERTH_OCI, DEFAULT_OCI_ROOT, makeBundle, oci, uniqueId } from '../fixtures/busybox.ts';
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZX]/.test(stat);
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return cond();
-}
-
-function cgroupDirs(id: string): string[] {
-  return ['cpu', 'memory', 'pids', 'unified'].map((h) => `/sys/fs/cgroup/${h}/berth/${id}`);
-}
+import { alive, cgroupDirsOf } from '../fixtures/host.ts';
+import { waitFor } from '../fixtures/wait.ts';
 
 test('SIGKILL of berth-oci during create: the init exits by itself and delete removes state and cgroups', async () => {
   const hookDir = mkdtempSync('/var/tmp/berth-crash-');
@@ -40,19 +20,19 @@ test('SIGKILL of berth-oci during create: the init exits by itself and delete re
   const id = uniqueId('crash');
   try {
     const child = spawn('node', [BERTH_OCI, '--root', DEFAULT_OCI_ROOT, 'create', '--bundle', b.dir, id], { stdio: 'ignore' });
-    assert.ok(await waitFor(() => existsSync(marker), 15000), 'the createRuntime hook never started');
+    await waitFor('the createRuntime hook to start', () => existsSync(marker), 15000);
     const state = JSON.parse(readFileSync(`${DEFAULT_OCI_ROOT}/${id}/state.json`, 'utf8'));
     assert.ok(state.pid > 0, 'the init pid is recorded before the hooks run');
     assert.ok(alive(state.pid), 'the init is alive while create waits for its hooks');
     child.kill('SIGKILL');
     // the init loses its sync socket and must exit instead of lingering half-built
-    assert.ok(await waitFor(() => !alive(state.pid), 5000), `init ${state.pid} still alive after berth-oci was killed`);
+    await waitFor(`init ${state.pid} to exit after berth-oci was killed`, () => !alive(state.pid), 5000);
     const st = await oci(['state', id]);
     assert.equal(JSON.parse(st.stdout).status, 'stopped');
     const del = await oci(['delete', id]);
     assert.equal(del.code, 0, del.stderr);
     assert.ok(!existsSync(`${DEFAULT_OCI_ROOT}/${id}`), 'state dir left');
-    for (const d of cgroupDirs(id)) assert.ok(!existsSync(d), `cgroup ${d} left`);
+    assert.deepEqual(cgroupDirsOf(id), [], 'cgroups left');
   } finally {
     await oci(['delete', '--force', id]);
     spawn('pkill', ['-f', `${hookDir}/hook.sh`]);
@@ -72,7 +52,7 @@ test('delete --force of a create that died before its init existed (pid 0) touch
     const state = JSON.parse(readFileSync(file, 'utf8'));
     const realPid = state.pid;
     await oci(['kill', id, 'KILL']);
-    assert.ok(await waitFor(() => !alive(realPid), 5000));
+    await waitFor(`init ${realPid} to die of SIGKILL`, () => !alive(realPid), 5000);
     state.pid = 0;
     state.pidStart = '';
     writeFileSync(file, JSON.stringify(state));
@@ -81,7 +61,7 @@ test('delete --force of a create that died before its init existed (pid 0) touch
     const del = await oci(['delete', '--force', id]);
     assert.equal(del.code, 0, del.stderr);
     assert.ok(!existsSync(`${DEFAULT_OCI_ROOT}/${id}`));
-    for (const d of cgroupDirs(id)) assert.ok(!existsSync(d), `cgroup ${d} left`);
+    assert.deepEqual(cgroupDirsOf(id), [], 'cgroups left');
   } finally {
     await oci(['delete', '--force', id]);
     await b.cleanup();

@@ -24,6 +24,7 @@ import {
   type Bundle,
   type OciResult,
 } from '../fixtures/busybox.ts';
+import { cgroupDirsOf, processesWithEnv } from '../fixtures/host.ts';
 
 // --- helpers --------------------------------------------------------------------------
 
@@ -35,18 +36,6 @@ function show(r: OciResult): string {
 
 function lines(s: string): string[] {
   return s.split('\n').filter((l) => l !== '');
-}
-
-/** Mount points of the host's cgroup hierarchies (v1 and v2). */
-function hostCgroupMounts(): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const fstype = line.slice(sep + 3).split(' ')[0];
-    if (fstype === 'cgroup' || fstype === 'cgroup2') out.push(line.split(' ')[4]!);
-  }
-  return out;
 }
 
 /** Host pids whose /proc/PID/cgroup mentions `needle`. */
@@ -141,7 +130,7 @@ interface Ctx {
   id(prefix?: string): string;
   /** `berth-oci run [extra...] --bundle <dir> <id>` in the foreground */
   run(extra?: string[], id?: string): Promise<OciResult>;
-  /** berth-oci with the bundle's process tag in its environment (see helperLeftovers) */
+  /** berth-oci with the bundle's process tag in its environment (withBundle finds leftovers by it) */
   oci(args: string[]): Promise<OciResult>;
   /** the environment entry every berth-oci (and so every berth-init) of this bundle carries */
   tag: string;
@@ -151,30 +140,11 @@ interface Ctx {
 
 const TAG_VAR = 'BERTH_ISO_TEST_BUNDLE';
 
-/**
- * Processes that still carry `tag` in their environment: the berth-oci and berth-init processes
- * started for one bundle (a container's program has its config.json environment instead, and is
- * found through its cgroup).
- */
-function helperLeftovers(tag: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${e}/environ`, 'latin1').split('\0').includes(tag)) out.push(Number(e));
-    } catch { /* exited */ }
-  }
-  return out;
-}
-
 /** Leftovers of container `id`, as human-readable strings (empty: clean). */
 function leftovers(id: string): string[] {
   const found: string[] = [];
   if (existsSync(path.join(DEFAULT_OCI_ROOT, id))) found.push(`state dir ${path.join(DEFAULT_OCI_ROOT, id)}`);
-  for (const mp of hostCgroupMounts()) {
-    const dir = path.join(mp, 'berth', id);
-    if (existsSync(dir)) found.push(`cgroup ${dir}`);
-  }
+  for (const dir of cgroupDirsOf(id)) found.push(`cgroup ${dir}`);
   for (const pid of pidsInCgroup(`/berth/${id}`)) found.push(`process ${pid} in cgroup /berth/${id}`);
   return found;
 }
@@ -232,7 +202,9 @@ async function withBundle(
       problems.push(`deferred cleanup: ${(e as Error).message}`);
     }
   }
-  const helpers = helperLeftovers(c.tag);
+  // the berth-oci and berth-init processes started for this bundle (a container's program has
+  // its config.json environment instead, and is found through its cgroup: see leftovers)
+  const helpers = processesWithEnv(c.tag);
   if (helpers.length) {
     problems.push(`berth-init processes left: ${helpers.join(', ')}`);
     for (const pid of helpers) {

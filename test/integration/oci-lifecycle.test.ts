@@ -7,7 +7,9 @@ import * as fs from 'node:fs/promises';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DEFAULT_OCI_ROOT, makeBundle, oci, uniqueId, type Bundle, type OciResult } from '../fixtures/busybox.ts';
+import { DEFAULT_OCI_ROOT, makeBundle, oci, ok, show, state, uniqueId, waitStatus, type Bundle, type OciResult, type OciState } from '../fixtures/busybox.ts';
+import { alive, cgroupDirsOf, processesWithEnv } from '../fixtures/host.ts';
+import { sleep, waitFor } from '../fixtures/wait.ts';
 
 const ROOT = DEFAULT_OCI_ROOT;
 const CGROUP_FS = '/sys/fs/cgroup';
@@ -22,65 +24,10 @@ function ociFor(id: string, args: string[], opts: { timeoutMs?: number } = {}): 
   return oci(args, { env: { [TAG]: id }, ...opts });
 }
 
-function show(r: OciResult): string {
-  return `exit ${r.code ?? r.signal}\nstdout: ${r.stdout.trim() || '(empty)'}\nstderr: ${r.stderr.trim() || '(empty)'}`;
-}
-
-function ok(r: OciResult, what: string): OciResult {
-  assert.equal(r.code, 0, `${what} should succeed:\n${show(r)}`);
-  return r;
-}
-
 function refused(r: OciResult, what: string, message: RegExp): OciResult {
   assert.notEqual(r.code, 0, `${what} should fail:\n${show(r)}`);
   assert.match(r.stderr, message, `${what}: error message\n${show(r)}`);
   return r;
-}
-
-interface OciState {
-  id: string;
-  pid: number;
-  status: string;
-  bundle: string;
-  rootfs?: string;
-}
-
-async function state(id: string): Promise<OciState> {
-  const r = ok(await oci(['state', id]), `state ${id}`);
-  return JSON.parse(r.stdout) as OciState;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-async function waitStatus(id: string, status: string, timeoutMs = 5000): Promise<OciState> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await state(id);
-    if (s.status === status) return s;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${id} to be ${status} (it is ${s.status})`);
-    await sleep(25);
-  }
-}
-
-/** A live (not zombie) process? */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const st = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return st !== 'Z' && st !== 'X';
-  } catch {
-    return false;
-  }
 }
 
 function cmdline(pid: number): string {
@@ -91,36 +38,10 @@ function cmdline(pid: number): string {
   }
 }
 
-/** The container's cgroup directories that exist: <hierarchy>/berth/<id> for every v1
- * hierarchy, cgroup2 under /sys/fs/cgroup/unified, and /sys/fs/cgroup/berth/<id> (pure v2). */
-function cgroupDirs(id: string): string[] {
-  const found: string[] = [];
-  const candidates = [`${CGROUP_FS}/berth/${id}`, `${CGROUP_FS}/unified/berth/${id}`];
-  try {
-    for (const h of readdirSync(CGROUP_FS)) candidates.push(`${CGROUP_FS}/${h}/berth/${id}`);
-  } catch { /* no cgroupfs */ }
-  for (const c of new Set(candidates)) if (existsSync(c)) found.push(c);
-  return found;
-}
-
-/** Live processes started on behalf of container `id` (they carry TAG=id in their environment),
- * plus any berth-init whose environment names it. */
+/** Live processes started on behalf of container `id` (they carry TAG=id in their environment:
+ * berth-oci, berth-init, hooks), as "PID CMDLINE". */
 function taggedProcesses(id: string): string[] {
-  const out: string[] = [];
-  const needle = `${TAG}=${id}\0`;
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (pid === process.pid) continue;
-    let env: string;
-    try {
-      env = readFileSync(`/proc/${pid}/environ`, 'latin1') + '\0';
-    } catch {
-      continue;
-    }
-    if (env.includes(needle) && alive(pid)) out.push(`${pid} ${cmdline(pid)}`);
-  }
-  return out;
+  return processesWithEnv(`${TAG}=${id}`).filter(alive).map((pid) => `${pid} ${cmdline(pid)}`);
 }
 
 function mountsMentioning(dir: string): string[] {
@@ -138,7 +59,7 @@ async function assertNothingLeft(id: string, bundleDir: string): Promise<void> {
   }
   assert.deepEqual(procs, [], `processes of the failed create of ${id} still running`);
   assert.equal(existsSync(`${ROOT}/${id}`), false, `state dir ${ROOT}/${id} left behind`);
-  assert.deepEqual(cgroupDirs(id), [], `cgroup dirs of ${id} left behind`);
+  assert.deepEqual(cgroupDirsOf(id), [], `cgroup dirs of ${id} left behind`);
   assert.deepEqual(mountsMentioning(bundleDir), [], `mounts of bundle ${bundleDir} left behind`);
   const l = ok(await oci(['list', '-q']), 'list -q');
   assert.ok(!l.stdout.split('\n').includes(id), `list still shows ${id}`);
@@ -204,7 +125,7 @@ describe('lifecycle', () => {
     assert.ok(alive(created.pid), `init ${created.pid} is alive after create`);
     assert.equal(created.bundle, b.dir);
     // the leftover detectors used after failed creates do see a live container
-    assert.ok(cgroupDirs(id).length > 0, 'the container has cgroup dirs while it exists');
+    assert.ok(cgroupDirsOf(id).length > 0, 'the container has cgroup dirs while it exists');
     assert.ok(taggedProcesses(id).some((p) => p.startsWith(`${created.pid} `)), 'the blocked init is found by its tag');
 
     await sleep(300);
@@ -226,7 +147,7 @@ describe('lifecycle', () => {
     ok(await ociFor(id, ['delete', id]), 'delete of a stopped container');
     refused(await oci(['state', id]), 'state after delete', /does not exist/);
     assert.equal(existsSync(`${ROOT}/${id}`), false, 'state dir removed');
-    assert.deepEqual(cgroupDirs(id), [], 'cgroup dirs removed');
+    assert.deepEqual(cgroupDirsOf(id), [], 'cgroup dirs removed');
   });
 
   test('delete without --force of a created container kills its init', async (t) => {
@@ -238,7 +159,7 @@ describe('lifecycle', () => {
     ok(await ociFor(id, ['delete', id]), 'delete of a created container');
     await waitFor(`init ${pid} to be gone`, () => !alive(pid));
     refused(await oci(['state', id]), 'state after delete', /does not exist/);
-    assert.deepEqual(cgroupDirs(id), []);
+    assert.deepEqual(cgroupDirsOf(id), []);
   });
 
   test('run propagates the exit status and the output, then removes the container', async (t) => {
@@ -250,7 +171,7 @@ describe('lifecycle', () => {
     assert.equal(r.stdout, 'out-from-container\n');
     assert.match(r.stderr, /err-from-container/);
     refused(await oci(['state', id]), 'state after run', /does not exist/);
-    assert.deepEqual(cgroupDirs(id), []);
+    assert.deepEqual(cgroupDirsOf(id), []);
   });
 
   test('run -d returns at once with the container running', async (t) => {
@@ -274,7 +195,7 @@ describe('lifecycle', () => {
     assert.equal((await state(id)).status, 'created');
     refused(await ociFor(id, ['start', id]), 'start without process', /process/);
     ok(await ociFor(id, ['delete', '--force', id]), 'delete --force');
-    assert.deepEqual(cgroupDirs(id), []);
+    assert.deepEqual(cgroupDirsOf(id), []);
   });
 });
 
@@ -356,7 +277,7 @@ describe('delete', () => {
       const p = JSON.parse(ok(await ociFor(id, ['ps', '--format', 'json', id]), 'ps').stdout) as number[];
       return p.length >= 2 ? p : undefined;
     });
-    assert.ok(cgroupDirs(id).length > 0);
+    assert.ok(cgroupDirsOf(id).length > 0);
 
     refused(await ociFor(id, ['delete', id]), 'delete of a running container', /running/);
     assert.equal((await state(id)).status, 'running', 'the refused delete left it running');
@@ -365,7 +286,7 @@ describe('delete', () => {
     ok(await ociFor(id, ['delete', '--force', id]), 'delete --force');
     assert.equal(alive(pid), false, `init ${pid} is gone`);
     for (const p of pids) assert.equal(alive(p), false, `container process ${p} is gone`);
-    assert.deepEqual(cgroupDirs(id), [], 'no cgroup dir left');
+    assert.deepEqual(cgroupDirsOf(id), [], 'no cgroup dir left');
     assert.equal(existsSync(`${ROOT}/${id}`), false, 'no state dir left');
     refused(await oci(['state', id]), 'state after delete --force', /does not exist/);
   });
@@ -387,7 +308,7 @@ describe('container ids', () => {
     assert.equal(after.pid, first.pid);
     assert.equal(after.bundle, b1.dir);
     assert.ok(alive(first.pid));
-    assert.ok(cgroupDirs(id).length > 0, 'the first container kept its cgroup');
+    assert.ok(cgroupDirsOf(id).length > 0, 'the first container kept its cgroup');
     assert.deepEqual(mountsMentioning(b2.dir), []);
   });
 
@@ -625,7 +546,7 @@ describe('hooks', () => {
     assert.deepEqual(entries.map((e) => e.name), ['poststop2'], 'the second poststop hook ran');
     assert.equal(entries[0]!.state?.id, id);
     refused(await oci(['state', id]), 'state after delete', /does not exist/);
-    assert.deepEqual(cgroupDirs(id), []);
+    assert.deepEqual(cgroupDirsOf(id), []);
   });
 });
 
