@@ -14,12 +14,13 @@
 // Keep a failing run's directories for a look with BERTH_PEERS_KEEP=1.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BERTH_OCI, busyboxRootfs } from '../fixtures/busybox.ts';
+import { BERTH_OCI, busyboxRootfs, runCommand, type CommandResult } from '../fixtures/busybox.ts';
+import { alive, cgroupMounts } from '../fixtures/host.ts';
+import { sleep, waitFor } from '../fixtures/wait.ts';
 
 const PEERS = fileURLToPath(new URL('../peers/', import.meta.url));
 const TARGET = process.env.BERTH_PEERS_RUNTIME || BERTH_OCI;
@@ -30,65 +31,13 @@ const HOSTNAME_FILE = 'berth-peers-rootfs\n';
 
 // --- running commands ----------------------------------------------------------------------
 
-interface Result {
-  code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CommandResult;
 
 /** Runs a command in its own process group; kills the group after timeoutMs. Resolves once it
  * exited and its pipes drained, or 500 ms after it exited if something it started (a detached
  * container, conmon) still holds them. */
 function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
-  const timeoutMs = opts.timeoutMs ?? CMD_TIMEOUT_MS;
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: opts.env ? { ...process.env, ...opts.env } : process.env,
-      detached: true,
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    let settled = false;
-    let grace: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.input ?? '');
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs);
-    const finish = (code: number | null, signal: string | null) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      clearTimeout(grace);
-      child.stdout.destroy();
-      child.stderr.destroy();
-      if (timedOut) {
-        reject(new Error(`${cmd} ${args.join(' ')}: timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-      } else {
-        resolve({ code, signal, stdout, stderr });
-      }
-    };
-    child.on('error', (e) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('exit', (code, signal) => {
-      grace = setTimeout(() => finish(code, signal), 500);
-    });
-    child.on('close', (code, signal) => finish(code, signal));
-  });
+  return runCommand(cmd, args, { ...opts, timeoutMs: opts.timeoutMs ?? CMD_TIMEOUT_MS, graceMs: 500 });
 }
 
 function show(r: Result): string {
@@ -111,35 +60,14 @@ function skipUnless(bins: string[]): string | false {
   return missing.length ? `not installed: ${missing.join(', ')} (bash scripts/setup.sh installs them)` : false;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 // --- cgroups ---------------------------------------------------------------------------------------
-
-interface CgroupMount {
-  mountPoint: string;
-  version: 1 | 2;
-  options: string[];
-}
-
-function cgroupMounts(): CgroupMount[] {
-  const out: CgroupMount[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const pre = line.slice(0, sep).split(' ');
-    const post = line.slice(sep + 3).split(' ');
-    if (post[0] !== 'cgroup' && post[0] !== 'cgroup2') continue;
-    out.push({ mountPoint: pre[4] ?? '', version: post[0] === 'cgroup' ? 1 : 2, options: (post[2] ?? '').split(',') });
-  }
-  return out;
-}
 
 /** Reads a resource setting of cgroup `cg` (a path from the hierarchies' roots): the v1 file of
  * `controller` where that controller has a v1 hierarchy, else the cgroup2 file. */
 function cgroupSetting(cg: string, controller: string, v1File: string, v2File: string): { file: string; value: string } {
   const mounts = cgroupMounts();
-  const v1 = mounts.find((m) => m.version === 1 && m.options.includes(controller));
-  const v2 = mounts.find((m) => m.version === 2);
+  const v1 = mounts.find((m) => m.fstype === 'cgroup' && m.options.includes(controller));
+  const v2 = mounts.find((m) => m.fstype === 'cgroup2');
   const file = v1 ? path.join(v1.mountPoint, cg, v1File) : path.join(v2?.mountPoint ?? '/sys/fs/cgroup', cg, v2File);
   let value: string;
   try {
@@ -152,7 +80,7 @@ function cgroupSetting(cg: string, controller: string, v1File: string, v2File: s
 
 /** The v1 devices hierarchy's mount point, if this machine has one. */
 function devicesV1(): string | undefined {
-  return cgroupMounts().find((m) => m.version === 1 && m.options.includes('devices'))?.mountPoint;
+  return cgroupMounts().find((m) => m.fstype === 'cgroup' && m.options.includes('devices'))?.mountPoint;
 }
 
 const NO_DEVICES_V1 = devicesV1() ? false : 'no v1 devices hierarchy here (cgroup2 enforces the device list with BPF, not readable as a file)';
@@ -168,7 +96,7 @@ function checkDeviceList(cg: string, what: string, diag: () => string): void {
 
 /** memory 64 MiB, cpu shares 512 (cgroup2: weight 20, runc's conversion), pids 50 where asked. */
 function checkLimits(cg: string, what: string, diag: () => string, pids = true): void {
-  const isV1 = (c: string) => cgroupMounts().some((m) => m.version === 1 && m.options.includes(c));
+  const isV1 = (c: string) => cgroupMounts().some((m) => m.fstype === 'cgroup' && m.options.includes(c));
   const mem = cgroupSetting(cg, 'memory', 'memory.limit_in_bytes', 'memory.max');
   assert.equal(mem.value, '67108864', `${what}: memory limit in ${mem.file} is ${mem.value}\n${diag()}`);
   const cpu = cgroupSetting(cg, 'cpu', 'cpu.shares', 'cpu.weight');
@@ -179,15 +107,8 @@ function checkLimits(cg: string, what: string, diag: () => string, pids = true):
   }
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, diag?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${diag ? `\n${diag()}` : ''}`);
-    await sleep(100);
-  }
-}
+/** The peers' commands (ctr, podman) are slower than berth-oci's: poll them less often. */
+const POLL_MS = 100;
 
 // --- the wrapper's call log ----------------------------------------------------------------------
 
@@ -235,6 +156,18 @@ function callsFor(dir: string, id: string): Call[] {
 function showCalls(cs: Call[]): string {
   if (!cs.length) return '  (no call recorded)';
   return cs.map((c) => c.lines.map((l) => `  ${l}`).join('\n')).join('\n');
+}
+
+/** Readies a peer's fresh DIR: the runtime under test installed behind the logging wrapper
+ * (test/peers/install-runtime.sh; `runtime` is what the peer is told to run) and a busybox
+ * rootfs at DIR/rootfs. */
+async function preparePeerDir(dir: string): Promise<{ runtime: string; rootfs: string }> {
+  await fs.chmod(dir, 0o755);
+  const inst = await run('bash', [path.join(PEERS, 'install-runtime.sh'), dir, TARGET]);
+  assert.equal(inst.code, 0, `install-runtime.sh:\n${show(inst)}`);
+  const rootfs = path.join(dir, 'rootfs');
+  await busyboxRootfs(rootfs);
+  return { runtime: inst.stdout.trim(), rootfs };
 }
 
 // =====================================================================================================
@@ -299,14 +232,14 @@ describe('containerd 1.6 (ctr, containerd-shim-runc-v2) drives berth-oci', { ski
   async function remove(id: string): Promise<void> {
     await ctr(['tasks', 'resume', id]).catch(() => undefined);
     await ctr(['tasks', 'kill', '-a', '-s', 'SIGKILL', id]).catch(() => undefined);
-    await waitFor(`task ${id} to stop`, async () => ((await taskStatus(id)) ?? 'STOPPED') === 'STOPPED', 10_000).catch(() => undefined);
+    await waitFor(`task ${id} to stop`, async () => ((await taskStatus(id)) ?? 'STOPPED') === 'STOPPED', 10_000, undefined, POLL_MS).catch(() => undefined);
     await ctr(['tasks', 'delete', '-f', id]).catch(() => undefined);
     await ctr(['containers', 'rm', id]).catch(() => undefined);
   }
 
   async function runDetached(id: string, args: string[]): Promise<number> {
     expectOk(await ctr(['run', '-d', ...runFlags(), '--rootfs', rootfs, id, ...args]), `ctr run -d ${id}`, id);
-    await waitFor(`task ${id} RUNNING`, async () => (await taskStatus(id)) === 'RUNNING', 10_000, () => diag(id));
+    await waitFor(`task ${id} RUNNING`, async () => (await taskStatus(id)) === 'RUNNING', 10_000, () => diag(id), POLL_MS);
     return taskPid(id);
   }
 
@@ -317,12 +250,7 @@ describe('containerd 1.6 (ctr, containerd-shim-runc-v2) drives berth-oci', { ski
 
   before(async () => {
     dir = await fs.mkdtemp('/var/tmp/berth-peers-');
-    await fs.chmod(dir, 0o755);
-    const inst = await run('bash', [path.join(PEERS, 'install-runtime.sh'), dir, TARGET]);
-    assert.equal(inst.code, 0, `install-runtime.sh:\n${show(inst)}`);
-    runtime = inst.stdout.trim();
-    rootfs = path.join(dir, 'rootfs');
-    await busyboxRootfs(rootfs);
+    ({ runtime, rootfs } = await preparePeerDir(dir));
     await fs.writeFile(path.join(rootfs, 'etc/hostname'), HOSTNAME_FILE);
     const r = await run('bash', [script, 'start', dir], { timeoutMs: 60_000 });
     assert.equal(r.code, 0, `containerd.sh start:\n${show(r)}`);
@@ -403,7 +331,7 @@ describe('containerd 1.6 (ctr, containerd-shim-runc-v2) drives berth-oci', { ski
         const r = expectOk(await ctr(['tasks', 'ps', id]), 'ctr task ps', id);
         const ps = r.stdout.split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((n) => n > 0);
         return ps.length >= 2 ? ps : undefined;
-      }, 10_000, () => diag(id));
+      }, 10_000, () => diag(id), POLL_MS);
       assert.ok(pids.includes(pid), `ctr task ps lists the init ${pid}: ${pids.join(' ')}\n${diag(id)}`);
       const other = pids.find((p) => p !== pid)!;
       const cmdline = readFileSync(`/proc/${other}/cmdline`, 'utf8');
@@ -422,7 +350,7 @@ describe('containerd 1.6 (ctr, containerd-shim-runc-v2) drives berth-oci', { ski
       assert.ok(cgroupDirs().length > 0, `berth-oci put the task in cgroup ${cgroup} (ctr's default cgroupsPath)\n${diag(id)}`);
 
       expectOk(await ctr(['tasks', 'kill', id]), 'ctr task kill', id);
-      await waitFor(`task ${id} STOPPED after SIGTERM`, async () => (await taskStatus(id)) === 'STOPPED', 10_000, () => diag(id));
+      await waitFor(`task ${id} STOPPED after SIGTERM`, async () => (await taskStatus(id)) === 'STOPPED', 10_000, () => diag(id), POLL_MS);
 
       const del = expectOk(await ctr(['tasks', 'delete', id]), 'ctr task delete', id);
       assert.doesNotMatch(del.stderr, /non-zero exit code/, `the trap exited 0\n${show(del)}`);
@@ -444,19 +372,12 @@ describe('containerd 1.6 (ctr, containerd-shim-runc-v2) drives berth-oci', { ski
         const r = await ctr(['tasks', 'ps', id]);
         const ps = r.stdout.split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((n) => n > 0);
         return ps.length >= 2 ? ps : undefined;
-      }, 10_000, () => diag(id));
+      }, 10_000, () => diag(id), POLL_MS);
       expectOk(await ctr(['tasks', 'kill', '-a', '-s', 'SIGKILL', id]), 'ctr task kill -a -s SIGKILL', id);
-      await waitFor(`task ${id} STOPPED`, async () => (await taskStatus(id)) === 'STOPPED', 10_000, () => diag(id));
+      await waitFor(`task ${id} STOPPED`, async () => (await taskStatus(id)) === 'STOPPED', 10_000, () => diag(id), POLL_MS);
       const del = expectOk(await ctr(['tasks', 'delete', id]), 'ctr task delete', id);
       assert.match(del.stderr, /exit code 137/, `the init died of SIGKILL: exit status 137\n${show(del)}\n${diag(id)}`);
-      const alive = (p: number) => {
-        try {
-          return !/^\d+ \(.*\) [ZX] /.test(readFileSync(`/proc/${p}/stat`, 'utf8'));
-        } catch {
-          return false;
-        }
-      };
-      await waitFor('every process of the task gone', async () => all.every((p) => !alive(p)), 10_000, () => `left: ${all.filter(alive).join(' ')} (init ${pid})\n${diag(id)}`);
+      await waitFor('every process of the task gone', async () => all.every((p) => !alive(p)), 10_000, () => `left: ${all.filter(alive).join(' ')} (init ${pid})\n${diag(id)}`, POLL_MS);
       assert.ok(callsFor(dir, id).some((c) => /\bkill --all\b/.test(c.args) || /\bkill -a\b/.test(c.args)), `the shim called kill --all\n${diag(id)}`);
     } finally {
       await remove(id);
@@ -467,7 +388,7 @@ describe('containerd 1.6 (ctr, containerd-shim-runc-v2) drives berth-oci', { ski
     const id = 'limits';
     try {
       expectOk(await ctr(['run', '-d', ...runFlags(), '--memory-limit', String(64 << 20), '--cpu-shares', '512', '--rootfs', rootfs, id, 'sleep', '1000']), 'ctr run -d --memory-limit --cpu-shares', id);
-      await waitFor(`task ${id} RUNNING`, async () => (await taskStatus(id)) === 'RUNNING', 10_000, () => diag(id));
+      await waitFor(`task ${id} RUNNING`, async () => (await taskStatus(id)) === 'RUNNING', 10_000, () => diag(id), POLL_MS);
       checkLimits(`/${ns}/${id}`, 'ctr run --memory-limit 67108864 --cpu-shares 512', () => diag(id), false);
     } finally {
       await remove(id);
@@ -521,7 +442,7 @@ describe('containerd 1.6 (ctr, containerd-shim-runc-v2) drives berth-oci', { ski
     const forced = await waitFor('the shim clean-up\'s delete --force', async () => {
       const cs = callsFor(dir, id).filter((c) => /\bdelete --force\b/.test(c.args) && c.rc !== undefined);
       return cs.length ? cs : undefined;
-    }, 10_000, () => diag(id));
+    }, 10_000, () => diag(id), POLL_MS);
     for (const c of forced) {
       assert.equal(c.rc, 0, `\`berth-oci ${c.args}\` for a container already deleted must exit 0, as runc 1.1's does\n${diag(id)}`);
     }
@@ -600,12 +521,7 @@ describe('podman 4.3 (conmon) drives berth-oci', { skip: skipUnless(['podman', '
 
   before(async () => {
     dir = await fs.mkdtemp('/var/tmp/berth-peers-');
-    await fs.chmod(dir, 0o755);
-    const inst = await run('bash', [path.join(PEERS, 'install-runtime.sh'), dir, TARGET]);
-    assert.equal(inst.code, 0, `install-runtime.sh:\n${show(inst)}`);
-    runtime = inst.stdout.trim();
-    rootfs = path.join(dir, 'rootfs');
-    await busyboxRootfs(rootfs);
+    ({ runtime, rootfs } = await preparePeerDir(dir));
     const r = await run('bash', [script, 'setup', dir]);
     assert.equal(r.code, 0, `podman.sh setup:\n${show(r)}`);
   });
