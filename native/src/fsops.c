@@ -17,6 +17,13 @@
 static int rootfd = -1;
 static char rootpath[4096];
 
+static void close_keep_errno(int fd)
+{
+	int e = errno;
+	close(fd);
+	errno = e;
+}
+
 static int openat2_in_root(const char *path, int flags)
 {
 	struct open_how how = {
@@ -128,6 +135,20 @@ static int mkdir_in_root_depth(const char *path, mode_t mode, int depth)
 	return 0;
 }
 
+/* open_parent, after making the parent directories (in the root) when they are missing */
+static int make_parent(const char *path, char *name, size_t namesz)
+{
+	char parentpath[4096];
+	snprintf(parentpath, sizeof(parentpath), "%s", path);
+	char *slash = strrchr(parentpath, '/');
+	if (slash && slash != parentpath) {
+		*slash = 0;
+		if (mkdir_in_root(parentpath, 0755) < 0)
+			return -1;
+	}
+	return open_parent(path, name, namesz);
+}
+
 /* Open (creating when missing) a mount point: kind "dir" or "file". */
 static int open_target(const char *path, const char *kind)
 {
@@ -137,15 +158,8 @@ static int open_target(const char *path, const char *kind)
 	if (!strcmp(kind, "tmpcopyup"))
 		kind = "dir";
 	if (!strcmp(kind, "file")) {
-		char name[256], parentpath[4096];
-		snprintf(parentpath, sizeof(parentpath), "%s", path);
-		char *slash = strrchr(parentpath, '/');
-		if (slash && slash != parentpath) {
-			*slash = 0;
-			if (mkdir_in_root(parentpath, 0755) < 0)
-				return -1;
-		}
-		int parent = open_parent(path, name, sizeof(name));
+		char name[256];
+		int parent = make_parent(path, name, sizeof(name));
 		if (parent < 0)
 			return -1;
 		int f = openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -166,6 +180,25 @@ static int open_target(const char *path, const char *kind)
 static void fdpath(int fd, char *buf, size_t sz)
 {
 	snprintf(buf, sz, "/proc/self/fd/%d", fd);
+}
+
+/* mount(2) onto what `fd` is open on (through /proc/self/fd/N: the target is what openat2
+ * resolved in the root); closes fd, keeping mount's errno */
+static int mount_on_fd(int fd, const char *src, const char *fstype, unsigned long flags, const void *data)
+{
+	char target[64];
+	fdpath(fd, target, sizeof(target));
+	int rc = mount(src, target, fstype, flags, data);
+	close_keep_errno(fd);
+	return rc;
+}
+
+/* mount_on_fd on `path`, resolved in the root anew: after a mount on path, this reaches the
+ * new mount on top of it (a remount must, to change the new mount's flags) */
+static int mount_in_root(const char *path, const char *src, const char *fstype, unsigned long flags, const void *data)
+{
+	int fd = openat2_in_root(path, O_PATH);
+	return fd < 0 ? -1 : mount_on_fd(fd, src, fstype, flags, data);
 }
 
 int op_propagation(const struct rec *r)
@@ -192,49 +225,34 @@ int op_mount(const struct rec *r)
 	int fd = open_target(dst, kind);
 	if (fd < 0)
 		return -1;
-	char target[64];
-	fdpath(fd, target, sizeof(target));
-	int rc;
 	if (!strcmp(kind, "tmpcopyup")) {
 		/* the O_PATH fd cannot list the directory: reopen it for reading first */
 		int dir = openat2_in_root(dst, O_RDONLY | O_DIRECTORY);
-		if (dir < 0)
+		if (dir < 0) {
+			close_keep_errno(fd);
 			return -1;
-		rc = tmpcopyup_mount(dir, fd, target, flags, data);
-		int e = errno;
-		close(dir);
-		close(fd);
-		errno = e;
+		}
+		char target[64];
+		fdpath(fd, target, sizeof(target));
+		int rc = tmpcopyup_mount(dir, fd, target, flags, data);
+		close_keep_errno(dir);
+		close_keep_errno(fd);
 		return rc;
 	}
+	int rc;
 	if (flags & MS_REMOUNT) {
-		rc = mount(NULL, target, NULL, flags, *data ? data : NULL);
+		rc = mount_on_fd(fd, NULL, NULL, flags, *data ? data : NULL);
 	} else if (flags & MS_BIND) {
-		rc = mount(src, target, NULL, MS_BIND | (flags & MS_REC), NULL);
+		rc = mount_on_fd(fd, src, NULL, MS_BIND | (flags & MS_REC), NULL);
+		/* the flags of a bind mount only take effect on a remount of the new mount */
 		unsigned long rest = flags & ~(unsigned long)(MS_BIND | MS_REC);
-		if (rc == 0 && rest) {
-			/* the flags of a bind mount only take effect on a remount of the new mount */
-			close(fd);
-			fd = openat2_in_root(dst, O_PATH);
-			if (fd < 0)
-				return -1;
-			fdpath(fd, target, sizeof(target));
-			rc = mount(NULL, target, NULL, rest | MS_BIND | MS_REMOUNT, NULL);
-		}
+		if (rc == 0 && rest)
+			rc = mount_in_root(dst, NULL, NULL, rest | MS_BIND | MS_REMOUNT, NULL);
 	} else {
-		rc = mount(src, target, fstype, flags, *data ? data : NULL);
+		rc = mount_on_fd(fd, src, fstype, flags, *data ? data : NULL);
 	}
-	if (rc == 0 && prop) {
-		close(fd);
-		fd = openat2_in_root(dst, O_PATH);
-		if (fd < 0)
-			return -1;
-		fdpath(fd, target, sizeof(target));
-		rc = mount(NULL, target, NULL, prop, NULL);
-	}
-	int e = errno;
-	close(fd);
-	errno = e;
+	if (rc == 0 && prop)
+		rc = mount_in_root(dst, NULL, NULL, prop, NULL);
 	return rc;
 }
 
@@ -242,16 +260,7 @@ int op_mkdev(const struct rec *r)
 {
 	/* mkdev DST MODE DEV UID GID: MODE includes the file type bits */
 	char name[256];
-	const char *dst = r->a[0];
-	char parentpath[4096];
-	snprintf(parentpath, sizeof(parentpath), "%s", dst);
-	char *slash = strrchr(parentpath, '/');
-	if (slash && slash != parentpath) {
-		*slash = 0;
-		if (mkdir_in_root(parentpath, 0755) < 0)
-			return -1;
-	}
-	int parent = open_parent(dst, name, sizeof(name));
+	int parent = make_parent(r->a[0], name, sizeof(name));
 	if (parent < 0)
 		return -1;
 	mode_t mode = (mode_t)arg_ull(r, 1);
@@ -262,9 +271,7 @@ int op_mkdev(const struct rec *r)
 		rc = fchownat(parent, name, (uid_t)arg_ll(r, 3), (gid_t)arg_ll(r, 4), AT_SYMLINK_NOFOLLOW);
 	if (rc == 0)
 		rc = fchmodat(parent, name, mode & 07777, 0);
-	int e = errno;
-	close(parent);
-	errno = e;
+	close_keep_errno(parent);
 	return rc;
 }
 
@@ -333,43 +340,29 @@ int op_mask(const struct rec *r)
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	struct stat st;
-	char target[64];
-	fdpath(fd, target, sizeof(target));
-	int rc = fstat(fd, &st);
-	if (rc == 0) {
-		if (S_ISDIR(st.st_mode))
-			rc = mount("tmpfs", target, "tmpfs", MS_RDONLY, NULL);
-		else
-			rc = mount("/dev/null", target, NULL, MS_BIND, NULL);
+	if (fstat(fd, &st) < 0) {
+		close_keep_errno(fd);
+		return -1;
 	}
-	int e = errno;
-	close(fd);
-	errno = e;
-	return rc;
+	if (S_ISDIR(st.st_mode))
+		return mount_on_fd(fd, "tmpfs", "tmpfs", MS_RDONLY, NULL);
+	return mount_on_fd(fd, "/dev/null", NULL, MS_BIND, NULL);
 }
 
 int op_readonly(const struct rec *r)
 {
 	/* readonly PATH: bind onto itself, then remount the new mount read-only */
-	int fd = openat2_in_root(r->a[0], O_PATH);
+	const char *path = r->a[0];
+	int fd = openat2_in_root(path, O_PATH);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	char target[64];
-	fdpath(fd, target, sizeof(target));
-	int rc = mount(target, target, NULL, MS_BIND | MS_REC, NULL);
-	close(fd);
-	if (rc < 0)
-		return rc;
-	fd = openat2_in_root(r->a[0], O_PATH);
-	if (fd < 0)
+	char self[64];
+	fdpath(fd, self, sizeof(self));
+	if (mount_on_fd(fd, self, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return -1;
-	fdpath(fd, target, sizeof(target));
-	rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	int rc = mount_in_root(path, NULL, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	if (rc < 0 && errno == EPERM) /* locked flags (e.g. in a user namespace): keep what is locked */
-		rc = mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
-	int e = errno;
-	close(fd);
-	errno = e;
+		rc = mount_in_root(path, NULL, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
 	return rc;
 }
 
@@ -387,11 +380,5 @@ int fs_bind_console(const char *ptspath)
 	int fd = open_target("/dev/console", "file");
 	if (fd < 0)
 		return -1;
-	char target[64];
-	fdpath(fd, target, sizeof(target));
-	int rc = mount(ptspath, target, NULL, MS_BIND, NULL);
-	int e = errno;
-	close(fd);
-	errno = e;
-	return rc;
+	return mount_on_fd(fd, ptspath, NULL, MS_BIND, NULL);
 }
