@@ -116,7 +116,7 @@ async function readSparse1Map(r: ByteReader, dataSize: number, at: string): Prom
         needed = 1 + 2 * count;
       }
     }
-    if (text.length > 40 && text.indexOf('\n') < 0) throw new TarError(`${at}: malformed GNU sparse 1.0 map`);
+    if (nums.length < needed && text.length > 40 && text.indexOf('\n') < 0) throw new TarError(`${at}: malformed GNU sparse 1.0 map`);
   }
   const segments: SparseSegment[] = [];
   for (let i = 1; i < nums.length; i += 2) segments.push({ offset: nums[i] ?? 0, length: nums[i + 1] ?? 0 });
