@@ -50,6 +50,10 @@ async function writeAll(entries: Array<[TarWriteEntry, Buffer?]>): Promise<Buffe
   return collected;
 }
 
+function flip(buf: Buffer, i: number): void {
+  buf[i] = (buf[i] ?? 0) ^ 0x01;
+}
+
 async function rejects(p: Promise<unknown>, msg: RegExp): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(e instanceof TarError, `expected a TarError, got ${String(e)}`);
@@ -196,10 +200,10 @@ describe('reader', () => {
 
   test('a corrupted checksum is an error naming the entry and its offset', async () => {
     const tar = Buffer.from(await writeAll(ALL));
-    tar[0] ^= 0x01; // first header: 'dir/' → 'eir/'
+    flip(tar, 0); // first header: 'dir/' → 'eir/'
     await rejects(readAll(pieces(tar)), /entry "eir\/" at offset 0: header checksum mismatch/);
     const tar2 = Buffer.from(await writeAll(ALL));
-    tar2[512 + 100] ^= 0x01; // the second entry's PAX header mode field
+    flip(tar2, 512 + 100); // the second entry's PAX header mode field
     await rejects(readAll(pieces(tar2)), /at offset 512: header checksum mismatch/);
   });
 
@@ -375,11 +379,17 @@ function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-/** Set a binary user xattr with setfattr; false when it cannot. */
+/** Set user.bin = 00 ff 10 with setfattr (or python3's os.setxattr without it); the reason to skip when neither works. */
 function setBinXattr(file: string): string | undefined {
-  if (!have('setfattr')) return 'setfattr not installed (Debian package attr)';
-  const r = spawnSync('setfattr', ['-n', 'user.bin', '-v', '0x00ff10', file]);
-  return r.status === 0 ? undefined : `setfattr failed: ${r.stderr.toString().trim()}`;
+  if (have('setfattr')) {
+    const r = spawnSync('setfattr', ['-n', 'user.bin', '-v', '0x00ff10', file]);
+    return r.status === 0 ? undefined : `setfattr failed: ${r.stderr.toString().trim()}`;
+  }
+  if (have('python3')) {
+    const r = spawnSync('python3', ['-c', 'import os, sys; os.setxattr(sys.argv[1], "user.bin", bytes([0, 255, 16]))', file]);
+    return r.status === 0 ? undefined : `python3 os.setxattr failed: ${r.stderr.toString().trim()}`;
+  }
+  return 'neither setfattr (Debian package attr) nor python3 is installed';
 }
 
 function expand(segments: { offset: number; length: number }[], data: Buffer, size: number): Buffer {
