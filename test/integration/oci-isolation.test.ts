@@ -1340,8 +1340,9 @@ describe('security', () => {
   });
 
   test('--preserve-fds 1: fd 3 reaches the container, nothing else', async () => {
-    // no pipeline: while sh sets one up it briefly holds the pipe's fds itself, and ls would list them
-    await withBundle({ args: sh('ls /proc/$$/fd > /dev/shm/fds; xargs < /dev/shm/fds; cat <&3') }, async (c) => {
+    // ls reports its own fds: 0-3 and the one it opened to read /proc/self/fd (a shell listing
+    // itself is unreliable: it holds pipe and saved-redirection fds of its own for a while)
+    await withBundle({ args: sh('cat <&3; exec ls -l /proc/self/fd/') }, async (c) => {
       const file = path.join(c.b.dir, 'passed');
       await fs.writeFile(file, 'through fd 3\n');
       const fd = openSync(file, 'r');
@@ -1349,7 +1350,14 @@ describe('security', () => {
         const id = c.id();
         const r = await runWithFds(['run', '--preserve-fds', '1', '--bundle', c.b.dir, id], [fd], c.tag);
         assert.equal(r.code, 0, show(r));
-        assert.deepEqual(lines(r.stdout), ['0 1 2 3', 'through fd 3']);
+        const out = lines(r.stdout);
+        assert.equal(out[0], 'through fd 3');
+        const fds = new Map(out.slice(1).map((l) => l.match(/ (\d+) -> (.*)$/)).filter((m): m is RegExpMatchArray => !!m).map((m) => [Number(m[1]), m[2]!]));
+        for (const n of [0, 1, 2, 3]) assert.ok(fds.has(n), `fd ${n} missing: ${show(r)}`);
+        assert.match(fds.get(3)!, /passed$/, 'fd 3 is the preserved file');
+        for (const [n, target] of fds) {
+          if (n > 3) assert.match(target, /^\/proc\/\d+\/fd$/, `fd ${n} -> ${target} leaked into the container`);
+        }
       } finally {
         closeSync(fd);
       }
