@@ -138,10 +138,27 @@ describe('writer → reader round trip', () => {
     const out = (async () => { for await (const _ of w) { /* drain */ } })();
     await w.add({ path: 'ok', type: 'file', size: 6 }, (async function* () { yield Buffer.from('abc'); yield Buffer.from('def'); })());
     await rejects(w.add({ path: 'short', type: 'file', size: 10 }, Buffer.from('abc')), /"short": body has 3 bytes, size says 10/);
-    await rejects(w.add({ path: 'long', type: 'file', size: 1 }, [Buffer.from('abc')]), /"long": body is longer than its size 1/);
+    const w2 = new TarWriter();
+    void (async () => { for await (const _ of w2) { /* drain */ } })();
+    await rejects(w2.add({ path: 'long', type: 'file', size: 1 }, [Buffer.from('abc')]), /"long": body is longer than its size 1/);
+    await rejects(w2.add({ path: 'next', type: 'dir' }), /"next": the archive is broken by an earlier error/);
+    await w.finish().then(
+      () => assert.fail('finish() after a failed add() must fail'),
+      (e: unknown) => assert.match(String(e), /the archive is broken by an earlier error: .*"short"/),
+    );
+    void out;
+  });
+
+  test('an entry rejected before any byte is written leaves the writer usable', async () => {
+    const w = new TarWriter();
+    const out = (async () => { const b: Buffer[] = []; for await (const c of w) b.push(c); return Buffer.concat(b); })();
     await rejects(w.add({ path: 'd', type: 'dir' }, Buffer.from('x')), /"d": a dir has no content/);
+    await rejects(w.add({ path: 'l', type: 'symlink' }), /"l": symlink without a linkname/);
+    await rejects(w.add({ path: '', type: 'file' }), /empty path/);
+    await w.add({ path: 'ok', type: 'file' }, Buffer.from('fine'));
     await w.finish();
-    await out;
+    const got = await readAll(pieces(await out));
+    assert.deepEqual(got.map((r) => [r.entry.path, r.data.toString()]), [['ok', 'fine']]);
   });
 
   test('the archive ends with two zero blocks and is block-aligned', async () => {
@@ -164,9 +181,13 @@ describe('chunk boundaries', () => {
   }
 
   test('split into two pieces at every offset', async () => {
-    for (let i = 0; i <= tar.length; i += 1) {
-      const got = await readAll(pieces(tar.subarray(0, i), tar.subarray(i)));
-      assert.equal(got.length, ALL.length, `split at ${i}`);
+    // The first six entries: PAX headers with xattrs and a long name, bodies of 0, 18 and 1500 bytes.
+    const head = ALL.slice(0, 6);
+    const small = await writeAll(head);
+    for (let i = 0; i <= small.length; i += 1) {
+      const got = await readAll(pieces(small.subarray(0, i), small.subarray(i)));
+      assert.equal(got.length, head.length, `split at ${i}`);
+      assert.equal(got[4]?.entry.path, LONG, `split at ${i}`);
       assert.deepEqual(got[1]?.data, ALL[1]?.[1], `split at ${i}`);
       assert.deepEqual(got[1]?.entry.xattrs.get('user.bin'), BIN, `split at ${i}`);
     }
@@ -255,6 +276,28 @@ describe('reader', () => {
       ['two', 'local', []],
       ['three', 'global', ['user.g']],
     ]);
+  });
+
+  test('PAX and GNU long-name headers are capped by maxMetaSize', async () => {
+    const tar = await writeAll([[{ path: 'p'.repeat(5000), type: 'file' }, Buffer.alloc(0)]]);
+    assert.equal((await readAll(pieces(tar))).length, 1);
+    await assert.rejects(
+      (async () => {
+        for await (const _ of readTar(pieces(tar), { maxMetaSize: 1000 })) { /* nothing */ }
+      })(),
+      /"x" headers of 50\d\d bytes exceed the 1000-byte limit/,
+    );
+  });
+
+  test('reads a file stream (fs.createReadStream) with its small default chunks', async () => {
+    const { createReadStream } = await import('node:fs');
+    const d = mkdtempSync(join(tmpdir(), 'berth-tar-'));
+    try {
+      writeFileSync(join(d, 'a.tar'), await writeAll(ALL));
+      checkAll(await readAll(createReadStream(join(d, 'a.tar'), { highWaterMark: 1000 })));
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 
   test('an unknown type flag is an error naming the entry', async () => {

@@ -136,8 +136,14 @@ export async function* readTar(
   /** Offset of the first meta header waiting for its entry. */
   let metaAt: number | undefined;
 
-  const readMeta = async (h: TarHeader, at: string): Promise<Buffer> => {
-    if (h.size > maxMeta) throw new TarError(`${at}: ${h.typeflag} header of ${h.size} bytes exceeds the ${maxMeta}-byte limit`);
+  /** Bytes of meta headers held for the next entry, and of global PAX records: each capped by maxMeta. */
+  let localBytes = 0;
+  let globalBytes = 0;
+  const readMeta = async (h: TarHeader, at: string, global = false): Promise<Buffer> => {
+    const held = (global ? globalBytes : localBytes) + h.size;
+    if (held > maxMeta) throw new TarError(`${at}: ${JSON.stringify(h.typeflag)} headers of ${held} bytes exceed the ${maxMeta}-byte limit`);
+    if (global) globalBytes = held;
+    else localBytes = held;
     const data = await r.read(h.size + padding(h.size));
     if (data.length < h.size + padding(h.size)) throw new TarError(`unexpected end of archive in ${at}`);
     return data.subarray(0, h.size);
@@ -174,7 +180,7 @@ export async function* readTar(
           metaAt ??= hdrOffset;
           continue;
         case TypeFlag.paxGlobal:
-          global = global.concat(parsePaxRecords(await readMeta(h, at), at));
+          global = global.concat(parsePaxRecords(await readMeta(h, at, true), at));
           continue;
         case TypeFlag.gnuLongName:
           longName = nulString(await readMeta(h, at));
@@ -265,6 +271,7 @@ export async function* readTar(
       };
       if (sparse) entry.sparse = sparse;
       local = [];
+      localBytes = 0;
       longName = undefined;
       longLink = undefined;
       metaAt = undefined;

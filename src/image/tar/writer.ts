@@ -196,6 +196,8 @@ export class TarWriter implements AsyncIterable<Buffer> {
   private readonly channel: Channel | undefined;
   private busy = false;
   private finished = false;
+  /** Set when an add() failed part-way: the output is no longer a valid archive. */
+  private broken: Error | undefined;
 
   /** With `sink`, output is written there (honouring 'drain'); without, read it by iterating the writer. */
   constructor(private readonly sink?: Writable, opts: TarWriterOptions = {}) {
@@ -229,14 +231,18 @@ export class TarWriter implements AsyncIterable<Buffer> {
   async add(entry: TarWriteEntry, body?: TarBody): Promise<void> {
     if (this.finished) throw new TarError(`tar entry ${JSON.stringify(entry.path)}: add() after finish()`);
     if (this.busy) throw new TarError(`tar entry ${JSON.stringify(entry.path)}: add() while another add() is running`);
+    if (this.broken) throw new TarError(`tar entry ${JSON.stringify(entry.path)}: the archive is broken by an earlier error: ${this.broken.message}`);
     this.busy = true;
+    let started = false;
     try {
       const isBuf = body instanceof Uint8Array;
       const size = entry.type === 'file' ? (entry.size ?? (isBuf ? body.length : 0)) : 0;
       if (entry.type !== 'file' && body !== undefined && !(isBuf && body.length === 0)) {
         throw new TarError(`tar entry ${JSON.stringify(entry.path)}: a ${entry.type} has no content`);
       }
-      await this.out(entryHeaders(entry, size));
+      const headers = entryHeaders(entry, size);
+      started = true;
+      await this.out(headers);
       let written = 0;
       if (body !== undefined && entry.type === 'file') {
         const chunks: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array> = isBuf ? [body] : body;
@@ -248,6 +254,10 @@ export class TarWriter implements AsyncIterable<Buffer> {
       }
       if (written !== size) throw new TarError(`tar entry ${JSON.stringify(entry.path)}: body has ${written} bytes, size says ${size}`);
       await this.out(ZERO.subarray(0, (BLOCK - (size % BLOCK)) % BLOCK));
+    } catch (e) {
+      // An entry rejected before anything was written leaves the archive valid.
+      if (started) this.broken = e instanceof Error ? e : new Error(String(e));
+      throw e;
     } finally {
       this.busy = false;
     }
@@ -257,6 +267,7 @@ export class TarWriter implements AsyncIterable<Buffer> {
   async finish(): Promise<void> {
     if (this.finished) return;
     if (this.busy) throw new TarError('finish() while add() is running');
+    if (this.broken) throw new TarError(`finish(): the archive is broken by an earlier error: ${this.broken.message}`);
     this.finished = true;
     await this.out(ZERO);
     this.channel?.close();
