@@ -523,6 +523,26 @@ describe('archives written by GNU tar', () => {
     }
   });
 
+  test('GNU tar reads what TarWriter writes (names, link targets, devices, content, binary xattrs)', { skip: !haveTar && 'GNU tar not installed' }, async () => {
+    const tar = await writeAll(ALL);
+    const names = execFileSync('tar', ['-tf', '-'], { input: tar }).toString().split('\n').filter(Boolean);
+    assert.deepEqual(names, ALL.map(([e]) => (e.type === 'dir' ? `${e.path}/` : e.path)));
+    const verbose = execFileSync('tar', ['-tvf', '-', '--numeric-owner'], { input: tar }).toString();
+    assert.match(verbose, /^crw-rw-rw- 0\/0 +1,3 .* dev\/null$/m);
+    assert.match(verbose, /^lrw-r--r-- 0\/0 +0 .* abs-link -> \/usr\/bin\/busybox$/m);
+    assert.match(verbose, /^hrw-r--r-- 0\/0 +0 .* hard link to dir\/setuid$/m);
+    assert.match(verbose, /^-rwsr-xr-x 1000\/100 .* dir\/setuid$/m);
+    assert.equal(execFileSync('tar', ['-xOf', '-', LONG], { input: tar }).toString(), 'long name');
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    execFileSync('tar', ['-C', out, '--xattrs', '--xattrs-include=user.*', '-xf', '-', 'dir'], { input: tar });
+    assert.equal(readFileSync(join(out, 'dir/setuid')).toString(), '#!/bin/sh\necho hi\n');
+    if (have('python3')) {
+      const v = execFileSync('python3', ['-c', 'import os, sys; sys.stdout.write(os.getxattr(sys.argv[1], "user.bin").hex())', join(out, 'dir/setuid')]).toString();
+      assert.equal(v, BIN.toString('hex'));
+    }
+  });
+
   const sparseCases: Array<[string, string[]]> = [
     ['--format=gnu (old GNU sparse headers + extension blocks)', ['--format=gnu']],
     ['--format=pax --sparse-version=0.0', ['--format=pax', '--sparse-version=0.0']],
