@@ -2,21 +2,22 @@
  * berth-oci: an OCI runtime with runc 1.1's command line. A thin shell over src/runtime: it
  * parses arguments, calls the library, prints what runc prints, and exits as runc exits.
  */
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { constants as osc } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants as osc, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { Runtime, OCI_VERSION } from '../runtime/container.ts';
 import { DEFAULT_ROOT, isAlive, statusOf } from '../runtime/state.ts';
 import { RuntimeError } from '../runtime/errors.ts';
 import { defaultSpec } from '../runtime/spec/default.ts';
 import { ConfigError, parseProcess, parseSpec } from '../runtime/spec/validate.ts';
-import type { Process } from '../runtime/spec/types.ts';
+import type { Process, Spec } from '../runtime/spec/types.ts';
 import { formatTrace, readTrace } from '../runtime/trace.ts';
 import { features } from '../runtime/features.ts';
 import { bool, int, list, parseArgs, str, UsageError, type FlagDef, type Parsed } from './args.ts';
 import { psTable } from './ps.ts';
 import { UPDATE_FLAGS, updateResources } from './update.ts';
-import { detectLayout } from '../runtime/cgroups/layout.ts';
+import { detectLayout, type CgroupLayout } from '../runtime/cgroups/layout.ts';
+import { applyResources, createResources } from '../runtime/cgroups/resources.ts';
 import { buildCreatePlan } from '../runtime/plan/build.ts';
 import { parseDuration, runEvents } from '../runtime/events.ts';
 
@@ -196,6 +197,33 @@ function warm(): void {
   readTrace('/nonexistent');
   formatTrace([]);
   parseArgs(['--bundle', '.', 'x'], CREATE);
+  warmResources(spec);
+}
+
+/** Writes typical limits into a throw-away copy of the cgroup files, so that code is in the cache too. */
+function warmResources(spec: Spec): void {
+  const root = mkdtempSync(`${tmpdir()}/berth-warm-`);
+  try {
+    const files: Record<string, string[]> = {
+      memory: ['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes', 'memory.soft_limit_in_bytes', 'memory.swappiness'],
+      cpu: ['cpu.shares', 'cpu.cfs_quota_us', 'cpu.cfs_period_us'],
+      pids: ['pids.max'],
+      devices: ['devices.allow', 'devices.deny', 'devices.list'],
+    };
+    const layout: CgroupLayout = { kind: 'v1', hierarchies: [] };
+    const dirs: string[] = [];
+    for (const [ctrl, names] of Object.entries(files)) {
+      const dir = `${root}/${ctrl}/x`;
+      mkdirSync(dir, { recursive: true });
+      for (const n of names) writeFileSync(`${dir}/${n}`, n === 'memory.limit_in_bytes' ? '9223372036854771712' : '');
+      layout.hierarchies.push({ name: ctrl, version: 1, mountPoint: `${root}/${ctrl}`, controllers: [ctrl] });
+      dirs.push(dir);
+    }
+    const res = createResources({ linux: { ...spec.linux, resources: { ...spec.linux?.resources, memory: { limit: 1 << 28, swap: 1 << 28 }, cpu: { shares: 512, quota: 50000, period: 100000 }, pids: { limit: 100 } } } });
+    applyResources(layout, { path: '/x', dirs, created: [] }, res);
+  } catch { /* warming is best effort */ } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
