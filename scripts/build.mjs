@@ -24,21 +24,31 @@ for (const [name, entry] of Object.entries(entries)) {
     logLevel: 'error',
   });
   rmSync(`${bundle}.cache`, { force: true });
+  rmSync(`${bundle}.warm`, { force: true });
   const launcher = `dist/${name}.js`;
   writeFileSync(launcher, `#!/usr/bin/env node
 'use strict';
-// Runs ${name}.cjs from V8's code cache (${name}.cjs.cache, made by the build's warm-up run).
+// Runs ${name}.cjs from V8's code cache. The build's warm-up leaves ${name}.cjs.warm (parsing,
+// planning, limits compiled); the first create or run on this install replaces it by
+// ${name}.cjs.cache, which also holds what making a container compiles (about 3 ms less per run).
 const fs = require('fs'), vm = require('vm'), path = require('path'), Module = require('module');
 const file = path.join(__dirname, '${name}.cjs');
-let cachedData;
-try { cachedData = fs.readFileSync(file + '.cache'); } catch {}
+let cachedData, full = true;
+try { cachedData = fs.readFileSync(file + '.cache'); } catch {
+  full = false;
+  try { cachedData = fs.readFileSync(file + '.warm'); } catch {}
+}
 const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
-if (!cachedData || script.cachedDataRejected) {
-  process.on('exit', () => {
+const argv = process.argv.slice(2);
+const warming = argv.includes('__warm');
+if (!cachedData || script.cachedDataRejected || (!full && (warming || argv.includes('run') || argv.includes('create')))) {
+  process.on('exit', (code) => {
+    if (code !== 0) return;
     try {
-      const tmp = file + '.cache.' + process.pid;
+      const out = file + (warming ? '.warm' : '.cache');
+      const tmp = out + '.' + process.pid;
       fs.writeFileSync(tmp, script.createCachedData());
-      fs.renameSync(tmp, file + '.cache');
+      fs.renameSync(tmp, out);
     } catch {}
   });
 }
