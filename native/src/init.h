@@ -92,4 +92,8 @@ _Noreturn void op_exec(const struct rec *r);
 /* bpfdev.c: cgroup v2 device filter (eBPF) */
 int op_bpf_devices(const struct rec *r);
 
+/* layerops.c: image layer unpacking (device nodes, fifos, xattrs, overlay whiteouts) */
+int op_mknod_at(const struct rec *r);
+int op_setxattr_at(const struct rec *r);
+
 #endif
