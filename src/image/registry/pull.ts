@@ -1,0 +1,115 @@
+/**
+ * `pullImage`: resolve a reference to a manifest (a manifest list / OCI index → the manifest of
+ * the wanted platform), fetch the config and the layers into the content store (layers at most
+ * three at once, each verified while streaming), store the manifest (and the index) and tag the
+ * name in the image index. The name is tagged last, so an interrupted pull leaves no name
+ * pointing at missing content; blobs already in the store are not fetched again.
+ */
+import { parseReference, type ImageReference } from '../reference.ts';
+import { ingest, type ContentStore } from '../store/content.ts';
+import type { Digest } from '../store/digest.ts';
+import type { ImageRefs } from '../store/refs.ts';
+import { RegistryClient, type RegistryClientOptions } from './client.ts';
+import {
+  ACCEPT_ALL, ManifestError, hostPlatform, isIndexType, isManifestType, parseIndex, parseManifest, selectPlatform, type Platform,
+} from './media.ts';
+
+export interface PullOptions {
+  /** default: this machine's */
+  platform?: Platform;
+  /** a client to use (default: one for the reference's domain with `clientOptions`) */
+  client?: RegistryClient;
+  clientOptions?: RegistryClientOptions;
+  /** layers fetched at once (default 3) */
+  concurrency?: number;
+  /** called as each blob is stored */
+  onBlob?: (kind: 'index' | 'manifest' | 'config' | 'layer', digest: Digest, size: number) => void;
+}
+
+export interface PullResult {
+  /** the normalised name tagged: `docker.io/library/busybox:latest` */
+  name: string;
+  /** the platform manifest's digest: what `name` resolves to in the refs */
+  manifestDigest: Digest;
+  /** the index's digest when the reference named a manifest list / index (docker's RepoDigest) */
+  indexDigest?: Digest;
+  mediaType: string;
+  configDigest: Digest;
+  layers: Digest[];
+}
+
+/** Runs `fn` over `items` with at most `limit` calls at once; the first failure rejects (others finish first). */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failure: { e: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (e) {
+        failure ??= { e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw failure.e;
+  return results;
+}
+
+export async function pullImage(
+  reference: ImageReference | string,
+  store: ContentStore,
+  refs: ImageRefs,
+  opts: PullOptions = {},
+): Promise<PullResult> {
+  const ref = typeof reference === 'string' ? parseReference(reference) : reference;
+  const client = opts.client ?? RegistryClient.forReference(ref, opts.clientOptions);
+  const repo = ref.path;
+  const platform = opts.platform ?? hostPlatform();
+
+  let fetched = await client.getManifest(repo, ref.digest ?? ref.tag ?? 'latest', ACCEPT_ALL);
+  let indexDigest: Digest | undefined;
+  if (isIndexType(fetched.mediaType)) {
+    const index = parseIndex(fetched.bytes, fetched.mediaType, `index ${ref.toString()}`);
+    const desc = selectPlatform(index, platform);
+    await storeBytes(store, fetched.bytes, fetched.digest);
+    opts.onBlob?.('index', fetched.digest, fetched.bytes.length);
+    indexDigest = fetched.digest;
+    fetched = await client.getManifest(repo, desc.digest, [desc.mediaType, ...ACCEPT_ALL.filter((t) => t !== desc.mediaType)]);
+    if (fetched.bytes.length !== desc.size) {
+      throw new ManifestError(`manifest ${desc.digest}: size mismatch: the index says ${desc.size} bytes, got ${fetched.bytes.length}`);
+    }
+  }
+  if (!isManifestType(fetched.mediaType)) {
+    throw new ManifestError(`${ref.toString()}: unsupported manifest media type ${JSON.stringify(fetched.mediaType)}`);
+  }
+  const manifest = parseManifest(fetched.bytes, fetched.mediaType, `manifest ${ref.repository()}@${fetched.digest}`);
+
+  await client.fetchBlob(repo, manifest.config.digest, store, manifest.config.size);
+  opts.onBlob?.('config', manifest.config.digest, manifest.config.size);
+  await mapLimit(manifest.layers, opts.concurrency ?? 3, async (l) => {
+    await client.fetchBlob(repo, l.digest, store, l.size);
+    opts.onBlob?.('layer', l.digest, l.size);
+  });
+  // The manifest after its content: a stored manifest's children are all present.
+  await storeBytes(store, fetched.bytes, fetched.digest);
+  opts.onBlob?.('manifest', fetched.digest, fetched.bytes.length);
+
+  const name = ref.toString();
+  await refs.tag(name, fetched.digest);
+  return {
+    name,
+    manifestDigest: fetched.digest,
+    ...(indexDigest !== undefined && { indexDigest }),
+    mediaType: fetched.mediaType,
+    configDigest: manifest.config.digest,
+    layers: manifest.layers.map((l) => l.digest),
+  };
+}
+
+async function storeBytes(store: ContentStore, bytes: Buffer, digest: Digest): Promise<void> {
+  if (await store.has(digest)) return;
+  await ingest(store, `registry-manifest-${digest}`, bytes, { size: bytes.length, digest });
+}
