@@ -39,6 +39,7 @@ int trace_fd(void);
 /* arg helpers */
 long long arg_ll(const struct rec *r, int i);
 unsigned long long arg_ull(const struct rec *r, int i);
+int hexval(char c);
 
 /* fsops.c: root filesystem */
 int op_propagation(const struct rec *r);

@@ -65,17 +65,6 @@ int op_mknod_at(const struct rec *r)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int op_setxattr_at(const struct rec *r)
 {
 	const char *root = r->a[0], *rel = r->a[1], *name = r->a[2], *hex = r->a[3];

@@ -83,3 +83,15 @@ unsigned long long arg_ull(const struct rec *r, int i)
 {
 	return i < r->n ? strtoull(r->a[i], NULL, 0) : 0;
 }
+
+/* one hex digit's value, or -1: plan records carry binary data (BPF programs, xattrs) as hex */
+int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
