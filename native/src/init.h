@@ -97,4 +97,8 @@ int op_bpf_devices(const struct rec *r);
 int op_mknod_at(const struct rec *r);
 int op_setxattr_at(const struct rec *r);
 
+/* overlay.c: overlay mounts of image layers (new mount API, lowerdir+) */
+int op_overlay_mount(const struct rec *r);
+int op_umount(const struct rec *r);
+
 #endif

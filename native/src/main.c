@@ -267,6 +267,8 @@ static int run(const struct rec *r)
 	if (IS("bpf_devices")) return op_bpf_devices(r);
 	if (IS("mknod_at")) return op_mknod_at(r);
 	if (IS("setxattr_at")) return op_setxattr_at(r);
+	if (IS("overlay_mount")) return op_overlay_mount(r);
+	if (IS("umount")) return op_umount(r);
 	if (IS("done")) {
 		/* the end of a one-off plan (update: bpf_devices), which has no clone and no exec */
 		trace_flush();
