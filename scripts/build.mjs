@@ -4,7 +4,7 @@ import { build } from 'esbuild';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
-const entries = { 'berth-oci': 'src/cli/berth-oci.ts' };
+const entries = { 'berth-oci': 'src/cli/berth-oci.ts', berth: 'src/cli/berth.ts' };
 mkdirSync('dist', { recursive: true });
 // the files in dist/ are CommonJS, whatever the package's "type"
 writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');

@@ -1,0 +1,264 @@
+/**
+ * Bundles on disk from images in a berth root, for `berth-oci run --bundle DIR`:
+ *   DIR/rootfs            overlay mount: the image's snapshots (lower) + DIR/.berth/upper
+ *   DIR/.berth/upper      the container's writable layer (and DIR/.berth/work, overlay's work dir)
+ *   DIR/.berth/bundle.json what was done: image, digests, chain IDs referenced (owner = DIR)
+ *   DIR/config.json       specFromImage(image config, { args, rootfs })
+ * The berth root holds content/ (blobs), refs.json (names) and snapshot/ (unpacked layers).
+ */
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseReference } from '../reference.ts';
+import { ContentStore } from '../store/content.ts';
+import { isDigest, parseDigest, type Digest } from '../store/digest.ts';
+import { errnoCode } from '../store/errors.ts';
+import { ImageRefs } from '../store/refs.ts';
+import { detectMediaType, parseManifest } from '../registry/media.ts';
+import { pullImage, type PullOptions, type PullResult } from '../registry/pull.ts';
+import { SnapshotStore, chainIds } from '../snapshot/index.ts';
+import { mountOverlay, unmountOverlay } from './overlay.ts';
+import { specFromImage } from './config.ts';
+
+export const DEFAULT_BERTH_ROOT = '/var/lib/berth';
+
+export class BundleError extends Error {}
+
+/** The stores of a berth root. */
+export interface BerthStores {
+  root: string;
+  content: ContentStore;
+  refs: ImageRefs;
+  snapshots: SnapshotStore;
+}
+
+export async function openStores(root: string): Promise<BerthStores> {
+  const r = resolve(root);
+  return {
+    root: r,
+    content: await ContentStore.open(join(r, 'content')),
+    refs: new ImageRefs(join(r, 'refs.json')),
+    snapshots: await SnapshotStore.open(join(r, 'snapshot')),
+  };
+}
+
+/** Pulls `image` into the root's content store and tags it in refs.json. */
+export async function pull(stores: BerthStores, image: string, opts: PullOptions = {}): Promise<PullResult> {
+  return pullImage(parseReference(image), stores.content, stores.refs, opts);
+}
+
+export interface BundleRecord {
+  schemaVersion: 1;
+  /** the normalised image name */
+  image: string;
+  manifestDigest: Digest;
+  configDigest: Digest;
+  /** chain IDs of the layers, bottom first, referenced for `owner` */
+  chainIds: Digest[];
+  /** the owner name the snapshots are referenced under (the bundle's absolute path) */
+  owner: string;
+  /** the berth root the snapshots live in */
+  root: string;
+  mounted: boolean;
+  createdAt: string;
+}
+
+export interface CreateBundleOptions {
+  /** replaces the image's Cmd */
+  args?: string[];
+  /** pull the image when refs.json does not name it (default true) */
+  pull?: boolean;
+  pullOptions?: PullOptions;
+  /** progress lines */
+  log?: (line: string) => void;
+}
+
+const recordPath = (dir: string): string => join(dir, '.berth', 'bundle.json');
+
+async function writeRecord(dir: string, rec: BundleRecord): Promise<void> {
+  await writeFile(recordPath(dir), JSON.stringify(rec, null, 2) + '\n');
+}
+
+/** Resolves `image` to a manifest digest in the root, pulling it if absent (and allowed). */
+async function resolveImage(stores: BerthStores, image: string, opts: CreateBundleOptions): Promise<{ name: string; digest: Digest }> {
+  const ref = parseReference(image);
+  const name = ref.toString();
+  if (ref.digest !== undefined && isDigest(ref.digest) && (await stores.content.has(ref.digest))) return { name, digest: ref.digest };
+  const known = await stores.refs.resolve(name);
+  if (known !== undefined && (await stores.content.has(known))) return { name, digest: known };
+  if (opts.pull === false) throw new BundleError(`image ${name}: not in ${stores.refs.file} (pull it first)`);
+  opts.log?.(`pulling ${name}`);
+  const r = await pullImage(ref, stores.content, stores.refs, opts.pullOptions);
+  opts.log?.(`pulled ${r.name}@${r.manifestDigest}`);
+  return { name: r.name, digest: r.manifestDigest };
+}
+
+/** Creates the bundle DIR from `image` (see the file comment); on failure nothing is left behind. */
+export async function createBundle(stores: BerthStores, image: string, dirArg: string, opts: CreateBundleOptions = {}): Promise<BundleRecord> {
+  const dir = resolve(dirArg);
+  const where = `bundle ${dir}`;
+  const { name, digest } = await resolveImage(stores, image, opts);
+
+  const manifestBytes = await stores.content.readAll(digest);
+  const manifest = parseManifest(manifestBytes, detectMediaType(manifestBytes, undefined), `manifest ${name}@${digest}`);
+  const configBytes = await stores.content.readAll(manifest.config.digest);
+  let config: { rootfs?: { diff_ids?: unknown } };
+  try {
+    config = JSON.parse(configBytes.toString('utf8')) as typeof config;
+  } catch (e) {
+    throw new BundleError(`image ${name}: config ${manifest.config.digest}: not JSON: ${(e as Error).message}`);
+  }
+  const diffIds = config?.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
+    throw new BundleError(`image ${name}: config ${manifest.config.digest}: $.rootfs.diff_ids must list one DiffID per layer (${manifest.layers.length} layers in the manifest)`);
+  }
+  const layers = manifest.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, diffId: parseDigest(diffIds[i], `image ${name}: $.rootfs.diff_ids[${i}]`) }));
+  const ids = chainIds(layers.map((l) => l.diffId));
+
+  // The bundle dir: new, or an existing empty one.
+  let created = false;
+  try {
+    await mkdir(dir);
+    created = true;
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw new BundleError(`${where}: cannot create the directory: ${(e as Error).message}`);
+    const entries = await readdir(dir).catch((e2: Error) => { throw new BundleError(`${where}: exists and cannot be read: ${e2.message}`); });
+    if (entries.length > 0) throw new BundleError(`${where}: exists and is not empty (remove it, or pick another directory)`);
+  }
+  const rootfs = join(dir, 'rootfs');
+  const upper = join(dir, '.berth', 'upper');
+  const work = join(dir, '.berth', 'work');
+  let referenced = false;
+  let mounted = false;
+  try {
+    opts.log?.(`preparing ${layers.length} layer(s)`);
+    referenced = true; // prepare may reference some before failing
+    const lowers = await stores.snapshots.prepare(layers, stores.content, { owner: dir });
+    for (const d of [rootfs, upper, work]) await mkdir(d, { recursive: true, mode: 0o755 });
+    const rec: BundleRecord = {
+      schemaVersion: 1, image: name, manifestDigest: digest, configDigest: manifest.config.digest,
+      chainIds: ids, owner: dir, root: stores.root, mounted: false, createdAt: new Date().toISOString(),
+    };
+    await writeRecord(dir, rec);
+    await mountOverlay(rootfs, upper, work, lowers);
+    mounted = true;
+    rec.mounted = true;
+    await writeRecord(dir, rec);
+    const spec = specFromImage(JSON.parse(configBytes.toString('utf8')), { ...(opts.args !== undefined && { args: opts.args }), rootfs });
+    await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2) + '\n');
+    return rec;
+  } catch (e) {
+    if (mounted) await unmountOverlay(rootfs).catch(() => undefined);
+    if (referenced) for (const id of ids) await stores.snapshots.unref(id, dir).catch(() => undefined);
+    if (created) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    else {
+      for (const n of ['rootfs', '.berth', 'config.json']) await rm(join(dir, n), { recursive: true, force: true }).catch(() => undefined);
+    }
+    if (e instanceof BundleError) throw e;
+    throw new BundleError(`${where}: from image ${name}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+const unescapeMount = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+/** Whether `path` is a mount point in this process's mount namespace. */
+export function isMountPoint(path: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => {
+    const f = l.split(' ');
+    return f.length > 4 && unescapeMount(f[4]!) === path;
+  });
+}
+
+/**
+ * Processes in other mount namespaces (containers: berth-oci gives each its own) that still have
+ * the overlay with upper dir `upper` mounted: one pid per namespace. Unmounting the host's mount
+ * would not fail for them (their copy stays), so this is what says a bundle is busy.
+ */
+export function overlayUsers(upper: string): number[] {
+  const own = readlinkOr('/proc/self/ns/mnt');
+  const seen = new Set<string>();
+  const users: number[] = [];
+  const want = `upperdir=${upper}`;
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    const ns = readlinkOr(`/proc/${name}/ns/mnt`);
+    if (ns === undefined || ns === own || seen.has(ns)) continue;
+    seen.add(ns);
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${name}/mountinfo`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const hit = info.split('\n').some((l) => {
+      const sep = l.indexOf(' - ');
+      if (sep < 0 || !l.slice(sep + 3).startsWith('overlay ')) return false;
+      return unescapeMount(l.slice(sep + 3)).split(/[ ,]/).includes(want);
+    });
+    if (hit) users.push(Number(name));
+  }
+  return users;
+}
+
+function readlinkOr(p: string): string | undefined {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads DIR/.berth/bundle.json. */
+export async function readBundleRecord(dirArg: string): Promise<BundleRecord> {
+  const dir = resolve(dirArg);
+  let text: string;
+  try {
+    text = await readFile(recordPath(dir), 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') throw new BundleError(`bundle ${dir}: not a berth bundle (${recordPath(dir)} does not exist)`);
+    throw new BundleError(`bundle ${dir}: ${recordPath(dir)}: ${(e as Error).message}`);
+  }
+  let rec: BundleRecord;
+  try {
+    rec = JSON.parse(text) as BundleRecord;
+  } catch (e) {
+    throw new BundleError(`bundle ${dir}: ${recordPath(dir)}: not JSON: ${(e as Error).message}`);
+  }
+  if (rec?.schemaVersion !== 1 || !Array.isArray(rec.chainIds) || typeof rec.owner !== 'string') {
+    throw new BundleError(`bundle ${dir}: ${recordPath(dir)}: not a bundle record (want schemaVersion 1, chainIds, owner)`);
+  }
+  return rec;
+}
+
+/**
+ * Removes a bundle made by createBundle: unmounts DIR/rootfs (a busy mount — a container still
+ * running on it — is an error and nothing is removed), drops DIR's references to its snapshots
+ * (they become collectable by SnapshotStore.gc when nobody else uses them) and deletes DIR.
+ */
+export async function removeBundle(dirArg: string): Promise<BundleRecord> {
+  const dir = resolve(dirArg);
+  const rec = await readBundleRecord(dir);
+  const rootfs = join(dir, 'rootfs');
+  const users = overlayUsers(join(dir, '.berth', 'upper'));
+  if (users.length > 0) {
+    throw new BundleError(`bundle ${dir}: busy: a container still uses its root filesystem (process ${users.join(', ')} has the overlay mounted): delete the container first (berth-oci delete ID); nothing was removed`);
+  }
+  if (isMountPoint(rootfs)) {
+    try {
+      await unmountOverlay(rootfs);
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/EBUSY|busy/i.test(msg)) {
+        throw new BundleError(`bundle ${dir}: cannot unmount ${rootfs}: it is busy, a container (or a process) still uses it: delete the container first (berth-oci delete ID)\n  ${msg}`);
+      }
+      throw new BundleError(`bundle ${dir}: cannot unmount ${rootfs}: ${msg}`);
+    }
+  }
+  // the snapshots live in the berth root the bundle was made from (recorded)
+  const snapshots = await SnapshotStore.open(join(rec.root, 'snapshot'));
+  for (const id of rec.chainIds) await snapshots.unref(id, rec.owner);
+  await rm(dir, { recursive: true, force: true }).catch((e: Error) => {
+    throw new BundleError(`bundle ${dir}: remove: ${e.message}`);
+  });
+  return rec;
+}
