@@ -3,14 +3,12 @@
 // registry will not do: lie about digests, demand Bearer tokens, redirect to blob storage,
 // fail with 5xx, serve ranges. No other host is contacted.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
 
 import { RegistryClient, RegistryError } from '../../src/image/registry/client.ts';
 import {
@@ -22,38 +20,16 @@ import { ContentStore } from '../../src/image/store/content.ts';
 import { digestOf, type Digest } from '../../src/image/store/digest.ts';
 import { DigestMismatchError } from '../../src/image/store/errors.ts';
 import { ImageRefs } from '../../src/image/store/refs.ts';
-import { TarWriter } from '../../src/image/tar/writer.ts';
-
-const REGISTRY_BIN = '/usr/bin/docker-registry';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { LocalRegistry, blob, gz, tarOf, type Blob } from '../fixtures/registry.ts';
 
 async function tarGz(files: Record<string, string>): Promise<Buffer> {
-  const w = new TarWriter(undefined, { highWaterMark: 1 << 16 });
-  const out = (async () => {
-    const parts: Buffer[] = [];
-    for await (const c of w) parts.push(c);
-    return Buffer.concat(parts);
-  })();
-  for (const [path, content] of Object.entries(files)) {
-    if (path.endsWith('/')) await w.add({ path, type: 'dir', mode: 0o755 });
-    else await w.add({ path, type: 'file', mode: 0o644 }, Buffer.from(content));
-  }
-  await w.finish();
-  return gzipSync(await out);
+  return gz(await tarOf(async (w) => {
+    for (const [path, content] of Object.entries(files)) {
+      if (path.endsWith('/')) await w.add({ path, type: 'dir', mode: 0o755 });
+      else await w.add({ path, type: 'file', mode: 0o644 }, Buffer.from(content));
+    }
+  }));
 }
-
-interface Blob { bytes: Buffer; digest: Digest }
-const blob = (bytes: Buffer | string): Blob => {
-  const b = Buffer.from(bytes);
-  return { bytes: b, digest: digestOf(b) };
-};
 
 function config(arch: string): Blob {
   return blob(JSON.stringify({
@@ -73,75 +49,7 @@ function manifest(cfg: Blob, layers: Blob[], oci = false): Blob {
 
 // ---- docker-registry lifecycle and a push over its API
 
-let regDir = '';
-let regProc: ChildProcess | undefined;
-let regUrl = '';
-let regDomain = '';
-let regLog = '';
-
-async function startRegistry(): Promise<void> {
-  regDir = await mkdtemp(join(tmpdir(), 'berth-registry-'));
-  const port = await freePort();
-  regDomain = `127.0.0.1:${port}`;
-  regUrl = `http://${regDomain}`;
-  const cfg = join(regDir, 'config.yml');
-  await writeFile(cfg, [
-    'version: 0.1',
-    'log:',
-    '  level: error',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${join(regDir, 'data')}`,
-    '  delete:',
-    '    enabled: true',
-    'http:',
-    `  addr: 127.0.0.1:${port}`,
-    '',
-  ].join('\n'));
-  regProc = spawn(REGISTRY_BIN, ['serve', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  regProc.stderr!.on('data', (c: Buffer) => { regLog = (regLog + c.toString()).slice(-4000); });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (regProc.exitCode !== null) throw new Error(`docker-registry exited ${regProc.exitCode}: ${regLog}`);
-    try {
-      const r = await fetch(`${regUrl}/v2/`);
-      if (r.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`docker-registry did not answer on ${regUrl}: ${regLog}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function stopRegistry(): Promise<void> {
-  const p = regProc;
-  if (p && p.exitCode === null && p.signalCode === null) {
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGTERM');
-    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
-  }
-  if (regDir) await rm(regDir, { recursive: true, force: true });
-}
-
-async function pushBlob(name: string, b: Blob): Promise<void> {
-  const start = await fetch(`${regUrl}/v2/${name}/blobs/uploads/`, { method: 'POST' });
-  assert.equal(start.status, 202, `upload start: ${await start.text()}`);
-  const loc = new URL(start.headers.get('location')!, regUrl);
-  loc.searchParams.set('digest', b.digest);
-  const put = await fetch(loc, {
-    method: 'PUT', body: new Uint8Array(b.bytes),
-    headers: { 'content-type': 'application/octet-stream', 'content-length': String(b.bytes.length) },
-  });
-  assert.equal(put.status, 201, `upload ${b.digest}: ${await put.text()}`);
-}
-
-async function pushManifest(name: string, ref: string, m: Blob, mediaType: string): Promise<void> {
-  const put = await fetch(`${regUrl}/v2/${name}/manifests/${ref}`, { method: 'PUT', body: new Uint8Array(m.bytes), headers: { 'content-type': mediaType } });
-  assert.equal(put.status, 201, `manifest ${name}:${ref}: ${await put.text()}`);
-}
+const reg = new LocalRegistry();
 
 // ---- tiny servers of our own
 
@@ -178,15 +86,15 @@ describe('image registry client and pull', { timeout: 120_000 }, () => {
     work = await mkdtemp(join(tmpdir(), 'berth-registry-test-'));
     Object.assign(layer1, blob(await tarGz({ 'etc/': '', 'etc/hello': 'hello from layer 1\n' })));
     Object.assign(layer2, blob(await tarGz({ 'bin/': '', 'bin/tool': '#!/bin/sh\necho layer 2\n' })));
-    await startRegistry();
-    for (const b of [layer1, layer2, cfgAmd, cfgArm]) await pushBlob('test/small', b);
+    await reg.start();
+    for (const b of [layer1, layer2, cfgAmd, cfgArm]) await reg.pushBlob('test/small', b);
     m1 = manifest(cfgAmd, [layer1, layer2]);
-    await pushManifest('test/small', 'v1', m1, MEDIA_TYPE_DOCKER_MANIFEST);
+    await reg.pushManifest('test/small', 'v1', m1, MEDIA_TYPE_DOCKER_MANIFEST);
     // A two-platform OCI index: amd64 → m1's content, arm64 → its own config and layer 2 only.
     const mAmdOci = manifest(cfgAmd, [layer1, layer2], true);
     mArm = manifest(cfgArm, [layer2], true);
-    await pushManifest('test/small', mAmdOci.digest, mAmdOci, MEDIA_TYPE_OCI_MANIFEST);
-    await pushManifest('test/small', mArm.digest, mArm, MEDIA_TYPE_OCI_MANIFEST);
+    await reg.pushManifest('test/small', mAmdOci.digest, mAmdOci, MEDIA_TYPE_OCI_MANIFEST);
+    await reg.pushManifest('test/small', mArm.digest, mArm, MEDIA_TYPE_OCI_MANIFEST);
     idx = blob(JSON.stringify({
       schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX,
       manifests: [
@@ -194,11 +102,11 @@ describe('image registry client and pull', { timeout: 120_000 }, () => {
         { mediaType: MEDIA_TYPE_OCI_MANIFEST, digest: mArm.digest, size: mArm.bytes.length, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
       ],
     }));
-    await pushManifest('test/small', 'multi', idx, MEDIA_TYPE_OCI_INDEX);
+    await reg.pushManifest('test/small', 'multi', idx, MEDIA_TYPE_OCI_INDEX);
   });
 
   after(async () => {
-    await stopRegistry();
+    await reg.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
@@ -213,10 +121,10 @@ describe('image registry client and pull', { timeout: 120_000 }, () => {
   it('pulls an image pushed to docker-registry: manifest, config and layers stored, name tagged', async () => {
     const { store, refs } = await freshStore();
     const blobs: string[] = [];
-    const r = await pullImage(`${regDomain}/test/small:v1`, store, refs, {
+    const r = await pullImage(`${reg.domain}/test/small:v1`, store, refs, {
       platform: { os: 'linux', architecture: 'amd64' }, onBlob: (kind, d) => blobs.push(`${kind} ${d}`),
     });
-    assert.equal(r.name, `${regDomain}/test/small:v1`);
+    assert.equal(r.name, `${reg.domain}/test/small:v1`);
     assert.equal(r.manifestDigest, m1.digest);
     assert.equal(r.indexDigest, undefined);
     assert.equal(r.mediaType, MEDIA_TYPE_DOCKER_MANIFEST);
@@ -226,16 +134,16 @@ describe('image registry client and pull', { timeout: 120_000 }, () => {
       assert.ok(await store.has(b.digest), `${b.digest} stored`);
       assert.deepEqual(await store.readAll(b.digest), b.bytes);
     }
-    assert.equal(await refs.resolve(`${regDomain}/test/small:v1`), m1.digest);
+    assert.equal(await refs.resolve(`${reg.domain}/test/small:v1`), m1.digest);
     assert.deepEqual((await store.listStatuses()), []);
     assert.equal(blobs.length, 4);
     // A second pull finds everything there.
-    const again = await pullImage(`${regDomain}/test/small:v1`, store, refs, { platform: { os: 'linux', architecture: 'amd64' } });
+    const again = await pullImage(`${reg.domain}/test/small:v1`, store, refs, { platform: { os: 'linux', architecture: 'amd64' } });
     assert.equal(again.manifestDigest, m1.digest);
   });
 
   it('getManifest by tag checks Docker-Content-Digest; by digest verifies the body', async () => {
-    const c = new RegistryClient(regDomain, fast);
+    const c = new RegistryClient(reg.domain, fast);
     const byTag = await c.getManifest('test/small', 'v1', [MEDIA_TYPE_DOCKER_MANIFEST]);
     assert.equal(byTag.digest, m1.digest);
     assert.equal(byTag.mediaType, MEDIA_TYPE_DOCKER_MANIFEST);
@@ -247,17 +155,17 @@ describe('image registry client and pull', { timeout: 120_000 }, () => {
 
   it('chooses the platform of an index (arm64 / amd64)', async () => {
     const { store, refs } = await freshStore();
-    const arm = await pullImage(`${regDomain}/test/small:multi`, store, refs, { platform: { os: 'linux', architecture: 'arm64' } });
+    const arm = await pullImage(`${reg.domain}/test/small:multi`, store, refs, { platform: { os: 'linux', architecture: 'arm64' } });
     assert.equal(arm.indexDigest, idx.digest);
     assert.equal(arm.manifestDigest, mArm.digest);
     assert.equal(arm.configDigest, cfgArm.digest);
     assert.deepEqual(arm.layers, [layer2.digest]);
     assert.equal(await store.has(layer1.digest), false, 'the other platform\'s layer is not fetched');
     assert.ok(await store.has(idx.digest));
-    assert.equal(await refs.resolve(`${regDomain}/test/small:multi`), mArm.digest);
-    const amd = await pullImage(`${regDomain}/test/small:multi`, store, refs, { platform: { os: 'linux', architecture: 'x86_64' } });
+    assert.equal(await refs.resolve(`${reg.domain}/test/small:multi`), mArm.digest);
+    const amd = await pullImage(`${reg.domain}/test/small:multi`, store, refs, { platform: { os: 'linux', architecture: 'x86_64' } });
     assert.equal(amd.configDigest, cfgAmd.digest);
-    await assert.rejects(pullImage(`${regDomain}/test/small:multi`, store, refs, { platform: { os: 'linux', architecture: 's390x' } }),
+    await assert.rejects(pullImage(`${reg.domain}/test/small:multi`, store, refs, { platform: { os: 'linux', architecture: 's390x' } }),
       /no manifest for platform linux\/s390x in the index \(it has: linux\/amd64, linux\/arm64\)/);
   });
 
@@ -455,7 +363,7 @@ describe('image registry client and pull', { timeout: 120_000 }, () => {
     await w.write(layer1.bytes.subarray(0, 25));
     await w.close();
     assert.equal((await store.status(`registry-blob-${layer1.digest}`))?.offset, 25);
-    await new RegistryClient(regDomain, fast).fetchBlob('test/small', layer1.digest, store, layer1.bytes.length);
+    await new RegistryClient(reg.domain, fast).fetchBlob('test/small', layer1.digest, store, layer1.bytes.length);
     assert.deepEqual(await store.readAll(layer1.digest), layer1.bytes);
     assert.deepEqual(await store.listStatuses(), []);
   });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-import { TarWriter } from '../../src/image/tar/index.ts';
+import { tarEntries } from '../fixtures/tar.ts';
 import type { TarWriteEntry } from '../../src/image/tar/index.ts';
 import { ContentStore, ingest } from '../../src/image/store/content.ts';
 import { digestOf, type Digest } from '../../src/image/store/digest.ts';
@@ -25,16 +25,8 @@ after(() => {
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
 
-async function tarOf(entries: Array<[TarWriteEntry, Buffer?]>): Promise<Buffer> {
-  const w = new TarWriter();
-  const collected = (async () => {
-    const out: Buffer[] = [];
-    for await (const c of w) out.push(c);
-    return Buffer.concat(out);
-  })();
-  for (const [e, body] of entries) await w.add(e, body);
-  await w.finish();
-  return collected;
+function tarOf(entries: Array<[TarWriteEntry, Buffer?]>): Promise<Buffer> {
+  return tarEntries(entries);
 }
 
 async function put(content: ContentStore, blob: Buffer): Promise<Digest> {

@@ -6,7 +6,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { TarWriter } from '../../src/image/tar/index.ts';
+import { tarEntries } from '../fixtures/tar.ts';
 import type { TarWriteEntry } from '../../src/image/tar/index.ts';
 import { extractLayer, UnpackError } from '../../src/image/unpack/index.ts';
 
@@ -20,16 +20,8 @@ after(() => {
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
 
-async function layer(entries: Array<[TarWriteEntry, Buffer?]>): Promise<Buffer> {
-  const w = new TarWriter();
-  const collected = (async () => {
-    const out: Buffer[] = [];
-    for await (const c of w) out.push(c);
-    return Buffer.concat(out);
-  })();
-  for (const [e, body] of entries) await w.add(e, body);
-  await w.finish();
-  return collected;
+function layer(entries: Array<[TarWriteEntry, Buffer?]>): Promise<Buffer> {
+  return tarEntries(entries);
 }
 
 async function* chunks(buf: Buffer, size = 1000): AsyncGenerator<Buffer> {

@@ -13,6 +13,7 @@ import { readTar } from '../../src/image/tar/reader.ts';
 import type { TarEntry } from '../../src/image/tar/reader.ts';
 import { cleanEntryPath, isAufsMeta, isOpaqueMarker, isWhiteout, whiteoutTarget } from '../../src/image/tar/safepath.ts';
 import { TarWriter } from '../../src/image/tar/writer.ts';
+import { tarEntries } from '../fixtures/tar.ts';
 import type { TarWriteEntry } from '../../src/image/tar/writer.ts';
 
 async function* chunked(buf: Buffer, size: number): AsyncGenerator<Buffer> {
@@ -38,16 +39,8 @@ async function readAll(source: AsyncIterable<Buffer>): Promise<Read[]> {
   return out;
 }
 
-async function writeAll(entries: Array<[TarWriteEntry, Buffer?]>): Promise<Buffer> {
-  const w = new TarWriter(undefined, { highWaterMark: 4096 });
-  const collected = (async () => {
-    const out: Buffer[] = [];
-    for await (const c of w) out.push(c);
-    return Buffer.concat(out);
-  })();
-  for (const [e, body] of entries) await w.add(e, body);
-  await w.finish();
-  return collected;
+function writeAll(entries: Array<[TarWriteEntry, Buffer?]>): Promise<Buffer> {
+  return tarEntries(entries, 4096);
 }
 
 function flip(buf: Buffer, i: number): void {
