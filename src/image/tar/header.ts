@@ -222,23 +222,13 @@ export function parseSparseExtension(block: Buffer, offset: number): { segments:
   return { segments: parseSparseEntries(block, 0, 21, at), isExtended: block[504] !== 0 };
 }
 
-/** Header fields the formatter takes; strings must already fit their fields. */
-export interface HeaderFields {
-  name: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  typeflag: string;
-  linkname?: string;
-  uname?: string;
-  gname?: string;
-  devmajor?: number;
-  devminor?: number;
-  /** ustar prefix (≤ 155 bytes); name then holds the last ≤ 100 bytes. */
-  prefix?: string;
-}
+/** Header fields the formatter takes (a parsed header's, the optional ones defaulting to empty); strings must already fit their fields. */
+export type HeaderFields = Pick<TarHeader, 'name' | 'mode' | 'uid' | 'gid' | 'size' | 'mtime' | 'typeflag'>
+  & Partial<Pick<TarHeader, 'linkname' | 'uname' | 'gname' | 'devmajor' | 'devminor'>>
+  & {
+    /** ustar prefix (≤ 155 bytes); name then holds the last ≤ 100 bytes. */
+    prefix?: string;
+  };
 
 function putString(buf: Buffer, start: number, len: number, value: string, what: string): void {
   const bytes = Buffer.from(value, 'utf8');
