@@ -21,6 +21,7 @@ import { applyDevices, devicesRecords } from './cgroups/v2/devices.ts';
 import { oomKillCount } from './cgroups/oom.ts';
 import { TraceRecorder, explain } from './trace.ts';
 import type { Plan, PlanRecord } from './plan/encode.ts';
+import { sleepSync as sleep } from './sleep.ts';
 
 export const OCI_VERSION = '1.0.2-dev';
 
@@ -39,10 +40,6 @@ export interface CreateOptions {
 export interface Created {
   rec: ContainerRecord;
   session: HelperSession;
-}
-
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function writePidFile(path: string, pid: number): void {

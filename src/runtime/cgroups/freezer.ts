@@ -1,10 +1,7 @@
 /** pause/resume: the v1 freezer controller or cgroup v2's cgroup.freeze, whichever holds the container. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { CgroupPlacement } from './placement.ts';
-
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
+import { sleepSync as sleep } from '../sleep.ts';
 
 interface Freezer {
   set(frozen: boolean): void;
