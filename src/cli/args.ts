@@ -37,7 +37,15 @@ export function parseArgs(argv: readonly string[], defs: readonly FlagDef[], sto
     const eq = body.indexOf('=');
     const name = eq >= 0 ? body.slice(0, eq) : body;
     const def = byName.get(name);
-    if (!def) throw new UsageError(`flag provided but not defined: -${name}`);
+    if (!def) {
+      // docker's combined short booleans: `-aq` is `-a -q`
+      const letters = !a.startsWith('--') && eq < 0 && name.length > 1 ? [...name] : [];
+      if (letters.length > 0 && letters.every((c) => byName.get(c)?.kind === 'bool')) {
+        for (const c of letters) flags.set(byName.get(c)!.names[0]!, true);
+        continue;
+      }
+      throw new UsageError(`flag provided but not defined: -${name}`);
+    }
     const key = def.names[0]!;
     if (def.kind === 'bool') {
       const v = eq >= 0 ? body.slice(eq + 1) : 'true';

@@ -1,75 +1,93 @@
 /**
- * berth: images and bundles.
- *   berth [--root DIR] pull IMAGE
- *   berth [--root DIR] bundle create IMAGE DIR [-- CMD...]
- *   berth [--root DIR] bundle rm DIR
- * A thin shell over src/image: parses arguments, calls the library, prints errors as
- * `berth: what: where: why` and exits 1 on failure (2 on a usage error).
+ * berth: the engine's CLI. Until berthd exists, the image commands call src/image in-process.
+ *   berth [--root DIR] COMMAND [OPTIONS] ARGS...
+ * Commands live in src/cli/berth/ (one file each, listed in commands.ts); this file parses the
+ * global flags, finds the command by its words (`pull`, `image ls`, `images`), parses its flags
+ * (interspersed with its arguments, as docker's CLI takes them), and prints errors as
+ * `berth: what: where: why`, exiting 1 on failure and 2 on a usage error (docker uses 125 for
+ * its own errors; 2 is kept for usage errors, as every other berth tool does).
  */
-import { createBundle, DEFAULT_BERTH_ROOT, openStores, pull, removeBundle } from '../image/bundle/create.ts';
+import { DEFAULT_BERTH_ROOT, openStores, type BerthStores } from '../image/bundle/create.ts';
 import { parseArgs, str, bool, UsageError, type FlagDef } from './args.ts';
+import type { Command, CommandContext } from './berth/command.ts';
+import { COMMANDS } from './berth/commands.ts';
 
 const GLOBAL: FlagDef[] = [
   { names: ['root'], kind: 'string' },
   { names: ['help', 'h'], kind: 'bool' },
 ];
 
-const USAGE = `berth — images and bundles
+function usage(): string {
+  const lines = COMMANDS.map((c) => {
+    const names = [c.name, ...(c.aliases ?? [])].join(', ');
+    return `  ${names.padEnd(34)} ${c.summary}`;
+  });
+  return `berth — a container engine
 
-usage:
-  berth [--root DIR] pull IMAGE                          pull IMAGE into DIR (default ${DEFAULT_BERTH_ROOT})
-  berth [--root DIR] bundle create IMAGE BUNDLE [-- CMD...]
-                                                         make an OCI bundle of IMAGE (pulled if absent):
-                                                         BUNDLE/rootfs (overlay) and BUNDLE/config.json,
-                                                         for berth-oci run --bundle BUNDLE
-  berth [--root DIR] bundle rm BUNDLE                    unmount and remove a bundle
+usage: berth [--root DIR] COMMAND [OPTIONS] ARGS...   (berth COMMAND --help for its options)
+
+  --root DIR    the store (default ${DEFAULT_BERTH_ROOT})
+
+commands:
+${lines.join('\n')}
 `;
+}
 
-const log = (line: string): void => void process.stderr.write(`${line}\n`);
+const commandUsage = (c: Command): string => `usage: berth ${c.name} ${c.usage}\n\n${c.summary}\n${c.flagHelp ? `\n${c.flagHelp}\n` : ''}`;
+
+/** Finds the command named by the first one or two words of `words`. */
+function findCommand(words: readonly string[]): { command: Command; rest: string[] } | undefined {
+  for (const n of [2, 1]) {
+    if (words.length < n) continue;
+    const name = words.slice(0, n).join(' ');
+    const command = COMMANDS.find((c) => c.name === name || (c.aliases ?? []).includes(name));
+    if (command) return { command, rest: words.slice(n) };
+  }
+  return undefined;
+}
 
 async function main(argv: string[]): Promise<number> {
   const g = parseArgs(argv, GLOBAL);
-  const [cmd, ...args] = g.rest;
-  if (cmd === '__warm') return 0; // build time: nothing to compile ahead of time beyond loading
-  if (cmd === undefined || bool(g, 'help') || cmd === 'help') {
-    process.stdout.write(USAGE);
-    return cmd === undefined && !bool(g, 'help') ? 2 : 0;
+  const words = g.rest;
+  if (words[0] === '__warm') return 0; // build time: nothing to compile ahead of time beyond loading
+  if (words.length === 0 || bool(g, 'help') || words[0] === 'help') {
+    process.stdout.write(usage());
+    return words.length === 0 && !bool(g, 'help') ? 2 : 0;
+  }
+  const found = findCommand(words);
+  if (!found) {
+    const subs = COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]).filter((n) => n.startsWith(`${words[0]} `));
+    if (subs.length > 0) {
+      throw new UsageError(`${words[0]}: unknown subcommand ${JSON.stringify(words[1] ?? '')} (want ${subs.map((n) => n.split(' ')[1]).join(', ')})`);
+    }
+    throw new UsageError(`unknown command ${JSON.stringify(words[0])}`);
+  }
+  const { command, rest } = found;
+  const p = parseArgs(rest, [...command.flags, { names: ['help'], kind: 'bool' }], command.stopAtPositional ?? false);
+  if (bool(p, 'help')) {
+    process.stdout.write(commandUsage(command));
+    return 0;
   }
   const root = str(g, 'root') ?? DEFAULT_BERTH_ROOT;
-  switch (cmd) {
-    case 'pull': {
-      if (args.length !== 1) throw new UsageError('pull: want exactly one IMAGE');
-      const stores = await openStores(root);
-      const r = await pull(stores, args[0]!, { onBlob: (kind, digest, size) => log(`${kind} ${digest} ${size} bytes`) });
-      process.stdout.write(`${r.manifestDigest}\n`);
-      return 0;
-    }
-    case 'bundle': {
-      const [sub, ...rest] = args;
-      if (sub === 'create') {
-        const dash = rest.indexOf('--');
-        const pos = dash >= 0 ? rest.slice(0, dash) : rest;
-        const cmdArgs = dash >= 0 ? rest.slice(dash + 1) : undefined;
-        if (pos.length !== 2) throw new UsageError('bundle create: want IMAGE BUNDLE [-- CMD...]');
-        if (cmdArgs !== undefined && cmdArgs.length === 0) throw new UsageError('bundle create: nothing after --');
-        const stores = await openStores(root);
-        const rec = await createBundle(stores, pos[0]!, pos[1]!, {
-          ...(cmdArgs !== undefined && { args: cmdArgs }),
-          log,
-          pullOptions: { onBlob: (kind, digest, size) => log(`${kind} ${digest} ${size} bytes`) },
-        });
-        process.stdout.write(`${rec.owner}\n`);
-        return 0;
-      }
-      if (sub === 'rm') {
-        if (rest.length !== 1) throw new UsageError('bundle rm: want exactly one BUNDLE');
-        await removeBundle(rest[0]!);
-        return 0;
-      }
-      throw new UsageError(`bundle: unknown subcommand ${JSON.stringify(sub ?? '')} (want create or rm)`);
-    }
-    default:
-      throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
+  let stores: Promise<BerthStores> | undefined;
+  const ctx: CommandContext = {
+    root,
+    stores: () => (stores ??= openStores(root)),
+    stdout: process.stdout,
+    stderr: process.stderr,
+    log: (line) => void process.stderr.write(`${line}\n`),
+  };
+  try {
+    return await command.run(p, ctx);
+  } catch (e) {
+    if (e instanceof UsageError) throw new CommandUsageError(`${command.name}: ${e.message.replace(new RegExp(`^${command.name}: `), '')}`, command);
+    throw e;
+  }
+}
+
+class CommandUsageError extends UsageError {
+  constructor(message: string, readonly command: Command) {
+    super(message);
   }
 }
 
@@ -79,7 +97,7 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     if (e instanceof UsageError) {
-      process.stderr.write(`berth: ${e.message}\n\n${USAGE}`);
+      process.stderr.write(`berth: ${e.message}\n\n${e instanceof CommandUsageError ? commandUsage(e.command) : usage()}`);
       process.exitCode = 2;
       return;
     }

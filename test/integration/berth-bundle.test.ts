@@ -5,24 +5,23 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
-import { busyboxRootfs, oci, runCommand, show, uniqueId, type CommandResult } from '../fixtures/busybox.ts';
+import { busyboxRootfs, oci, show, uniqueId, type CommandResult } from '../fixtures/busybox.ts';
+import { berth as berthCli } from '../fixtures/berth-cli.ts';
 import { LocalRegistry, blob, gz, tarDir, tarOf } from '../fixtures/registry.ts';
 import { MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST } from '../../src/image/registry/media.ts';
 import { digestOf } from '../../src/image/store/digest.ts';
 import { SnapshotStore } from '../../src/image/snapshot/index.ts';
 import { unmountOverlay } from '../../src/image/bundle/overlay.ts';
 
-const BERTH = fileURLToPath(new URL('../../dist/berth.js', import.meta.url));
 
 const reg = new LocalRegistry();
 let T = '';
 let image = '';
 
 function berth(args: string[]): Promise<CommandResult> {
-  return runCommand(process.execPath, [BERTH, '--root', join(T, 'berth'), ...args], { label: `berth ${args.join(' ')}` });
+  return berthCli(join(T, 'berth'), args);
 }
 
 function mountsUnder(dir: string): string[] {
@@ -33,7 +32,6 @@ const runOci = (bundle: string): Promise<CommandResult> => oci(['run', '--bundle
 
 describe('berth bundle create / rm, run by berth-oci', { timeout: 180_000 }, () => {
   before(async () => {
-    assert.ok(existsSync(BERTH), `${BERTH} is not built: run npm run build`);
     T = mkdtempSync(join(tmpdir(), 'berth-e2e-'));
     await reg.start();
     // layer 1: the busybox rootfs plus a file layer 2 deletes
@@ -76,7 +74,10 @@ describe('berth bundle create / rm, run by berth-oci', { timeout: 180_000 }, () 
   it('pull prints the digest; bundle create mounts the layers and writes config.json; berth-oci runs it', async () => {
     const p = await berth(['pull', image]);
     assert.equal(p.code, 0, show(p));
-    assert.match(p.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+    // docker's last lines: `Digest: sha256:…`, then the full name
+    const lines = p.stdout.trim().split('\n');
+    assert.match(lines.at(-2) ?? '', /^Digest: sha256:[0-9a-f]{64}$/);
+    assert.equal(lines.at(-1), image);
 
     const b1 = join(T, 'b1');
     const r = await berth(['bundle', 'create', image, b1]);
@@ -88,7 +89,7 @@ describe('berth bundle create / rm, run by berth-oci', { timeout: 180_000 }, () 
     assert.ok(spec.process.env.includes('GREETING=hi'));
     assert.equal(spec.root.path, 'rootfs');
     const rec = JSON.parse(readFileSync(join(b1, '.berth', 'bundle.json'), 'utf8'));
-    assert.equal(rec.manifestDigest, p.stdout.trim());
+    assert.equal(`Digest: ${rec.manifestDigest}`, lines.at(-2));
     assert.equal(rec.chainIds.length, 2);
     assert.equal(snapDirs().length, 2);
 

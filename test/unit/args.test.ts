@@ -168,3 +168,20 @@ describe('parseArgs', () => {
     assert.deepEqual(p.rest, []);
   });
 });
+
+describe('parseArgs: docker-style combined short flags', () => {
+  const D: FlagDef[] = [
+    { names: ['all', 'a'], kind: 'bool' },
+    { names: ['quiet', 'q'], kind: 'bool' },
+    { names: ['format'], kind: 'string' },
+  ];
+  test('-aq is -a -q', () => {
+    const p = parseArgs(['-aq', 'busybox'], D, false);
+    assert.equal(bool(p, 'all'), true);
+    assert.equal(bool(p, 'quiet'), true);
+    assert.deepEqual(p.rest, ['busybox']);
+  });
+  test('a combination with a letter that is not a boolean flag is refused', () => {
+    usage(() => parseArgs(['-ax'], D), 'flag provided but not defined: -ax');
+  });
+});
