@@ -14,6 +14,7 @@ APT_PACKAGES=(
   busybox-static tini
   iproute2 nftables iptables
   runc crun containerd podman conmon skopeo umoci docker-registry
+  apache2-utils zstd openssl debootstrap
   jq hyperfine procps util-linux
 )
 
