@@ -50,6 +50,23 @@ export class RegistryError extends Error {
   }
 }
 
+/** A body for `request`: bytes, or a stream (a blob read from the content store). */
+export type RequestBody = Uint8Array | ReadableStream<Uint8Array>;
+
+/** Method, headers and body of a `request`; `body` is called once per attempt (auth answers, retries and redirects send it again). */
+export interface RegistryRequestInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: () => RequestBody;
+}
+
+export interface RegistryRequestOptions {
+  /** push access: the token scope is `repository:<repo>:pull,push` */
+  push?: boolean;
+  /** retry transient failures (default true); off where a failed attempt may have half happened (a PATCH of a chunk) */
+  retry?: boolean;
+}
+
 export interface FetchedManifest {
   mediaType: string;
   digest: Digest;
@@ -266,6 +283,19 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * One request with the client's auth, retry and redirect handling (push's uploads go through
+   * it); Authorization is sent to the registry's own origin only. Returns the response, any status.
+   */
+  request(repo: string, url: string, init: RegistryRequestInit = {}, opts: RegistryRequestOptions = {}): Promise<Response> {
+    return this.#request(repo, url, init, opts);
+  }
+
+  /** The RegistryError for a failed `request` response: `what: url: HTTP status: the registry's error text`. */
+  responseError(res: Response, what: string, url: string): Promise<RegistryError> {
+    return this.#httpError(res, what, url);
+  }
+
   #backoff(attempt: number): number {
     const base = this.#opts.backoffMs ?? 200;
     return Math.min(5000, base * 2 ** attempt) * (0.75 + Math.random() * 0.5);
@@ -282,14 +312,14 @@ export class RegistryClient {
    * One logical request: auth (cached token / Basic / a challenge answered once), redirects by
    * hand, retries on transient failures. Returns the final response (any status).
    */
-  async #request(repo: string, url: string, init: { headers?: Record<string, string> }): Promise<Response> {
-    const retries = this.#opts.retries ?? 4;
-    const scope = `repository:${repo}:pull`;
+  async #request(repo: string, url: string, init: RegistryRequestInit, opts: RegistryRequestOptions = {}): Promise<Response> {
+    const retries = opts.retry === false ? 0 : this.#opts.retries ?? 4;
+    const scope = `repository:${repo}:${opts.push ? 'pull,push' : 'pull'}`;
     let answeredChallenge = false;
     for (let attempt = 0; ; attempt++) {
       try {
         const auth = await this.#authorization(scope);
-        const res = await this.#followRedirects(url, init.headers ?? {}, auth);
+        const res = await this.#followRedirects(url, init, auth);
         if (res.status === 401 && !answeredChallenge) {
           const header = res.headers.get('www-authenticate') ?? '';
           await res.body?.cancel();
@@ -387,14 +417,21 @@ export class RegistryClient {
     return token;
   }
 
-  /** fetch with redirects followed by hand; Authorization only to `url`'s origin. */
-  async #followRedirects(url: string, headers: Record<string, string>, auth: string | undefined): Promise<Response> {
-    const origin = new URL(url).origin;
+  /**
+   * fetch with redirects followed by hand; Authorization only to the registry's origin (an
+   * upload's Location may name another host). A 303 turns the request into a GET without body.
+   */
+  async #followRedirects(url: string, init: RegistryRequestInit, auth: string | undefined): Promise<Response> {
+    const origin = new URL(this.baseUrl).origin;
     let current = url;
+    let method = init.method ?? 'GET';
     for (let hop = 0; ; hop++) {
-      const h: Record<string, string> = { 'user-agent': this.#opts.userAgent ?? 'berth', ...headers };
+      const h: Record<string, string> = { 'user-agent': this.#opts.userAgent ?? 'berth', ...init.headers };
+      if (method !== (init.method ?? 'GET')) for (const k of Object.keys(h)) if (/^content-/i.test(k)) delete h[k];
       if (auth !== undefined && new URL(current).origin === origin) h.authorization = auth;
-      const res = await fetch(current, { headers: h, redirect: 'manual' });
+      const body = method === 'GET' || method === 'HEAD' ? undefined : init.body?.();
+      // duplex: a stream body is sent while the answer may already be coming (undici requires it)
+      const res = await fetch(current, { method, headers: h, redirect: 'manual', ...(body !== undefined && { body, duplex: 'half' }) } as RequestInit);
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
       const location = res.headers.get('location');
       await res.body?.cancel();
@@ -403,6 +440,7 @@ export class RegistryClient {
       const next = new URL(location, current);
       if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new RegistryError(`${current}: redirect to ${next.protocol} refused`);
       current = next.toString();
+      if (res.status === 303) method = 'GET';
     }
   }
 }
