@@ -7,7 +7,9 @@
  *   registry-1.docker.io;
  * - auth: anonymous first; on a 401 the `WWW-Authenticate` challenge decides: Bearer (a token
  *   fetched from the realm with service and scope, Basic credentials sent to the realm if given;
- *   tokens cached per scope until they expire) or Basic (the credentials passed in);
+ *   tokens cached per scope until they expire, one fetch per scope even for concurrent requests;
+ *   with an identity token, an OAuth2 refresh_token grant POSTed to the realm, as docker does) or
+ *   Basic (the credentials passed in, or resolved once by `credentialsFor` on the first challenge);
  * - redirects (blob storage) followed by hand, sending Authorization only to the same origin;
  * - retries with exponential backoff on 5xx, 429 and network errors (bounded);
  * - manifests verified against their digest; blobs streamed into the content store with sha256
@@ -24,6 +26,8 @@ import { detectMediaType } from './media.ts';
 export interface Credentials {
   username: string;
   password: string;
+  /** an OAuth2 refresh token (docker's `identitytoken`): Bearer tokens come from a refresh_token grant */
+  identityToken?: string;
 }
 
 export interface RegistryClientOptions {
@@ -31,6 +35,11 @@ export interface RegistryClientOptions {
   insecure?: readonly string[];
   /** Basic credentials for this registry (also sent to a Bearer token realm) */
   credentials?: Credentials;
+  /**
+   * Resolves credentials for a domain (docker's config: src/image/auth credentialsFor), asked at
+   * most once per client and only when the registry challenges; `credentials` wins over it.
+   */
+  credentialsFor?: (domain: string) => Promise<Credentials | undefined>;
   /** extra attempts after a 5xx/429/network error (default 4) */
   retries?: number;
   /** first backoff delay; doubled each attempt, capped at 5 s (default 200 ms) */
@@ -84,6 +93,8 @@ interface CachedToken {
 }
 
 const MAX_REDIRECTS = 5;
+/** the client_id of OAuth2 token requests (docker sends "docker"; registries only log it) */
+const TOKEN_CLIENT_ID = 'berth';
 
 /** The domain → the registry's host for API calls (docker.io's API is registry-1.docker.io). */
 export function registryHost(domain: string): string {
@@ -160,6 +171,11 @@ export class RegistryClient {
   readonly baseUrl: string;
   readonly #opts: RegistryClientOptions;
   readonly #tokens = new Map<string, CachedToken>();
+  /** token fetches in flight per scope: concurrent requests of one scope share one fetch */
+  readonly #fetching = new Map<string, Promise<string>>();
+  #credentialsPromise: Promise<Credentials | undefined> | undefined;
+  /** the latest refresh token: the identity token, or one the token endpoint issued */
+  #refreshToken: string | undefined;
   /** the last challenge seen: later requests of another scope fetch their token up front */
   #challenge: Challenge | undefined;
 
@@ -326,8 +342,8 @@ export class RegistryClient {
           const challenges = parseChallenges(header);
           const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
           if (!ch) throw new RegistryError(`${url}: HTTP 401 without a usable WWW-Authenticate challenge (${JSON.stringify(header)})`, 401);
-          if (ch.scheme === 'basic' && !this.#opts.credentials) {
-            throw new RegistryError(`${url}: HTTP 401: the registry wants Basic credentials and none were given`, 401);
+          if (ch.scheme === 'basic' && !(await this.#credentials())) {
+            throw new RegistryError(`${url}: HTTP 401: unauthorized: the registry wants Basic credentials and none are stored for ${this.domain} (log in first)`, 401);
           }
           this.#challenge = ch;
           if (ch.scheme === 'bearer') {
@@ -358,17 +374,89 @@ export class RegistryClient {
   /** The Authorization header for `scope`, if one is known. */
   async #authorization(scope: string): Promise<string | undefined> {
     const ch = this.#challenge;
-    if (ch?.scheme === 'basic' && this.#opts.credentials) return basic(this.#opts.credentials);
+    if (ch?.scheme === 'basic') {
+      const creds = await this.#credentials();
+      return creds ? basic(creds) : undefined;
+    }
     if (ch?.scheme === 'bearer') {
       const cached = this.#tokens.get(scope);
       if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`;
-      return `Bearer ${await this.#fetchToken(ch, scope, scope)}`;
+      let pending = this.#fetching.get(scope);
+      if (!pending) {
+        pending = this.#fetchToken(ch, scope, scope).finally(() => this.#fetching.delete(scope));
+        this.#fetching.set(scope, pending);
+      }
+      return `Bearer ${await pending}`;
     }
     return undefined;
   }
 
-  /** GET realm?service=…&scope=… (with Basic credentials if any); caches the token under `cacheKey`. */
-  async #fetchToken(ch: Challenge, scope: string, cacheKey: string): Promise<string> {
+  /** `credentials`, else what `credentialsFor(domain)` resolves (asked once). */
+  #credentials(): Promise<Credentials | undefined> {
+    if (this.#opts.credentials) return Promise.resolve(this.#opts.credentials);
+    const resolve = this.#opts.credentialsFor;
+    if (!resolve) return Promise.resolve(undefined);
+    // A RegistryError: #request retries anything else as a network error.
+    return (this.#credentialsPromise ??= resolve(this.domain).catch((e: unknown) => {
+      throw new RegistryError(`credentials for ${this.domain}: ${(e as Error).message}`, undefined, { cause: e });
+    }));
+  }
+
+  /**
+   * Checks the credentials as docker's login does: GET /v2/; when challenged, Basic → the
+   * credentials, Bearer → a token for no scope (account=username, offline_token=true) and /v2/
+   * again with it. Returns the refresh token the token endpoint issued, if any: docker stores it
+   * as the identity token instead of the password. Wrong credentials: RegistryError 401.
+   */
+  async login(): Promise<{ identityToken?: string }> {
+    const url = `${this.baseUrl}/v2/`;
+    const where = `login ${this.domain}`;
+    const get = async (auth: string | undefined): Promise<Response> => {
+      try {
+        return await this.#followRedirects(url, {}, auth);
+      } catch (e) {
+        if (e instanceof RegistryError) throw e;
+        throw new RegistryError(`${where}: ${url}: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as { cause?: unknown }).cause)})` : ''}`, undefined, { cause: e });
+      }
+    };
+    let res = await get(undefined);
+    if (res.status === 401) {
+      const header = res.headers.get('www-authenticate') ?? '';
+      await res.body?.cancel();
+      const challenges = parseChallenges(header);
+      const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
+      if (!ch) throw new RegistryError(`${where}: ${url}: HTTP 401 without a usable WWW-Authenticate challenge (${JSON.stringify(header)})`, 401);
+      const creds = await this.#credentials();
+      if (!creds) throw new RegistryError(`${where}: unauthorized: the registry wants credentials and none were given`, 401);
+      let auth: string;
+      if (ch.scheme === 'basic') auth = basic(creds);
+      else {
+        try {
+          auth = `Bearer ${await this.#fetchToken(ch, undefined, undefined, true)}`;
+        } catch (e) {
+          if (e instanceof RegistryError && e.status === 401) throw new RegistryError(`${where}: unauthorized: ${e.message}`, 401, { cause: e });
+          throw e;
+        }
+      }
+      res = await get(auth);
+      if (res.status === 401) {
+        throw new RegistryError(`${where}: unauthorized: wrong username or password (${url}: HTTP 401: ${await errorText(res)})`, 401);
+      }
+      this.#challenge = ch;
+    }
+    if (!res.ok) throw await this.#httpError(res, where, url);
+    await res.body?.cancel();
+    const issued = this.#refreshToken !== undefined && this.#refreshToken !== (await this.#credentials())?.identityToken;
+    return issued ? { identityToken: this.#refreshToken! } : {};
+  }
+
+  /**
+   * A token for `scope` (none: login) from the realm, as docker's token handler gets it: with a
+   * refresh token (identity token), POST grant_type=refresh_token; else GET realm?service=…&scope=…
+   * with Basic credentials if any (`offline_token=true` at login asks for a refresh token).
+   * Caches the token under `cacheKey` and `scope`; keeps a refresh token the realm sends.
+   */
+  async #fetchToken(ch: Challenge, scope: string | undefined, cacheKey: string | undefined, offline = false): Promise<string> {
     const realm = ch.params.realm;
     if (!realm) throw new RegistryError(`Bearer challenge without a realm from ${this.baseUrl}`, 401);
     let u: URL;
@@ -378,15 +466,34 @@ export class RegistryClient {
       throw new RegistryError(`Bearer challenge with an invalid realm ${JSON.stringify(realm)}`, 401);
     }
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new RegistryError(`Bearer realm ${realm}: not http(s)`, 401);
-    if (ch.params.service) u.searchParams.set('service', ch.params.service);
-    u.searchParams.set('scope', scope);
+    const creds = await this.#credentials();
+    const refresh = this.#refreshToken ?? creds?.identityToken;
     const headers: Record<string, string> = { 'user-agent': this.#opts.userAgent ?? 'berth' };
-    if (this.#opts.credentials) headers.authorization = basic(this.#opts.credentials);
+    let init: RequestInit;
+    if (refresh) {
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh, client_id: TOKEN_CLIENT_ID });
+      if (ch.params.service) form.set('service', ch.params.service);
+      if (scope) form.set('scope', scope);
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      init = { method: 'POST', headers, body: form.toString(), redirect: 'follow' };
+    } else {
+      if (ch.params.service) u.searchParams.set('service', ch.params.service);
+      if (scope) u.searchParams.set('scope', scope);
+      if (creds) {
+        headers.authorization = basic(creds);
+        if (creds.username) u.searchParams.set('account', creds.username);
+      }
+      if (offline) {
+        u.searchParams.set('offline_token', 'true');
+        u.searchParams.set('client_id', TOKEN_CLIENT_ID);
+      }
+      init = { headers, redirect: 'follow' };
+    }
     const retries = this.#opts.retries ?? 4;
     let res: Response | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        res = await fetch(u, { headers, redirect: 'follow' });
+        res = await fetch(u, init);
       } catch (e) {
         if (attempt >= retries) throw new RegistryError(`token from ${u.origin}${u.pathname}: ${(e as Error).message}`, undefined, { cause: e });
         await sleep(this.#backoff(attempt));
@@ -400,9 +507,9 @@ export class RegistryClient {
       break;
     }
     if (!res.ok) {
-      throw new RegistryError(`token from ${u.origin}${u.pathname} for ${scope}: HTTP ${res.status}: ${await errorText(res)}`, res.status);
+      throw new RegistryError(`token from ${u.origin}${u.pathname} for ${scope ?? 'login'}: HTTP ${res.status}: ${await errorText(res)}`, res.status);
     }
-    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown; refresh_token?: unknown };
     try {
       body = (await res.json()) as typeof body;
     } catch (e) {
@@ -411,9 +518,10 @@ export class RegistryClient {
     const token = typeof body.token === 'string' && body.token !== '' ? body.token : body.access_token;
     if (typeof token !== 'string' || token === '') throw new RegistryError(`token from ${u.origin}${u.pathname}: no token in the answer`);
     const ttl = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
+    if (typeof body.refresh_token === 'string' && body.refresh_token !== '') this.#refreshToken = body.refresh_token;
     const entry = { token, expiresAt: Date.now() + Math.max(1, ttl - 10) * 1000 };
-    this.#tokens.set(cacheKey, entry);
-    this.#tokens.set(scope, entry);
+    if (cacheKey !== undefined) this.#tokens.set(cacheKey, entry);
+    if (scope !== undefined) this.#tokens.set(scope, entry);
     return token;
   }
 
