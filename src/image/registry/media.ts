@@ -16,6 +16,22 @@ export const MEDIA_TYPE_OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const MEDIA_TYPE_OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar';
 export const MEDIA_TYPE_OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 export const MEDIA_TYPE_OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
+/** Not in Docker's spec, but BuildKit writes it (and containerd reads it) for zstd layers under Docker manifests. */
+export const MEDIA_TYPE_DOCKER_LAYER_ZSTD = 'application/vnd.docker.image.rootfs.diff.tar.zstd';
+
+/** Layer media types berth unpacks: tar, gzip or zstd (the compression is checked from the bytes too). */
+export const LAYER_MEDIA_TYPES: readonly string[] = [
+  MEDIA_TYPE_OCI_LAYER,
+  MEDIA_TYPE_OCI_LAYER_GZIP,
+  MEDIA_TYPE_OCI_LAYER_ZSTD,
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+  'application/vnd.docker.image.rootfs.diff.tar',
+  MEDIA_TYPE_DOCKER_LAYER,
+  MEDIA_TYPE_DOCKER_LAYER_ZSTD,
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+];
 
 export const MANIFEST_MEDIA_TYPES: readonly string[] = [MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_MANIFEST];
 export const INDEX_MEDIA_TYPES: readonly string[] = [MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_OCI_INDEX];
@@ -24,6 +40,7 @@ export const ACCEPT_ALL: readonly string[] = [...INDEX_MEDIA_TYPES, ...MANIFEST_
 
 export const isManifestType = (t: string): boolean => MANIFEST_MEDIA_TYPES.includes(t);
 export const isIndexType = (t: string): boolean => INDEX_MEDIA_TYPES.includes(t);
+export const isLayerType = (t: string): boolean => LAYER_MEDIA_TYPES.includes(t);
 
 /** A manifest, index or blob that berth cannot use: not JSON, wrong shape, unknown type. */
 export class ManifestError extends Error {
@@ -118,12 +135,15 @@ export function parseManifest(bytes: Uint8Array, mediaType: string, where = 'man
   const type = typeof o.mediaType === 'string' ? o.mediaType : mediaType;
   if (!isManifestType(type)) throw new ManifestError(`${where}: unsupported media type ${JSON.stringify(type)}`);
   if (!Array.isArray(o.layers)) throw new ManifestError(`${where}.layers: missing`);
-  return {
-    schemaVersion: 2,
-    mediaType: type,
-    config: parseDescriptor(o.config, `${where}.config`),
-    layers: o.layers.map((l, i) => parseDescriptor(l, `${where}.layers[${i}]`)),
-  };
+  const config = parseDescriptor(o.config, `${where}.config`);
+  const layers = o.layers.map((l, i) => parseDescriptor(l, `${where}.layers[${i}]`));
+  // Refused before any blob is fetched: a pull of an image berth cannot unpack tags nothing.
+  for (const [i, l] of layers.entries()) {
+    if (!isLayerType(l.mediaType)) {
+      throw new ManifestError(`${where}.layers[${i}]: unsupported layer media type ${JSON.stringify(l.mediaType)} (berth unpacks tar, tar+gzip and tar+zstd layers)`);
+    }
+  }
+  return { schemaVersion: 2, mediaType: type, config, layers };
 }
 
 /** Parses a Docker manifest list or OCI index. */

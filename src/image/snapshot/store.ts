@@ -24,8 +24,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { decompress, whenClosed } from '../compression/index.ts';
+import { isLayerType } from '../registry/media.ts';
 import { Digester, digestFromHex, digestHex, parseDigest, type Digest } from '../store/digest.ts';
 import { errnoCode } from '../store/errors.ts';
 import { lock, ownerAlive, processStart } from '../store/lock.ts';
@@ -74,26 +74,7 @@ export interface SnapshotInfo extends SnapshotMeta {
   owners: string[];
 }
 
-/** Media types berth recognises as layers (the compression itself is detected from the bytes). */
-const LAYER_TYPES = new Set([
-  'application/vnd.oci.image.layer.v1.tar',
-  'application/vnd.oci.image.layer.v1.tar+gzip',
-  'application/vnd.oci.image.layer.v1.tar+zstd',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
-  'application/vnd.docker.image.rootfs.diff.tar.gzip',
-  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-  'application/vnd.docker.image.rootfs.diff.tar',
-]);
-
-const GZIP_MAGIC = [0x1f, 0x8b];
-const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 const ownStart = processStart(process.pid) ?? '-';
-
-function startsWith(b: Buffer, magic: number[]): boolean {
-  return b.length >= magic.length && magic.every((m, i) => b[i] === m);
-}
 
 function ownerFile(owner: string): string {
   if (typeof owner !== 'string' || owner.length === 0) throw new SnapshotError('snapshot owner must be a non-empty string');
@@ -159,7 +140,7 @@ export class SnapshotStore {
     if (layers.length === 0) throw new SnapshotError('an image needs at least one layer');
     for (const [i, l] of layers.entries()) {
       parseDigest(l.digest, `layer ${i} digest`);
-      if (!LAYER_TYPES.has(l.mediaType)) throw new UnsupportedLayerError(`layer ${i} (${l.digest}): unsupported media type ${JSON.stringify(l.mediaType)}`);
+      if (!isLayerType(l.mediaType)) throw new UnsupportedLayerError(`layer ${i} (${l.digest}): unsupported media type ${JSON.stringify(l.mediaType)}`);
     }
     if (opts.owner !== undefined) ownerFile(opts.owner);
     const ids = chainIds(layers.map((l) => l.diffId));
@@ -233,41 +214,12 @@ export class SnapshotStore {
   /** Decompresses blob `layer.digest` into `dest`, hashing the tar it yields against the DiffID. */
   async #extractVerified(layer: LayerRef, content: LayerSource, dest: string): Promise<ExtractStats> {
     const raw = await content.reader(layer.digest as Digest);
-    const rawIt = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    // Sniff the compression from the first bytes, whatever the media type claims.
-    const head: Buffer[] = [];
-    let headLen = 0;
-    let rawDone = false;
-    while (headLen < 4) {
-      const r = await rawIt.next();
-      if (r.done) {
-        rawDone = true;
-        break;
-      }
-      head.push(r.value);
-      headLen += r.value.length;
-    }
-    const first = Buffer.concat(head);
-    async function* rest(): AsyncGenerator<Buffer> {
-      if (first.length > 0) yield first;
-      if (rawDone) return;
-      for (;;) {
-        const r = await rawIt.next();
-        if (r.done) return;
-        yield r.value;
-      }
-    }
-    let tar: AsyncIterable<Buffer>;
-    if (startsWith(first, ZSTD_MAGIC)) {
+    // gzip, zstd (a zstd child process) or plain tar, from the first bytes or the media type.
+    const tar = await decompress(raw, { what: `layer ${layer.digest}`, mediaType: layer.mediaType }).catch((e: unknown) => {
       raw.destroy();
-      throw new UnsupportedLayerError(`layer ${layer.digest}: zstd layers are not supported yet`);
-    } else if (startsWith(first, GZIP_MAGIC)) {
-      const gunzip = createGunzip();
-      tar = pipeline(rest(), gunzip, () => undefined) as unknown as AsyncIterable<Buffer>;
-    } else {
-      tar = rest();
-    }
-    const it = tar[Symbol.asyncIterator]();
+      throw e;
+    });
+    const it = tar[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     const digester = new Digester();
     // extractLayer stops reading at the tar's end-of-archive marker; the bytes after it (padding)
     // are part of the DiffID too, so the iterator handed to it does not end the stream on return.
@@ -291,7 +243,8 @@ export class SnapshotStore {
       }
     } catch (e) {
       await it.return?.().catch(() => undefined);
-      raw.destroy();
+      tar.destroy();
+      await whenClosed(tar); // zstd has exited: no process outlives a failed unpack
       throw e;
     }
     const actual = digester.digest();
