@@ -393,10 +393,10 @@ describe('image refs', () => {
     assert.equal(await again.untag('docker.io/library/busybox:1.36'), d1);
     assert.equal(await again.untag('docker.io/library/busybox:1.36'), undefined, 'untag of an absent name');
     assert.deepEqual(await refs.namesOf(d1), []);
-    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
-      schemaVersion: 1,
-      names: { 'docker.io/library/alpine:3': d2, 'docker.io/library/busybox:latest': d2 },
-    });
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    assert.deepEqual(doc.names, { 'docker.io/library/alpine:3': d2, 'docker.io/library/busybox:latest': d2 });
+    assert.deepEqual(Object.keys(doc.images).sort(), [d1, d2].sort(), 'd1 lost its names but is still an image (dangling)');
+    assert.deepEqual((await refs.images()).map((i) => [i.digest, i.names.length]).sort(), [[d1, 0], [d2, 2]].sort());
     assert.deepEqual(readdirSync(join(file, '..')).sort(), ['refs.json'], 'no temp or lock files left');
   });
 
@@ -471,8 +471,12 @@ describe('gc', () => {
     assert.equal(r.refCounts.get(idx), 0);
     assert.ok(r.freedBytes > 0);
 
-    // untag the last name: everything goes
+    // untag the last name: the image stays (dangling), so does its content
     await refs.untag('example.com/app:1');
+    const kept = await collectGarbage(store, { roots: await refs.roots(), children: childrenOf(store) });
+    assert.deepEqual(kept.deleted, []);
+    // remove the image: everything goes
+    assert.deepEqual(await refs.removeImage(idx), []);
     const r2 = await collectGarbage(store, { roots: await refs.roots(), children: childrenOf(store) });
     assert.equal(r2.deleted.length, 5);
     assert.deepEqual(await store.list(), []);

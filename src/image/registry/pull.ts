@@ -8,6 +8,7 @@
 import { parseReference, type ImageReference } from '../reference.ts';
 import { ingest, type ContentStore } from '../store/content.ts';
 import type { Digest } from '../store/digest.ts';
+import { Leases, type Lease } from '../store/lease.ts';
 import type { ImageRefs } from '../store/refs.ts';
 import { RegistryClient, type RegistryClientOptions } from './client.ts';
 import {
@@ -66,14 +67,27 @@ export async function pullImage(
 ): Promise<PullResult> {
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
   const client = opts.client ?? RegistryClient.forReference(ref, opts.clientOptions);
-  const repo = ref.path;
   const platform = opts.platform ?? hostPlatform();
+  // Every blob is leased before the store is asked whether it has it, and the lease ends only
+  // after the tag: a garbage collection meanwhile keeps them (see store/lease.ts).
+  const lease = await Leases.forContent(store).acquire(`pull ${ref.toString()}`);
+  try {
+    return await pullLeased(ref, client, store, refs, platform, lease, opts);
+  } finally {
+    await lease.release();
+  }
+}
 
+async function pullLeased(
+  ref: ImageReference, client: RegistryClient, store: ContentStore, refs: ImageRefs, platform: Platform, lease: Lease, opts: PullOptions,
+): Promise<PullResult> {
+  const repo = ref.path;
   let fetched = await client.getManifest(repo, ref.digest ?? ref.tag ?? 'latest', ACCEPT_ALL);
   let indexDigest: Digest | undefined;
   if (isIndexType(fetched.mediaType)) {
     const index = parseIndex(fetched.bytes, fetched.mediaType, `index ${ref.toString()}`);
     const desc = selectPlatform(index, platform);
+    await lease.add({ content: [fetched.digest] });
     await storeBytes(store, fetched.bytes, fetched.digest);
     opts.onBlob?.('index', fetched.digest, fetched.bytes.length);
     indexDigest = fetched.digest;
@@ -86,6 +100,7 @@ export async function pullImage(
     throw new ManifestError(`${ref.toString()}: unsupported manifest media type ${JSON.stringify(fetched.mediaType)}`);
   }
   const manifest = parseManifest(fetched.bytes, fetched.mediaType, `manifest ${ref.repository()}@${fetched.digest}`);
+  await lease.add({ content: [fetched.digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)] });
 
   await client.fetchBlob(repo, manifest.config.digest, store, manifest.config.size);
   opts.onBlob?.('config', manifest.config.digest, manifest.config.size);
@@ -98,7 +113,7 @@ export async function pullImage(
   opts.onBlob?.('manifest', fetched.digest, fetched.bytes.length);
 
   const name = ref.toString();
-  await refs.tag(name, fetched.digest);
+  await refs.tag(name, fetched.digest, indexDigest !== undefined ? { indexDigest } : {});
   return {
     name,
     manifestDigest: fetched.digest,

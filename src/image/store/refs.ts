@@ -1,10 +1,15 @@
 /**
  * The image index: image names (`docker.io/library/busybox:latest`, already normalised by the
- * reference parser) → manifest digest, and each digest → the set of its names. Kept in one JSON
- * file, `{"schemaVersion":1,"names":{NAME: DIGEST}}` (digest → names is derived on read), updated
- * read-modify-write under a lock file (`FILE.lock`, see lock.ts; writers wait for each other) and
- * written to a temp file, fsynced and renamed over, so readers never see a torn file and need
- * no lock.
+ * reference parser) → manifest digest, and the images present, by manifest digest, with what a
+ * name cannot say: when the image was added and last tagged, and the index digest it was pulled
+ * through (docker's RepoDigest). An image outlives its names: untagging (or moving) its last name
+ * leaves it dangling (`<none>:<none>`) until it is removed or pruned.
+ *
+ * One JSON file, `{"schemaVersion":1,"names":{NAME: DIGEST},"images":{DIGEST: RECORD}}` (digest →
+ * names is derived on read; files written before `images` existed are read as if every named
+ * digest had a record without times), updated read-modify-write under a lock file (`FILE.lock`,
+ * see lock.ts; writers wait for each other) and written to a temp file, fsynced and renamed over,
+ * so readers never see a torn file and need no lock.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
@@ -18,17 +23,54 @@ export interface RefEntry {
   digest: Digest;
 }
 
+/** What the index knows of an image (keyed by its manifest digest) beyond its names. */
+export interface ImageRecord {
+  /** when it was first recorded (ISO 8601); absent for images recorded before records existed */
+  addedAt?: string;
+  /** when a name was last pointed at it (docker's Metadata.LastTagTime) */
+  lastTagTime?: string;
+  /** the manifest list / OCI index it was pulled through, if any */
+  indexDigest?: Digest;
+}
+
+/** The index as one value: what `update` hands to its callback. */
+export interface RefsState {
+  names: Map<string, Digest>;
+  images: Map<Digest, ImageRecord>;
+}
+
+/** An image of the index with its names. */
+export interface ImageEntry {
+  digest: Digest;
+  record: ImageRecord;
+  /** sorted; empty for a dangling image */
+  names: string[];
+}
+
 /** A consistent view of the index at one moment. */
 export class RefsSnapshot {
   readonly byDigest = new Map<Digest, Set<string>>();
-  constructor(readonly names: ReadonlyMap<string, Digest>) {
-    for (const [name, d] of names) {
+  readonly names: ReadonlyMap<string, Digest>;
+  readonly images: ReadonlyMap<Digest, ImageRecord>;
+  constructor(state: RefsState) {
+    this.names = state.names;
+    this.images = state.images;
+    for (const [name, d] of state.names) {
       let set = this.byDigest.get(d);
       if (!set) this.byDigest.set(d, (set = new Set()));
       set.add(name);
     }
   }
+
+  /** Every image with its names, in digest order. */
+  entries(): ImageEntry[] {
+    return [...this.images].sort(([a], [b]) => cmp(a, b)).map(([digest, record]) => ({
+      digest, record, names: [...(this.byDigest.get(digest) ?? [])].sort(cmp),
+    }));
+  }
 }
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Validates an image name as a key: non-empty printable text without spaces. */
 export function validateName(name: unknown): string {
@@ -37,6 +79,11 @@ export function validateName(name: unknown): string {
     throw new StoreError(`image name ${JSON.stringify(name.slice(0, 100))}: contains whitespace or control characters, or is too long`);
   }
   return name;
+}
+
+export interface TagOptions {
+  /** the index the image was pulled through (recorded on the image: its RepoDigest) */
+  indexDigest?: Digest;
 }
 
 export class ImageRefs {
@@ -52,70 +99,109 @@ export class ImageRefs {
     return new RefsSnapshot(await this.#read());
   }
 
-  /** Points `name` at `digest`; returns the digest it pointed at before, if any. */
-  async tag(name: string, digest: Digest): Promise<Digest | undefined> {
+  /**
+   * Points `name` at `digest` and records the image (with `opts.indexDigest`); returns the digest
+   * it pointed at before, if any. The image it pointed at stays, dangling if that was its last name.
+   */
+  async tag(name: string, digest: Digest, opts: TagOptions = {}): Promise<Digest | undefined> {
     validateName(name);
     const d = parseDigest(digest, `tag ${name}`);
-    return this.update((names) => {
+    const index = opts.indexDigest === undefined ? undefined : parseDigest(opts.indexDigest, `tag ${name}: index digest`);
+    return this.update(({ names, images }) => {
       const prev = names.get(name);
+      const now = new Date().toISOString();
+      const rec = images.get(d) ?? { addedAt: now };
+      // Pulling a name again that already points here is not a new tag (docker keeps LastTagTime).
+      if (prev !== d) rec.lastTagTime = now;
+      if (index !== undefined) rec.indexDigest = index;
+      images.set(d, rec);
       names.set(name, d);
       return prev;
     });
   }
 
-  /** Removes `name`; returns the digest it pointed at, or undefined if there was no such name. */
+  /** Removes `name`; returns the digest it pointed at, or undefined if there was no such name. The image stays. */
   async untag(name: string): Promise<Digest | undefined> {
     validateName(name);
-    return this.update((names) => {
+    return this.update(({ names }) => {
       const prev = names.get(name);
       names.delete(name);
       return prev;
     });
   }
 
+  /**
+   * Forgets image `digest` and every name pointing at it (its blobs become garbage unless
+   * something else references them); returns the names removed, or undefined if there was no
+   * such image.
+   */
+  async removeImage(digest: Digest): Promise<string[] | undefined> {
+    const d = parseDigest(digest, 'remove image');
+    return this.update(({ names, images }) => {
+      const removed = [...names].filter(([, v]) => v === d).map(([n]) => n).sort(cmp);
+      if (!images.has(d) && removed.length === 0) return undefined;
+      for (const n of removed) names.delete(n);
+      images.delete(d);
+      return removed;
+    });
+  }
+
   async resolve(name: string): Promise<Digest | undefined> {
-    return (await this.#read()).get(validateName(name));
+    return (await this.#read()).names.get(validateName(name));
   }
 
   /** Names pointing at `digest`, sorted. */
   async namesOf(digest: Digest): Promise<string[]> {
-    return [...((await this.snapshot()).byDigest.get(digest) ?? [])].sort();
+    return [...((await this.snapshot()).byDigest.get(digest) ?? [])].sort(cmp);
   }
 
   /** Every name, sorted by name. */
   async list(): Promise<RefEntry[]> {
-    return [...(await this.#read())].map(([name, digest]) => ({ name, digest })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return [...(await this.#read()).names].map(([name, digest]) => ({ name, digest })).sort((a, b) => cmp(a.name, b.name));
   }
 
-  /** Every digest some name points at: the roots of garbage collection. */
+  /** Every image (tagged or dangling) with its names. */
+  async images(): Promise<ImageEntry[]> {
+    return (await this.snapshot()).entries();
+  }
+
+  /** Every digest an image of the index stands on (manifests and the indexes they came through): the roots of garbage collection. */
   async roots(): Promise<Set<Digest>> {
-    return new Set((await this.#read()).values());
+    const { names, images } = await this.#read();
+    const out = new Set<Digest>(names.values());
+    for (const [d, rec] of images) {
+      out.add(d);
+      if (rec.indexDigest !== undefined) out.add(rec.indexDigest);
+    }
+    return out;
   }
 
   /**
-   * Read-modify-write under the lock: `fn` changes the map (or not); the result is written if it
-   * changed. `fn`'s return value is returned.
+   * Read-modify-write under the lock: `fn` changes the state (or not); the result is written if it
+   * changed. Every named digest keeps an image record. `fn`'s return value is returned.
    */
-  async update<T>(fn: (names: Map<string, Digest>) => T | Promise<T>): Promise<T> {
+  async update<T>(fn: (state: RefsState) => T | Promise<T>): Promise<T> {
     await mkdir(dirname(this.file), { recursive: true });
     const held = await lock(this.lockPath, `image index ${this.file}`, this.lockTimeoutMs);
     try {
-      const names = await this.#read();
-      const before = JSON.stringify([...names]);
-      const result = await fn(names);
-      if (JSON.stringify([...names]) !== before) await this.#write(names);
+      const state = await this.#read();
+      const before = serialize(state);
+      const result = await fn(state);
+      for (const d of state.names.values()) if (!state.images.has(d)) state.images.set(d, { addedAt: new Date().toISOString() });
+      const after = serialize(state);
+      if (after !== before) await this.#write(after);
       return result;
     } finally {
       await held.release();
     }
   }
 
-  async #read(): Promise<Map<string, Digest>> {
+  async #read(): Promise<RefsState> {
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
     } catch (e) {
-      if (errnoCode(e) === 'ENOENT') return new Map();
+      if (errnoCode(e) === 'ENOENT') return { names: new Map(), images: new Map() };
       throw new StoreError(`image index ${this.file}: read: ${(e as Error).message}`, { cause: e });
     }
     let doc: unknown;
@@ -124,7 +210,7 @@ export class ImageRefs {
     } catch (e) {
       throw new CorruptError(`image index ${this.file}: not JSON: ${(e as Error).message}`);
     }
-    const o = doc as { schemaVersion?: unknown; names?: unknown };
+    const o = doc as { schemaVersion?: unknown; names?: unknown; images?: unknown };
     if (typeof o !== 'object' || o === null || o.schemaVersion !== 1 || typeof o.names !== 'object' || o.names === null) {
       throw new CorruptError(`image index ${this.file}: want {"schemaVersion":1,"names":{…}}`);
     }
@@ -133,16 +219,27 @@ export class ImageRefs {
       if (!isDigest(d)) throw new CorruptError(`image index ${this.file}: name ${JSON.stringify(name)}: invalid digest ${JSON.stringify(d)}`);
       names.set(name, d);
     }
-    return names;
+    const images = new Map<Digest, ImageRecord>();
+    if (o.images !== undefined) {
+      if (typeof o.images !== 'object' || o.images === null || Array.isArray(o.images)) {
+        throw new CorruptError(`image index ${this.file}: "images" is not an object`);
+      }
+      for (const [d, rec] of Object.entries(o.images as Record<string, unknown>)) {
+        if (!isDigest(d)) throw new CorruptError(`image index ${this.file}: images: invalid digest ${JSON.stringify(d)}`);
+        images.set(d, parseRecord(rec, `image index ${this.file}: images.${d}`));
+      }
+    }
+    // Files from before "images": every named digest is an image whose times are unknown.
+    for (const d of names.values()) if (!images.has(d)) images.set(d, {});
+    return { names, images };
   }
 
-  async #write(names: Map<string, Digest>): Promise<void> {
-    const sorted = Object.fromEntries([...names].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  async #write(text: string): Promise<void> {
     const tmp = `${this.file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     try {
       const fh = await open(tmp, 'wx', 0o644);
       try {
-        await fh.writeFile(`${JSON.stringify({ schemaVersion: 1, names: sorted }, null, 2)}\n`);
+        await fh.writeFile(text);
         await fh.sync();
       } finally {
         await fh.close();
@@ -159,4 +256,27 @@ export class ImageRefs {
       await dir.close();
     }
   }
+}
+
+function parseRecord(v: unknown, where: string): ImageRecord {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CorruptError(`${where}: not an object`);
+  const o = v as Record<string, unknown>;
+  const rec: ImageRecord = {};
+  for (const k of ['addedAt', 'lastTagTime'] as const) {
+    if (o[k] === undefined) continue;
+    if (typeof o[k] !== 'string' || Number.isNaN(Date.parse(o[k] as string))) throw new CorruptError(`${where}.${k}: not a date`);
+    rec[k] = o[k] as string;
+  }
+  if (o.indexDigest !== undefined) {
+    if (!isDigest(o.indexDigest)) throw new CorruptError(`${where}.indexDigest: invalid digest ${JSON.stringify(o.indexDigest)}`);
+    rec.indexDigest = o.indexDigest;
+  }
+  return rec;
+}
+
+/** The file's text: names and images sorted, so equal states give equal text. */
+function serialize(state: RefsState): string {
+  const names = Object.fromEntries([...state.names].sort(([a], [b]) => cmp(a, b)));
+  const images = Object.fromEntries([...state.images].sort(([a], [b]) => cmp(a, b)));
+  return `${JSON.stringify({ schemaVersion: 1, names, images }, null, 2)}\n`;
 }
