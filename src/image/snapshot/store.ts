@@ -319,12 +319,14 @@ export class SnapshotStore {
   }
 
   /**
-   * Removes every snapshot no owner references, each under its chain lock (renamed into tmp/
-   * first, so it disappears atomically). Returns the chain IDs removed.
+   * Removes every snapshot no owner references and `keep` does not name (the image collector
+   * keeps the chains of the images present), each under its chain lock (renamed into tmp/ first,
+   * so it disappears atomically). Returns the chain IDs removed.
    */
-  async gc(timeoutMs = 30 * 60_000): Promise<Digest[]> {
+  async gc(timeoutMs = 30 * 60_000, keep: ReadonlySet<string> = new Set()): Promise<Digest[]> {
     const removed: Digest[] = [];
     for (const id of await this.ids()) {
+      if (keep.has(id)) continue;
       const gone = await this.#withLock(id, timeoutMs, async () => {
         if (!(await this.has(id)) || (await this.owners(id)).length > 0) return false;
         await this.#removeDir(this.snapshotPath(id));
