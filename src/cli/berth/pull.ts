@@ -1,4 +1,5 @@
 // berth pull: fetch an image into the store and tag it.
+import { credentialsFor } from '../../image/auth/index.ts';
 import { pull } from '../../image/bundle/create.ts';
 import { UsageError, bool } from '../args.ts';
 import type { Command } from './command.ts';
@@ -15,6 +16,7 @@ export const pullCommand: Command = {
     const quiet = bool(p, 'quiet');
     const stores = await ctx.stores();
     const r = await pull(stores, p.rest[0]!, {
+      clientOptions: { credentialsFor }, // what `berth login` / `docker login` stored
       onBlob: (kind, digest, size) => { if (!quiet) ctx.log(`${kind} ${digest} ${size} bytes`); },
     });
     if (quiet) ctx.stdout.write(`${r.name}\n`);
