@@ -48,10 +48,11 @@ export const pushCommand: Command = {
     const ref = parseReference(p.rest[0]!);
     if (all && (!ref.tagDefaulted || ref.digest !== undefined)) throw new UsageError('tag can\'t be used with --all-tags/-a');
     const out = (line: string): void => void (!quiet && ctx.stdout.write(`${line}\n`));
+    if (!all && ref.tagDefaulted) out(`Using default tag: ${ref.tag}`);
+    // docker says which repository before it looks for the image
+    out(`The push refers to repository [${ref.repository()}]`);
     const targets = all ? await tagsOf(ctx, ref) : [ref];
     if (targets.length === 0) throw new ImageNotLocalError(ref);
-    if (!all && ref.tagDefaulted) out(`Using default tag: ${ref.tag}`);
-    out(`The push refers to repository [${ref.repository()}]`);
     const { content, refs } = await ctx.stores();
     for (const target of targets) {
       const r = await pushImage(target, content, refs, {
