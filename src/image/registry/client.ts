@@ -343,7 +343,7 @@ export class RegistryClient {
           const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
           if (!ch) throw new RegistryError(`${url}: HTTP 401 without a usable WWW-Authenticate challenge (${JSON.stringify(header)})`, 401);
           if (ch.scheme === 'basic' && !(await this.#credentials())) {
-            throw new RegistryError(`${url}: HTTP 401: unauthorized: the registry wants Basic credentials and none are stored for ${this.domain} (log in first)`, 401);
+            throw new RegistryError(`${url}: HTTP 401: unauthorized: the registry wants Basic credentials and none were given (log in to ${this.domain} first)`, 401);
           }
           this.#challenge = ch;
           if (ch.scheme === 'bearer') {
