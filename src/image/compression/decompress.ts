@@ -44,9 +44,22 @@ export interface DecompressOptions {
  */
 export async function decompress(source: Readable, opts: DecompressOptions): Promise<Readable> {
   opts.signal?.throwIfAborted();
-  const { head, rest } = await peek(source, SNIFF_BYTES, opts.what);
+  // One listener from the start: the blob's reader reads ahead while paused, so it may fail
+  // between the sniffing and the decoder being wired up.
+  let failure: Error | undefined;
+  let onFailure: ((e: Error) => void) | undefined;
+  source.on('error', (e: Error) => {
+    failure ??= e;
+    onFailure?.(e);
+  });
+  const sourceError: OnSourceError = (fn) => {
+    if (failure) queueMicrotask(() => fn(failure!));
+    else onFailure = fn;
+  };
+  const { head, rest } = await peek(source, SNIFF_BYTES, opts.what, sourceError);
   const compression = sniffCompression(head) ?? declaredCompression(opts.mediaType);
-  const out = compression === 'zstd' ? zstd(rest, opts.what) : compression === 'gzip' ? gunzip(rest, opts.what) : plain(rest, opts.what);
+  const watch: OnSourceError = rest === source ? sourceError : (fn) => rest.once('error', fn);
+  const out = compression === 'zstd' ? zstd(rest, opts.what, watch) : compression === 'gzip' ? gunzip(rest, opts.what, watch) : plain(rest, opts.what, watch);
   if (opts.signal) addAbortSignal(opts.signal, out);
   return out;
 }
@@ -56,16 +69,19 @@ export function whenClosed(s: Readable): Promise<void> {
   return new Promise((resolve) => (s.closed ? resolve() : s.once('close', () => resolve())));
 }
 
+/** Registers the one handler of the blob reader's error (called at once if it has failed already). */
+type OnSourceError = (fn: (e: Error) => void) => void;
+
 /**
  * Reads at least `n` bytes of `source` (fewer if it ends first) and puts them back: `rest` is
  * the whole stream again (`source` itself, or a stand-in when it has already ended).
  */
-async function peek(source: Readable, n: number, what: string): Promise<{ head: Buffer; rest: Readable }> {
+async function peek(source: Readable, n: number, what: string, onError: OnSourceError): Promise<{ head: Buffer; rest: Readable }> {
   const parts: Buffer[] = [];
   let len = 0;
   const ended = await new Promise<boolean>((resolve, reject) => {
     const done = (): void => {
-      source.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      source.off('data', onData).off('end', onEnd).off('close', onClose);
       source.pause();
     };
     const onData = (c: Buffer): void => {
@@ -80,15 +96,15 @@ async function peek(source: Readable, n: number, what: string): Promise<{ head: 
       done();
       resolve(true);
     };
-    const onError = (e: Error): void => {
-      done();
-      reject(new DecompressError(`${what}: reading the blob: ${e.message}`, 'none', { cause: e }));
-    };
     const onClose = (): void => {
       done();
       reject(new DecompressError(`${what}: the blob's stream closed before its end`, 'none'));
     };
-    source.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+    onError((e) => {
+      done();
+      reject(new DecompressError(`${what}: reading the blob: ${e.message}`, 'none', { cause: e }));
+    });
+    source.on('data', onData).on('end', onEnd).on('close', onClose);
   });
   const head = Buffer.concat(parts);
   // A short blob may have ended right after its one chunk ('end' emitted after we stopped
@@ -130,20 +146,23 @@ function relay(inner: Readable, label: (e: Error) => Error, finish: Finish, tear
   return out;
 }
 
-function plain(source: Readable, what: string): Readable {
-  return relay(source, (e) => new DecompressError(`${what}: reading the blob: ${e.message}`, 'none', { cause: e }), async () => undefined, async () => {
+function plain(source: Readable, what: string, onSourceError: OnSourceError): Readable {
+  const label = (e: Error): DecompressError => new DecompressError(`${what}: reading the blob: ${e.message}`, 'none', { cause: e });
+  const out = relay(source, label, async () => undefined, async () => {
     source.destroy();
   });
+  onSourceError((e) => out.destroy(label(e)));
+  return out;
 }
 
-function gunzip(source: Readable, what: string): Readable {
+function gunzip(source: Readable, what: string, onSourceError: OnSourceError): Readable {
   const z = createGunzip();
   const out = relay(z, (e) => new DecompressError(`${what}: gzip: ${e.message}`, 'gzip', { cause: e }), async () => undefined, async () => {
     source.unpipe(z);
     source.destroy();
     z.destroy();
   });
-  source.once('error', (e) => out.destroy(new DecompressError(`${what}: reading the blob: ${e.message}`, 'gzip', { cause: e })));
+  onSourceError((e) => out.destroy(new DecompressError(`${what}: reading the blob: ${e.message}`, 'gzip', { cause: e })));
   source.pipe(z);
   return out;
 }
@@ -155,7 +174,7 @@ export function zstdReason(stderr: string): string {
   return last.replace(/^(zstd:\s*)?\/\*stdin\*\\\s*:\s*/, '').replace(/\s+:\s+/g, ': ').trim();
 }
 
-function zstd(source: Readable, what: string): Readable {
+function zstd(source: Readable, what: string, onSourceError: OnSourceError): Readable {
   const fail = (msg: string, cause?: unknown): DecompressError =>
     new DecompressError(`${what}: zstd: ${msg}`, 'zstd', cause === undefined ? undefined : { cause });
   const child = spawn(ZSTD_BIN, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -192,7 +211,7 @@ function zstd(source: Readable, what: string): Readable {
   };
   const out = relay(child.stdout, (e) => fail(e.message, e), finish, teardown);
   child.once('error', (e) => out.destroy(fail(`cannot run ${ZSTD_BIN}: ${e.message} (install Debian's zstd package)`, e)));
-  source.once('error', (e) => out.destroy(new DecompressError(`${what}: reading the blob: ${e.message}`, 'zstd', { cause: e })));
+  onSourceError((e) => out.destroy(new DecompressError(`${what}: reading the blob: ${e.message}`, 'zstd', { cause: e })));
   source.pipe(child.stdin);
   return out;
 }
