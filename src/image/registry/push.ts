@@ -24,7 +24,7 @@ import { isDigest, shortDigest, type Digest } from '../store/digest.ts';
 import { NotFoundError } from '../store/errors.ts';
 import type { ImageRefs } from '../store/refs.ts';
 import { RegistryClient, RegistryError, type RegistryClientOptions, type RequestBody } from './client.ts';
-import { ManifestError, detectMediaType, isIndexType, isManifestType, parseIndex, parseManifest, type Descriptor } from './media.ts';
+import { MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, ManifestError, detectMediaType, isIndexType, isManifestType, parseIndex, parseManifest, type Descriptor } from './media.ts';
 
 /** The default largest blob sent in one PUT; larger ones go in chunks. */
 export const DEFAULT_MONOLITHIC_MAX = 64 << 20;
@@ -172,7 +172,7 @@ async function localBlobs(content: ContentStore, digest: Digest, depth = 0): Pro
     throw e;
   }
   try {
-    const type = detectMediaType(bytes, undefined);
+    const type = storedMediaType(bytes);
     if (isManifestType(type)) {
       const m = parseManifest(bytes, type);
       return [m.config.digest, ...m.layers.map((l) => l.digest)];
@@ -193,7 +193,7 @@ async function localBlobs(content: ContentStore, digest: Digest, depth = 0): Pro
  */
 async function pushManifestTree(ctx: PushContext, digest: Digest, tagOrDigest: string, where: string, depth = 0): Promise<{ digest: Digest; mediaType: string; size: number }> {
   const bytes = await ctx.content.readAll(digest);
-  const mediaType = detectMediaType(bytes, undefined);
+  const mediaType = storedMediaType(bytes);
   const what = `${where}: ${isIndexType(mediaType) ? 'index' : 'manifest'} ${shortDigest(digest)}`;
   if (isIndexType(mediaType)) {
     if (depth >= 4) throw new ManifestError(`${what}: indexes nested more than 4 deep`);
@@ -215,6 +215,27 @@ async function pushManifestTree(ctx: PushContext, digest: Digest, tagOrDigest: s
   await putManifest(ctx, bytes, digest, mediaType, tagOrDigest, what);
   ctx.opts.onProgress?.({ kind: isIndexType(mediaType) ? 'index' : 'manifest', digest, size: bytes.length, status: 'pushed' });
   return { digest, mediaType, size: bytes.length };
+}
+
+/**
+ * The media type of a stored manifest or index: its `mediaType` field, else by its shape. The
+ * field is optional in OCI (umoci leaves it out) and the content store keeps no Content-Type;
+ * Docker's types always carry it, so a document without one is OCI: `manifests` → an index,
+ * `config` and `layers` → an image manifest.
+ */
+export function storedMediaType(bytes: Uint8Array): string {
+  const declared = detectMediaType(bytes, undefined);
+  if (declared !== '') return declared;
+  let o: unknown;
+  try {
+    o = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    return '';
+  }
+  if (typeof o !== 'object' || o === null) return '';
+  if (Array.isArray((o as { manifests?: unknown }).manifests)) return MEDIA_TYPE_OCI_INDEX;
+  if ('config' in o && Array.isArray((o as { layers?: unknown }).layers)) return MEDIA_TYPE_OCI_MANIFEST;
+  return '';
 }
 
 function pushBlobOnce(ctx: PushContext, d: Descriptor, kind: 'config' | 'layer', where: string): Promise<PushedBlob> {
