@@ -107,6 +107,29 @@ describe('push to a registry', { timeout: 180_000 }, () => {
     assert.deepEqual(back.layers, layers);
   });
 
+  it('a mount the registry does not make (202): the upload goes through the session it opened', async () => {
+    const C = await freshRoot('c-ghost');
+    await pullImage(srcName, C.content, C.refs);
+    await C.refs.untag(srcName);
+    await C.refs.tag(name('push/ghost:1'), srcDigest); // a name of this registry that was never pushed there
+    await C.refs.tag(name('push/fallback:1'), srcDigest);
+    const seen = proxy.mark();
+    const r = await pushImage(name('push/fallback:1'), C.content, C.refs, viaProxy());
+    assert.deepEqual(r.blobs.map((b) => b.status), ['pushed', 'pushed', 'pushed']);
+    const ex = seen();
+    const mounts = ex.filter((e) => e.method === 'POST' && e.url.includes('mount='));
+    assert.equal(mounts.length, 3);
+    const sessions = mounts.map((e) => {
+      assert.equal(e.status, 202, `mount ${e.url}`);
+      assert.match(e.url, /&from=push%2Fghost$/);
+      return new URL(String(e.responseHeaders.location), proxy.url).pathname;
+    });
+    assert.equal(ex.filter((e) => e.method === 'POST' && !e.url.includes('mount=')).length, 0, 'no second upload session');
+    assert.deepEqual(ex.filter(isBlobPut).map((e) => new URL(e.url, proxy.url).pathname).sort(), sessions.sort());
+    const B = await freshRoot('b-fallback');
+    assert.equal((await pullImage(name('push/fallback:1'), B.content, B.refs)).manifestDigest, srcDigest);
+  });
+
   it('monolithic upload: one POST and one PUT ?digest= with the whole blob each; pulled back the same', async () => {
     await A.refs.tag(name('push/mono:1'), srcDigest);
     const seen = proxy.mark();
@@ -261,6 +284,14 @@ describe('push to a registry', { timeout: 180_000 }, () => {
     assert.deepEqual([host.indexDigest, host.manifestDigest], [indexDigest, srcDigest]);
     const arm = await pullImage(name('push/multi:1'), B.content, B.refs, { platform: { os: 'linux', architecture: 'arm64' } });
     assert.equal(arm.manifestDigest, armDigest);
+
+    // a manifest of the index neither stored locally nor in the repository: refused before the index is PUT
+    const missing = `sha256:${'1'.repeat(64)}` as Digest;
+    const broken = Buffer.from(JSON.stringify({ ...JSON.parse(index.toString()), manifests: [{ mediaType: MEDIA_TYPE_OCI_MANIFEST, digest: missing, size: 100, platform: { os: 'linux', architecture: 's390x' } }] }));
+    await ingest(A.content, 'test-broken-index', broken, { size: broken.length, digest: digestOf(broken) });
+    await A.refs.tag(name('push/broken:1'), digestOf(broken));
+    await assert.rejects(pushImage(name('push/broken:1'), A.content, A.refs), new RegExp(`index sha256:[0-9a-f]{12}: its manifest ${missing} is neither stored locally nor in ${reg.domain}/push/broken`));
+    assert.equal((await fetch(`${reg.url}/v2/push/broken/manifests/1`)).status, 404);
   });
 
   it('an image not stored locally: docker\'s error, from the library and from berth push', async () => {
