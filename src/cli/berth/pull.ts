@@ -1,7 +1,10 @@
-// berth pull: fetch an image into the store and tag it.
+// berth pull: fetch an image into the store, unpack its layers and tag it, with docker's output.
 import { credentialsFor } from '../../image/auth/index.ts';
 import { pull } from '../../image/bundle/create.ts';
-import { UsageError, bool } from '../args.ts';
+import { parseReference } from '../../image/reference.ts';
+import { parsePlatform, type Platform } from '../../image/registry/media.ts';
+import { UsageError, bool, str } from '../args.ts';
+import { PullProgressView } from '../progress.ts';
 import type { Command } from './command.ts';
 
 export const pullCommand: Command = {
@@ -9,18 +12,36 @@ export const pullCommand: Command = {
   aliases: ['image pull'],
   usage: '[OPTIONS] NAME[:TAG|@DIGEST]',
   summary: 'Download an image from a registry',
-  flags: [{ names: ['quiet', 'q'], kind: 'bool' }],
-  flagHelp: '  -q, --quiet    Suppress verbose output',
+  flags: [{ names: ['quiet', 'q'], kind: 'bool' }, { names: ['platform'], kind: 'string' }],
+  flagHelp: '  --platform string   Set platform if server is multi-platform capable (os/arch[/variant]; default: this machine\'s)\n  -q, --quiet         Suppress verbose output',
   async run(p, ctx) {
     if (p.rest.length !== 1) throw new UsageError('pull: want exactly one NAME[:TAG|@DIGEST]');
     const quiet = bool(p, 'quiet');
+    const platformArg = str(p, 'platform');
+    let platform: Platform | undefined;
+    try {
+      if (platformArg !== undefined) platform = parsePlatform(platformArg);
+    } catch (e) {
+      throw new UsageError(`pull: --platform: ${(e as Error).message}`);
+    }
+    const ref = parseReference(p.rest[0]!);
+    const view = quiet ? undefined : new PullProgressView(ctx.stdout);
+    view?.header(ref.digest ?? ref.tag ?? 'latest', ref.path);
     const stores = await ctx.stores();
+    const before = await stores.refs.resolve(ref.toString());
     const r = await pull(stores, p.rest[0]!, {
       clientOptions: { credentialsFor }, // what `berth login` / `docker login` stored
-      onBlob: (kind, digest, size) => { if (!quiet) ctx.log(`${kind} ${digest} ${size} bytes`); },
+      ...(platform !== undefined && { platform }),
+      ...(view && { onProgress: (ev) => view.update(ev) }),
     });
-    if (quiet) ctx.stdout.write(`${r.name}\n`);
-    else ctx.stdout.write(`Digest: ${r.indexDigest ?? r.manifestDigest}\n${r.name}\n`);
+    view?.finish();
+    if (quiet) {
+      ctx.stdout.write(`${r.name}\n`);
+      return 0;
+    }
+    const fresh = r.downloaded > 0 || r.unpacked > 0 || before !== r.manifestDigest;
+    ctx.stdout.write(`Digest: ${r.indexDigest ?? r.manifestDigest}\n`);
+    ctx.stdout.write(`Status: ${fresh ? 'Downloaded newer image' : 'Image is up to date'} for ${r.name}\n${r.name}\n`);
     return 0;
   },
 };
