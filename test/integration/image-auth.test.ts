@@ -3,7 +3,7 @@
 // docker's config.json in a temp DOCKER_CONFIG (never the user's ~/.docker); a credential helper
 // of the test's own on PATH as docker-credential-berthtest. No other host is contacted.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import {
 import { pullImage } from '../../src/image/registry/pull.ts';
 import { ContentStore } from '../../src/image/store/content.ts';
 import { ImageRefs } from '../../src/image/store/refs.ts';
-import { berth } from '../fixtures/berth-cli.ts';
+import { berth, berthArgv } from '../fixtures/berth-cli.ts';
 import { LocalRegistry, blob, gz, tarOf, type Blob } from '../fixtures/registry.ts';
 import { TokenServer } from '../fixtures/token-server.ts';
 
@@ -30,14 +30,17 @@ interface Image { config: Blob; layers: Blob[]; manifest: Blob }
 
 async function makeImage(tag: string): Promise<Image> {
   const layers: Blob[] = [];
+  const diffIds: string[] = [];
   for (const n of [1, 2]) {
-    layers.push(blob(gz(await tarOf(async (w) => {
+    const tar = await tarOf(async (w) => {
       await w.add({ path: `etc/${tag}-${n}.txt`, type: 'file', mode: 0o644 }, Buffer.from(`layer ${n} of ${tag}\n`));
-    }))));
+    });
+    diffIds.push(blob(tar).digest); // pull checks the uncompressed layers against these
+    layers.push(blob(gz(tar)));
   }
   const config = blob(JSON.stringify({
     architecture: process.arch === 'arm64' ? 'arm64' : 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] },
-    rootfs: { type: 'layers', diff_ids: [] }, history: [],
+    rootfs: { type: 'layers', diff_ids: diffIds }, history: [],
   }));
   const manifest = blob(JSON.stringify({
     schemaVersion: 2, mediaType: MEDIA_TYPE_DOCKER_MANIFEST,
@@ -348,6 +351,27 @@ describe('registry credentials: docker config, helpers, login/logout, pull with 
       assert.equal(c.code, 1);
       assert.match(c.stderr, /cannot perform an interactive login from a non TTY device/);
       await assert.rejects(stat(join(cfgDir, 'config.json')), { code: 'ENOENT' });
+    });
+
+    it('on a terminal: prompts for the username and, without echo, the password', async () => {
+      await freshConfig();
+      // util-linux's script gives berth a pty; each answer is typed once its prompt is shown
+      const argv = [...berthArgv(), '--root', join(work, `root-${n}`), 'login', basicReg.domain].map((a) => `'${a}'`).join(' ');
+      const child = spawn('script', ['-qec', argv, '/dev/null'], { env: { ...process.env, ...env() }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      const answers: Array<[string, string]> = [['Username: ', `${USER}\r`], ['Password: ', `${PASS}\r`]];
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (answers.length > 0 && out.endsWith(answers[0]![0])) child.stdin.write(answers.shift()![1]);
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const code = await new Promise<number | null>((r) => child.on('close', r));
+      clearTimeout(timer);
+      assert.equal(code, 0, out);
+      assert.match(out, new RegExp(`^Username: ${USER}\r\nPassword: \r\n`), 'the username echoed, the password not');
+      assert.ok(!out.includes(PASS), 'the password never shown');
+      assert.match(out, /Login Succeeded/);
+      assert.deepEqual((await readConfig()).auths[basicReg.domain], { auth: Buffer.from(`${USER}:${PASS}`).toString('base64') });
     });
 
     it('credsStore: login stores in the helper (an empty auths entry, no warning), pull reads it, logout erases it', async () => {
