@@ -76,8 +76,9 @@ describe('berth bundle create / rm, run by berth-oci', { timeout: 180_000 }, () 
     assert.equal(p.code, 0, show(p));
     // docker's last lines: `Digest: sha256:…`, then the full name
     const lines = p.stdout.trim().split('\n');
-    assert.match(lines.at(-2) ?? '', /^Digest: sha256:[0-9a-f]{64}$/);
+    assert.match(lines.at(-3) ?? '', /^Digest: sha256:[0-9a-f]{64}$/);
     assert.equal(lines.at(-1), image);
+    assert.equal(lines.at(-2), `Status: Downloaded newer image for ${image}`);
 
     const b1 = join(T, 'b1');
     const r = await berth(['bundle', 'create', image, b1]);
@@ -89,7 +90,7 @@ describe('berth bundle create / rm, run by berth-oci', { timeout: 180_000 }, () 
     assert.ok(spec.process.env.includes('GREETING=hi'));
     assert.equal(spec.root.path, 'rootfs');
     const rec = JSON.parse(readFileSync(join(b1, '.berth', 'bundle.json'), 'utf8'));
-    assert.equal(`Digest: ${rec.manifestDigest}`, lines.at(-2));
+    assert.equal(`Digest: ${rec.manifestDigest}`, lines.at(-3));
     assert.equal(rec.chainIds.length, 2);
     assert.equal(snapDirs().length, 2);
 

@@ -15,7 +15,7 @@ import { isDigest, parseDigest, type Digest } from '../store/digest.ts';
 import { errnoCode } from '../store/errors.ts';
 import { ImageRefs } from '../store/refs.ts';
 import { detectMediaType, parseManifest } from '../registry/media.ts';
-import { pullImage, type PullOptions, type PullResult } from '../registry/pull.ts';
+import { pullAndUnpack, type PullAndUnpackOptions, type PullAndUnpackResult } from '../pull.ts';
 import { SnapshotStore, chainIds } from '../snapshot/index.ts';
 import { mountOverlay, unmountOverlay } from './overlay.ts';
 import { specFromImage } from './config.ts';
@@ -43,8 +43,9 @@ export async function openStores(root: string): Promise<BerthStores> {
 }
 
 /** Pulls `image` into the root's content store and tags it in refs.json. */
-export async function pull(stores: BerthStores, image: string, opts: PullOptions = {}): Promise<PullResult> {
-  return pullImage(parseReference(image), stores.content, stores.refs, opts);
+/** Pulls `image` into the root: blobs into the content store, layers unpacked, name tagged. */
+export async function pull(stores: BerthStores, image: string, opts: PullAndUnpackOptions = {}): Promise<PullAndUnpackResult> {
+  return pullAndUnpack(stores, image, opts);
 }
 
 export interface BundleRecord {
@@ -68,7 +69,7 @@ export interface CreateBundleOptions {
   args?: string[];
   /** pull the image when refs.json does not name it (default true) */
   pull?: boolean;
-  pullOptions?: PullOptions;
+  pullOptions?: PullAndUnpackOptions;
   /** progress lines */
   log?: (line: string) => void;
 }
@@ -88,7 +89,7 @@ async function resolveImage(stores: BerthStores, image: string, opts: CreateBund
   if (known !== undefined && (await stores.content.has(known))) return { name, digest: known };
   if (opts.pull === false) throw new BundleError(`image ${name}: not in ${stores.refs.file} (pull it first)`);
   opts.log?.(`pulling ${name}`);
-  const r = await pullImage(ref, stores.content, stores.refs, opts.pullOptions);
+  const r = await pullAndUnpack(stores, name, opts.pullOptions);
   opts.log?.(`pulled ${r.name}@${r.manifestDigest}`);
   return { name: r.name, digest: r.manifestDigest };
 }

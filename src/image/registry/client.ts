@@ -76,6 +76,13 @@ export interface RegistryRequestOptions {
   retry?: boolean;
 }
 
+/**
+ * Sees each chunk of a blob as it is stored, with its offset in the blob (a pull unpacks a layer
+ * while it downloads). Offsets are contiguous unless a transfer restarts from byte 0 or resumes an
+ * ingest an earlier process left: the tap must check. Its promise is awaited (backpressure).
+ */
+export type BlobTap = (chunk: Uint8Array, offset: number) => Promise<void> | void;
+
 export interface FetchedManifest {
   mediaType: string;
   digest: Digest;
@@ -238,7 +245,7 @@ export class RegistryClient {
    * where the registry honours it. Already stored → nothing fetched. A mismatch throws
    * DigestMismatchError / SizeMismatchError and stores nothing.
    */
-  async fetchBlob(repo: string, digest: Digest, store: ContentStore, size: number): Promise<Digest> {
+  async fetchBlob(repo: string, digest: Digest, store: ContentStore, size: number, tap?: BlobTap): Promise<Digest> {
     digest = parseDigest(digest, `blob of ${repo}`);
     if (await store.has(digest)) {
       const info = await store.info(digest);
@@ -275,7 +282,11 @@ export class RegistryClient {
             }
           }
           try {
-            for await (const chunk of res.body ?? []) await w.write(chunk as Uint8Array);
+            for await (const chunk of res.body ?? []) {
+              const at = w.offset;
+              await w.write(chunk as Uint8Array);
+              if (tap) await tap(chunk as Uint8Array, at);
+            }
           } catch (e) {
             if (e instanceof StoreError) throw e; // more bytes than expected: the ingest is gone
             throw new TransientError(`${where}: transfer interrupted at byte ${w.offset}: ${(e as Error).message}`, { cause: e });

@@ -10,9 +10,9 @@ import { ingest, type ContentStore } from '../store/content.ts';
 import type { Digest } from '../store/digest.ts';
 import { Leases, type Lease } from '../store/lease.ts';
 import type { ImageRefs } from '../store/refs.ts';
-import { RegistryClient, type RegistryClientOptions } from './client.ts';
+import { RegistryClient, type BlobTap, type RegistryClientOptions } from './client.ts';
 import {
-  ACCEPT_ALL, ManifestError, hostPlatform, isIndexType, isManifestType, parseIndex, parseManifest, selectPlatform, type Platform,
+  ACCEPT_ALL, type Descriptor, ManifestError, hostPlatform, isIndexType, isManifestType, parseIndex, parseManifest, selectPlatform, type Platform,
 } from './media.ts';
 
 export interface PullOptions {
@@ -25,6 +25,23 @@ export interface PullOptions {
   concurrency?: number;
   /** called as each blob is stored */
   onBlob?: (kind: 'index' | 'manifest' | 'config' | 'layer', digest: Digest, size: number) => void;
+  /**
+   * Called as each layer's fetch starts (after the config is stored): a tap that sees its bytes,
+   * or undefined. `fetched` is false when the blob was already in the store (no bytes will come).
+   */
+  onLayer?: (layer: LayerStart) => Promise<BlobTap | undefined> | BlobTap | undefined;
+  /** Awaited after every blob is stored and before the name is tagged (e.g. unpacking). */
+  beforeTag?: () => Promise<void>;
+}
+
+export interface LayerStart {
+  index: number;
+  descriptor: Descriptor;
+  /** every layer of the manifest, bottom first */
+  layers: readonly Descriptor[];
+  /** the image config's bytes (digest-verified) */
+  config: Buffer;
+  fetched: boolean;
 }
 
 export interface PullResult {
@@ -104,10 +121,13 @@ async function pullLeased(
 
   await client.fetchBlob(repo, manifest.config.digest, store, manifest.config.size);
   opts.onBlob?.('config', manifest.config.digest, manifest.config.size);
-  await mapLimit(manifest.layers, opts.concurrency ?? 3, async (l) => {
-    await client.fetchBlob(repo, l.digest, store, l.size);
+  const config = opts.onLayer ? await store.readAll(manifest.config.digest) : Buffer.alloc(0);
+  await mapLimit(manifest.layers.map((l, index) => ({ l, index })), opts.concurrency ?? 3, async ({ l, index }) => {
+    const tap = await opts.onLayer?.({ index, descriptor: l, layers: manifest.layers, config, fetched: !(await store.has(l.digest)) });
+    await client.fetchBlob(repo, l.digest, store, l.size, tap);
     opts.onBlob?.('layer', l.digest, l.size);
   });
+  await opts.beforeTag?.();
   // The manifest after its content: a stored manifest's children are all present.
   await storeBytes(store, fetched.bytes, fetched.digest);
   opts.onBlob?.('manifest', fetched.digest, fetched.bytes.length);

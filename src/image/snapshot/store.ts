@@ -163,6 +163,27 @@ export class SnapshotStore {
     return ids.map((id) => this.lowerDir(id));
   }
 
+  /**
+   * Makes sure layer `index` of an image is unpacked (its chain ID computed from every layer
+   * below it); returns whether this call unpacked it. A pull unpacks each layer as it arrives,
+   * in any order: a snapshot does not need its parent on disk, only the parent's chain ID.
+   */
+  async prepareLayer(layers: readonly LayerRef[], index: number, content: LayerSource, opts: PrepareOptions = {}): Promise<boolean> {
+    const layer = layers[index];
+    if (layer === undefined) throw new SnapshotError(`layer ${index}: the image has ${layers.length} layer(s)`);
+    parseDigest(layer.digest, `layer ${index} digest`);
+    if (!isLayerType(layer.mediaType)) throw new UnsupportedLayerError(`layer ${index} (${layer.digest}): unsupported media type ${JSON.stringify(layer.mediaType)}`);
+    const ids = chainIds(layers.slice(0, index + 1).map((l) => l.diffId));
+    const before = this.unpacked;
+    await this.#ensure(layer, ids[index] as Digest, index === 0 ? null : (ids[index - 1] as Digest), content, opts);
+    return this.unpacked > before;
+  }
+
+  /** The chain ID of layer `index` of an image with these layers. */
+  chainIdOf(layers: readonly LayerRef[], index: number): Digest {
+    return chainIds(layers.slice(0, index + 1).map((l) => l.diffId))[index] as Digest;
+  }
+
   async #ensure(layer: LayerRef, id: Digest, parent: Digest | null, content: LayerSource, opts: PrepareOptions): Promise<void> {
     if (opts.owner === undefined && (await this.has(id))) return;
     await this.#withLock(id, opts.lockTimeoutMs ?? 30 * 60_000, async () => {

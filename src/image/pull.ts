@@ -1,0 +1,198 @@
+/**
+ * A pull as docker and podman do it: the image's blobs fetched into the content store *and* its
+ * layers unpacked into snapshots, before the name is tagged. Each layer is unpacked while it
+ * downloads: the registry client's tap feeds the bytes it stores into a stream the snapshot
+ * store decompresses, hashes (DiffID) and extracts, so the download and the unpack of all layers
+ * overlap. A layer already in the store is unpacked from there; one already unpacked is skipped.
+ *
+ * Trust: a snapshot is only renamed into place once its uncompressed bytes hash to the DiffID the
+ * (digest-verified) config names, so a streamed unpack never keeps content the image does not
+ * name, even before the compressed blob's own digest is checked at the end of its download.
+ * If a download restarts from byte 0 (a registry that ignores Range), the stream is abandoned
+ * and the layer unpacked again from the store once its blob is complete.
+ */
+import { PassThrough } from 'node:stream';
+
+import type { BerthStores } from './bundle/create.ts';
+import { parseReference } from './reference.ts';
+import type { BlobTap } from './registry/client.ts';
+import type { Descriptor } from './registry/media.ts';
+import { pullImage, type LayerStart, type PullOptions, type PullResult } from './registry/pull.ts';
+import type { LayerRef, LayerSource } from './snapshot/store.ts';
+import type { Digest } from './store/digest.ts';
+
+export type LayerPhase = 'waiting' | 'exists' | 'downloading' | 'downloaded' | 'extracting' | 'complete';
+
+/** What the CLI draws docker's per-layer lines from. */
+export interface LayerProgress {
+  digest: Digest;
+  phase: LayerPhase;
+  /** bytes downloaded so far (downloading), of `total` */
+  current?: number;
+  total: number;
+}
+
+export interface PullAndUnpackOptions extends Omit<PullOptions, 'onLayer' | 'beforeTag'> {
+  onProgress?: (p: LayerProgress) => void;
+  /** skip the unpack (fetch only, as before pull unpacked) */
+  unpack?: boolean;
+}
+
+export interface PullAndUnpackResult extends PullResult {
+  /** layers this pull unpacked (0 when all were already there) */
+  unpacked: number;
+  /** layers whose blob this pull downloaded */
+  downloaded: number;
+}
+
+export class PullUnpackError extends Error {}
+
+/** A promise with its resolve/reject outside. */
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
+  return { promise, resolve, reject };
+}
+
+function layerRefs(layers: readonly Descriptor[], config: Buffer, where: string): LayerRef[] {
+  let diffIds: unknown;
+  try {
+    diffIds = (JSON.parse(config.toString('utf8')) as { rootfs?: { diff_ids?: unknown } }).rootfs?.diff_ids;
+  } catch (e) {
+    throw new PullUnpackError(`${where}: the image config is not JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(diffIds) || diffIds.length !== layers.length) {
+    const n = Array.isArray(diffIds) ? diffIds.length : 'no';
+    throw new PullUnpackError(`${where}: the image config has ${n} rootfs.diff_ids for ${layers.length} layer(s) in the manifest`);
+  }
+  return layers.map((d, i) => ({ digest: d.digest, mediaType: d.mediaType, diffId: String(diffIds[i]) }));
+}
+
+export async function pullAndUnpack(stores: BerthStores, image: string, opts: PullAndUnpackOptions = {}): Promise<PullAndUnpackResult> {
+  const ref = parseReference(image);
+  const where = `pull ${ref.toString()}`;
+  const { onProgress, unpack = true, ...pullOpts } = opts;
+  const unpacks: Promise<void>[] = [];
+  /** the streamed layers' streams, by blob digest */
+  const streams = new Map<Digest, PassThrough>();
+  const fetchedLayer = new Map<Digest, ReturnType<typeof deferred>>();
+  let unpacked = 0;
+  let downloaded = 0;
+  let refs: LayerRef[] | undefined;
+
+  const startLayer = async (l: LayerStart): Promise<BlobTap | undefined> => {
+    const d = l.descriptor;
+    const progress = (phase: LayerPhase, current?: number): void =>
+      onProgress?.({ digest: d.digest, phase, total: d.size, ...(current !== undefined && { current }) });
+    const twin = fetchedLayer.get(d.digest);
+    if (twin) {
+      // the same blob twice in one manifest: the first fetch streams it, this one reads the store
+      if (unpack) {
+        const layers = (refs ??= layerRefs(l.layers, l.config, where));
+        unpacks.push(twin.promise.then(async () => {
+          if (await stores.snapshots.prepareLayer(layers, l.index, stores.content)) unpacked++;
+        }));
+      }
+      return undefined;
+    }
+    const done = deferred();
+    fetchedLayer.set(d.digest, done);
+    if (l.fetched) downloaded++;
+    if (!unpack) {
+      progress(l.fetched ? 'downloading' : 'exists', 0);
+      if (!l.fetched) return undefined;
+      return (chunk, offset) => progress('downloading', offset + chunk.length);
+    }
+    refs ??= layerRefs(l.layers, l.config, where);
+    const layers = refs;
+    const snapshots = stores.snapshots;
+    if (await snapshots.has(snapshots.chainIdOf(layers, l.index))) {
+      progress('exists');
+      return undefined;
+    }
+    const fromStore = async (): Promise<void> => {
+      progress('extracting');
+      if (await snapshots.prepareLayer(layers, l.index, stores.content)) unpacked++;
+      progress('complete');
+    };
+    if (!l.fetched) {
+      unpacks.push(fromStore());
+      return undefined;
+    }
+    // Streamed: the snapshot store reads this layer's bytes from `pt` as the client stores them.
+    const pt = new PassThrough({ highWaterMark: 1 << 20 });
+    streams.set(d.digest, pt);
+    let expected = 0;
+    let broken = false;
+    const source: LayerSource = {
+      reader: async (digest) => (digest === d.digest ? pt : stores.content.reader(digest)),
+    };
+    unpacks.push((async () => {
+      try {
+        progress('downloading', 0);
+        if (await snapshots.prepareLayer(layers, l.index, source)) unpacked++;
+        progress('complete');
+      } catch (e) {
+        if (!broken) throw e;
+        await done.promise;
+        await fromStore();
+      } finally {
+        // consumed or not (another process unpacked it meanwhile), the tap stops feeding it
+        pt.destroy();
+        streams.delete(d.digest);
+      }
+    })());
+    return async (chunk, offset) => {
+      if (broken || pt.destroyed) return;
+      if (offset !== expected) {
+        broken = true;
+        pt.destroy(new PullUnpackError(`${where}: layer ${d.digest}: the download restarted at byte ${offset}; unpacking from the store instead`));
+        return;
+      }
+      expected += chunk.length;
+      progress('downloading', expected);
+      if (!pt.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            pt.off('drain', done);
+            pt.off('close', done);
+            resolve();
+          };
+          pt.on('drain', done);
+          pt.on('close', done);
+        });
+      }
+    };
+  };
+
+  try {
+    const r = await pullImage(ref, stores.content, stores.refs, {
+      ...pullOpts,
+      onLayer: startLayer,
+      onBlob: (kind, digest, size) => {
+        if (kind === 'layer') {
+          // the blob is complete and verified: its stream ends, the unpack finishes reading
+          streams.get(digest)?.end();
+          fetchedLayer.get(digest)?.resolve();
+          onProgress?.({ digest, phase: 'downloaded', total: size });
+        }
+        pullOpts.onBlob?.(kind, digest, size);
+      },
+      beforeTag: async () => {
+        await Promise.all(unpacks);
+      },
+    });
+    return { ...r, unpacked, downloaded };
+  } catch (e) {
+    for (const pt of streams.values()) pt.destroy(e instanceof Error ? e : new Error(String(e)));
+    for (const d of fetchedLayer.values()) d.reject(e);
+    await Promise.allSettled(unpacks);
+    throw e;
+  }
+
+}
