@@ -4,6 +4,12 @@ import { pullCommand } from './pull.ts';
 import { pushCommand } from './push.ts';
 import { loginCommand, logoutCommand } from './login.ts';
 import { bundleCreateCommand, bundleRmCommand } from './bundle.ts';
+import { imagesCommand } from './images.ts';
+import { rmiCommand } from './rmi.ts';
+import { tagCommand } from './tag.ts';
+import { imageInspectCommand, inspectCommand } from './inspect.ts';
+import { historyCommand } from './history.ts';
+import { imagePruneCommand } from './prune.ts';
 
 export const COMMANDS: readonly Command[] = [
   pullCommand,
@@ -12,4 +18,11 @@ export const COMMANDS: readonly Command[] = [
   logoutCommand,
   bundleCreateCommand,
   bundleRmCommand,
+  imagesCommand,
+  rmiCommand,
+  tagCommand,
+  imageInspectCommand,
+  inspectCommand,
+  historyCommand,
+  imagePruneCommand,
 ];
