@@ -4,6 +4,10 @@ import { pullCommand } from './pull.ts';
 import { pushCommand } from './push.ts';
 import { loginCommand, logoutCommand } from './login.ts';
 import { bundleCreateCommand, bundleRmCommand } from './bundle.ts';
+import { saveCommand } from './save.ts';
+import { loadCommand } from './load.ts';
+import { importCommand } from './import.ts';
+import { exportCommand } from './export.ts';
 import { imagesCommand } from './images.ts';
 import { rmiCommand } from './rmi.ts';
 import { tagCommand } from './tag.ts';
@@ -18,6 +22,10 @@ export const COMMANDS: readonly Command[] = [
   logoutCommand,
   bundleCreateCommand,
   bundleRmCommand,
+  saveCommand,
+  loadCommand,
+  importCommand,
+  exportCommand,
   imagesCommand,
   rmiCommand,
   tagCommand,
