@@ -116,16 +116,28 @@ function parseDescriptor(v: unknown, where: string): Descriptor {
   return d;
 }
 
-/** The media type a fetched document declares: its `mediaType` field, else the HTTP Content-Type. */
+/**
+ * The media type of a manifest document: its `mediaType` field, else the HTTP Content-Type, else
+ * (a stored document the OCI spec lets omit the field, as umoci writes them) its shape: an OCI
+ * index has `manifests`, an OCI image manifest `config` and `layers`. '' when none tells.
+ */
 export function detectMediaType(bytes: Uint8Array, contentType: string | undefined): string {
-  let field: unknown;
+  let doc: unknown;
   try {
-    field = (JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>)?.mediaType;
+    doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch {
-    field = undefined;
+    doc = undefined;
   }
+  const o = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>) : undefined;
+  const field = o?.mediaType;
   if (typeof field === 'string' && field !== '') return field;
-  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const header = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (header !== '') return header;
+  if (o !== undefined && o.schemaVersion === 2) {
+    if (Array.isArray(o.manifests)) return MEDIA_TYPE_OCI_INDEX;
+    if (typeof o.config === 'object' && Array.isArray(o.layers)) return MEDIA_TYPE_OCI_MANIFEST;
+  }
+  return '';
 }
 
 /** Parses an image manifest (Docker v2 schema 2 or OCI). `mediaType` is the type it was served as. */

@@ -223,19 +223,9 @@ async function pushManifestTree(ctx: PushContext, digest: Digest, tagOrDigest: s
  * Docker's types always carry it, so a document without one is OCI: `manifests` → an index,
  * `config` and `layers` → an image manifest.
  */
+/** The media type of a stored manifest or index (see detectMediaType: the field, else its shape). */
 export function storedMediaType(bytes: Uint8Array): string {
-  const declared = detectMediaType(bytes, undefined);
-  if (declared !== '') return declared;
-  let o: unknown;
-  try {
-    o = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    return '';
-  }
-  if (typeof o !== 'object' || o === null) return '';
-  if (Array.isArray((o as { manifests?: unknown }).manifests)) return MEDIA_TYPE_OCI_INDEX;
-  if ('config' in o && Array.isArray((o as { layers?: unknown }).layers)) return MEDIA_TYPE_OCI_MANIFEST;
-  return '';
+  return detectMediaType(bytes, undefined);
 }
 
 function pushBlobOnce(ctx: PushContext, d: Descriptor, kind: 'config' | 'layer', where: string): Promise<PushedBlob> {
