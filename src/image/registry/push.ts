@@ -24,7 +24,7 @@ import { isDigest, shortDigest, type Digest } from '../store/digest.ts';
 import { NotFoundError } from '../store/errors.ts';
 import type { ImageRefs } from '../store/refs.ts';
 import { RegistryClient, RegistryError, type RegistryClientOptions, type RequestBody } from './client.ts';
-import { MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, ManifestError, detectMediaType, isIndexType, isManifestType, parseIndex, parseManifest, type Descriptor } from './media.ts';
+import { ManifestError, detectMediaType, isIndexType, isManifestType, parseIndex, parseManifest, type Descriptor } from './media.ts';
 
 /** The default largest blob sent in one PUT; larger ones go in chunks. */
 export const DEFAULT_MONOLITHIC_MAX = 64 << 20;
