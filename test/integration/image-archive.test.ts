@@ -296,10 +296,13 @@ describe('image archives: save, load, import, export', { timeout: 600_000 }, () 
     const layout = join(T, 'umoci-layout');
     sh('umoci', ['init', '--layout', layout]);
     sh('umoci', ['new', '--image', `${layout}:t`]);
-    const src = join(T, 'umoci-src');
-    await busyboxRootfs(src);
-    writeFileSync(join(src, 'umoci.txt'), 'inserted by umoci\n');
-    sh('umoci', ['insert', '--image', `${layout}:t`, src, '/']);
+    // unpack the empty image, fill its rootfs, repack: umoci writes the layer
+    // (not `umoci insert SRC /`: its layer starts with an entry named "/", which berth's unpacker refuses)
+    const ub = join(T, 'umoci-work');
+    sh('umoci', ['unpack', '--image', `${layout}:t`, ub]);
+    await busyboxRootfs(join(ub, 'rootfs'));
+    writeFileSync(join(ub, 'rootfs', 'umoci.txt'), 'inserted by umoci\n');
+    sh('umoci', ['repack', '--image', `${layout}:t`, ub]);
     sh('umoci', ['config', '--image', `${layout}:t`, '--config.cmd', '/bin/cat', '--config.cmd', '/umoci.txt']);
     const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
     const manifest = index.manifests[0].digest as string;
