@@ -193,6 +193,11 @@ describe('image archives: save, load, import, export', { timeout: 600_000 }, () 
     assert.match(none.stderr, /no such image: localhost\/test\/nothere/);
     assert.ok(!existsSync(join(T, 'x.tar')));
     assert.deepEqual(readdirSync(T).filter((n) => n.includes('.tmp-')), [], 'no temp file left');
+    // a tar is not written to a terminal (run on a pty by script(1))
+    const argv = [...berthArgv(), '--root', root('a'), 'save', IMAGE].map((a) => `'${a}'`).join(' ');
+    const tty = spawnSync('script', ['-qec', argv, '/dev/null'], { encoding: 'utf8', env: process.env });
+    assert.match(tty.stdout, /berth: cowardly refusing to save to a terminal\. Use the -o flag or redirect/);
+    assert.ok(tty.stdout.length < 400, 'nothing but the refusal on the terminal');
   });
 
   it('load into a fresh root keeps every digest; the image makes a bundle that runs', async () => {
@@ -464,7 +469,7 @@ describe('image archives: save, load, import, export', { timeout: 600_000 }, () 
         return whole.subarray(0, Math.floor(whole.length / 2));
       }, /load: not a valid tar archive: unexpected end of archive/],
       ['a truncated gzip', async () => {
-        const whole = readFileSync(join(T, 'a.tar.gz'));
+        const whole = gz(readFileSync(join(T, 'a.tar')));
         return whole.subarray(0, Math.floor(whole.length * 0.8));
       }, /load: .*(gzip|unexpected end)/],
       ['not a tar', async () => Buffer.from('this is not a tar archive at all\n'.repeat(40)), /load: not a valid tar archive/],

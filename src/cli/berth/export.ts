@@ -2,7 +2,7 @@
 import { exportBundle } from '../../image/archive/index.ts';
 import { UsageError, str } from '../args.ts';
 import type { Command } from './command.ts';
-import { writeBinary } from './load.ts';
+import { refuseTerminal, writeBinary } from './load.ts';
 
 export const exportCommand: Command = {
   name: 'export',
@@ -13,6 +13,7 @@ export const exportCommand: Command = {
   flagHelp: '  -o, --output string   Write to a file, instead of STDOUT',
   async run(p, ctx) {
     if (p.rest.length !== 1) throw new UsageError('export: want exactly one BUNDLE');
+    refuseTerminal(ctx, str(p, 'output'));
     await writeBinary(ctx, str(p, 'output'), (sink) => exportBundle(p.rest[0]!, sink));
     return 0;
   },

@@ -12,9 +12,14 @@ import type { Command, CommandContext } from './command.ts';
  * write leaves no half archive under the name) or into stdout, which docker refuses when it is
  * a terminal.
  */
+/** docker's refusal to write a tar to a terminal; checked before any work is done. */
+export function refuseTerminal(ctx: CommandContext, file: string | undefined): void {
+  if (file === undefined && ctx.stdout.isTTY) throw new ArchiveError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+}
+
 export async function writeBinary(ctx: CommandContext, file: string | undefined, write: (sink: Writable) => Promise<unknown>): Promise<void> {
+  refuseTerminal(ctx, file);
   if (file === undefined) {
-    if (ctx.stdout.isTTY) throw new ArchiveError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
     const out = process.stdout;
     out.on('error', () => undefined); // EPIPE: the write below fails with it
     await write(out);

@@ -2,7 +2,7 @@
 import { resolveSaveArgs, saveImages } from '../../image/archive/index.ts';
 import { UsageError, str } from '../args.ts';
 import type { Command } from './command.ts';
-import { writeBinary } from './load.ts';
+import { refuseTerminal, writeBinary } from './load.ts';
 
 export const saveCommand: Command = {
   name: 'save',
@@ -13,6 +13,7 @@ export const saveCommand: Command = {
   flagHelp: '  -o, --output string   Write to a file, instead of STDOUT',
   async run(p, ctx) {
     if (p.rest.length === 0) throw new UsageError('save: want at least one IMAGE');
+    refuseTerminal(ctx, str(p, 'output'));
     const stores = await ctx.stores();
     const items = await resolveSaveArgs(stores, p.rest);
     await writeBinary(ctx, str(p, 'output'), (sink) => saveImages(stores, items, sink));
