@@ -12,6 +12,7 @@ import { Digester, digestOf, isDigest, parseDigest, type Digest } from '../../sr
 import { ContentStore, ingest } from '../../src/image/store/content.ts';
 import { ImageRefs } from '../../src/image/store/refs.ts';
 import { collectGarbage } from '../../src/image/store/gc.ts';
+import { Leases } from '../../src/image/store/lease.ts';
 import {
   CorruptError, DigestMismatchError, InvalidDigestError, LockedError, NotFoundError, SizeMismatchError,
 } from '../../src/image/store/errors.ts';
@@ -433,6 +434,96 @@ describe('image refs', () => {
     await assert.rejects(refs.resolve('a:1'), (e: Error) => e instanceof CorruptError && e.message.includes(file));
     writeFileSync(file, 'not json');
     await assert.rejects(refs.list(), /not JSON/);
+  });
+});
+
+describe('image records (refs.json images)', () => {
+  const d1 = digestOf('manifest 1');
+  const idx = digestOf('index 1');
+
+  test('a refs.json from before image records is read as-is: every named digest is an image, rewritten on change', async () => {
+    const file = join(tmp, `refs-${n++}`, 'refs.json');
+    const refs = new ImageRefs(file);
+    await refs.tag('a:1', d1); // creates the dir
+    writeFileSync(file, JSON.stringify({ schemaVersion: 1, names: { 'a:1': d1, 'b:1': d1 } }));
+    assert.deepEqual(await refs.images(), [{ digest: d1, record: {}, names: ['a:1', 'b:1'] }]);
+    await refs.untag('b:1');
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    assert.deepEqual(doc, { schemaVersion: 1, names: { 'a:1': d1 }, images: { [d1]: {} } });
+  });
+
+  test('tag records the index digest (a root) and the last tag time; re-tagging the same digest keeps the time', async () => {
+    const refs = new ImageRefs(join(tmp, `refs-${n++}`, 'refs.json'));
+    await refs.tag('a:1', d1, { indexDigest: idx });
+    const [first] = await refs.images();
+    assert.equal(first!.record.indexDigest, idx);
+    assert.ok(first!.record.addedAt && first!.record.lastTagTime);
+    assert.deepEqual(await refs.roots(), new Set([d1, idx]));
+    await new Promise((r) => setTimeout(r, 5));
+    await refs.tag('a:1', d1);
+    assert.equal((await refs.images())[0]!.record.lastTagTime, first!.record.lastTagTime);
+    await refs.tag('a:2', d1);
+    assert.notEqual((await refs.images())[0]!.record.lastTagTime, first!.record.lastTagTime);
+  });
+
+  test('removeImage forgets the image and its names; undefined for an unknown one', async () => {
+    const refs = new ImageRefs(join(tmp, `refs-${n++}`, 'refs.json'));
+    await refs.tag('a:1', d1);
+    await refs.tag('a:2', d1);
+    assert.deepEqual(await refs.removeImage(d1), ['a:1', 'a:2']);
+    assert.deepEqual(await refs.images(), []);
+    assert.deepEqual(await refs.roots(), new Set());
+    assert.equal(await refs.removeImage(d1), undefined);
+  });
+
+  test('a corrupt image record is reported with its path', async () => {
+    const file = join(tmp, `refs-${n++}`, 'refs.json');
+    const refs = new ImageRefs(file);
+    await refs.tag('a:1', d1);
+    writeFileSync(file, JSON.stringify({ schemaVersion: 1, names: {}, images: { [d1]: { indexDigest: 'md5:x' } } }));
+    await assert.rejects(refs.images(), (e: Error) => e instanceof CorruptError && e.message.includes(file) && /indexDigest/.test(e.message));
+  });
+});
+
+describe('leases', () => {
+  test('live leases name their digests; a dead process\'s lease is ignored and dropped when asked', async () => {
+    const dir = join(tmp, `leases-${n++}`);
+    const leases = new Leases(join(dir, 'leases'), join(dir, 'gc.lock'));
+    const l = await leases.acquire('pull x');
+    await l.add({ content: [helloDigest], snapshots: [digestOf('chain')] });
+    const dead = deadPid();
+    writeFileSync(join(dir, 'leases', `${dead}-0.json`), JSON.stringify({ pid: dead, start: '1', content: [digestOf('other')], snapshots: [] }));
+    const a = await leases.active();
+    assert.deepEqual([...a.content], [helloDigest]);
+    assert.deepEqual([...a.snapshots], [digestOf('chain')]);
+    assert.deepEqual(a.stale, [`${dead}-0`]);
+    assert.equal(existsSync(join(dir, 'leases', `${dead}-0.json`)), true, 'not removed unless asked');
+    await leases.exclusive('gc', () => leases.active({ removeStale: true }));
+    assert.equal(existsSync(join(dir, 'leases', `${dead}-0.json`)), false);
+    await l.release();
+    assert.deepEqual((await leases.active()).leases, []);
+    await assert.rejects(l.add({ content: [helloDigest] }), /already released/);
+  });
+
+  test('add() waits for a running collection (the gc lock), so a lease never changes mid-collection', async () => {
+    const dir = join(tmp, `leases-${n++}`);
+    const leases = new Leases(join(dir, 'leases'), join(dir, 'gc.lock'));
+    const l = await leases.acquire('pull y');
+    const order: string[] = [];
+    let finish!: () => void;
+    const gc = leases.exclusive('gc', async () => {
+      order.push('gc start');
+      await new Promise<void>((r) => { finish = r; });
+      order.push('gc end');
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const adding = l.add({ content: [helloDigest] }).then(() => order.push('added'));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(order, ['gc start']);
+    finish();
+    await Promise.all([gc, adding]);
+    assert.deepEqual(order, ['gc start', 'gc end', 'added']);
+    await l.release();
   });
 });
 
