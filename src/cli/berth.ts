@@ -11,6 +11,7 @@ import { DEFAULT_BERTH_ROOT, openStores, type BerthStores } from '../image/bundl
 import { parseArgs, str, bool, UsageError, type FlagDef } from './args.ts';
 import type { Command, CommandContext } from './berth/command.ts';
 import { COMMANDS } from './berth/commands.ts';
+import { runWorkerIfAny, setUnpackWorkerEntry } from '../image/unpack/worker.ts';
 
 const GLOBAL: FlagDef[] = [
   { names: ['root'], kind: 'string' },
@@ -91,17 +92,23 @@ class CommandUsageError extends UsageError {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    if (e instanceof UsageError) {
-      process.stderr.write(`berth: ${e.message}\n\n${e instanceof CommandUsageError ? commandUsage(e.command) : usage()}`);
-      process.exitCode = 2;
-      return;
-    }
-    process.stderr.write(`berth: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
-  },
-);
+if (!runWorkerIfAny()) {
+  // Layers are unpacked in worker threads running this same file (src/image/unpack/worker.ts):
+  // the built bundle only; from the TypeScript sources (tsx) workers would lack the loader.
+  const self = process.argv[1];
+  setUnpackWorkerEntry(self !== undefined && !self.endsWith('.ts') ? self : undefined);
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      if (e instanceof UsageError) {
+        process.stderr.write(`berth: ${e.message}\n\n${e instanceof CommandUsageError ? commandUsage(e.command) : usage()}`);
+        process.exitCode = 2;
+        return;
+      }
+      process.stderr.write(`berth: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    },
+    );
+}

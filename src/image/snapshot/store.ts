@@ -24,12 +24,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { decompress, whenClosed } from '../compression/index.ts';
 import { isLayerType } from '../registry/media.ts';
-import { Digester, digestFromHex, digestHex, parseDigest, type Digest } from '../store/digest.ts';
+import { digestFromHex, digestHex, parseDigest, type Digest } from '../store/digest.ts';
 import { errnoCode } from '../store/errors.ts';
 import { lock, ownerAlive, processStart } from '../store/lock.ts';
-import { extractLayer } from '../unpack/index.ts';
+import { applyLayerAnywhere } from '../unpack/worker.ts';
 import type { ExtractStats } from '../unpack/index.ts';
 import { chainIds } from './chain.ts';
 import { DiffIdMismatchError, SnapshotError, SnapshotNotFoundError, UnsupportedLayerError } from './errors.ts';
@@ -235,41 +234,10 @@ export class SnapshotStore {
   /** Decompresses blob `layer.digest` into `dest`, hashing the tar it yields against the DiffID. */
   async #extractVerified(layer: LayerRef, content: LayerSource, dest: string): Promise<ExtractStats> {
     const raw = await content.reader(layer.digest as Digest);
-    // gzip, zstd (a zstd child process) or plain tar, from the first bytes or the media type.
-    const tar = await decompress(raw, { what: `layer ${layer.digest}`, mediaType: layer.mediaType }).catch((e: unknown) => {
-      raw.destroy();
-      throw e;
-    });
-    const it = tar[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    const digester = new Digester();
-    // extractLayer stops reading at the tar's end-of-archive marker; the bytes after it (padding)
-    // are part of the DiffID too, so the iterator handed to it does not end the stream on return.
-    const hashing: AsyncIterable<Buffer> = {
-      [Symbol.asyncIterator]: () => ({
-        next: async () => {
-          const r = await it.next();
-          if (!r.done) digester.update(r.value);
-          return r;
-        },
-        return: async () => ({ done: true, value: undefined }),
-      }),
-    };
-    let stats: ExtractStats;
-    try {
-      stats = await extractLayer(hashing, dest);
-      for (;;) {
-        const r = await it.next();
-        if (r.done) break;
-        digester.update(r.value);
-      }
-    } catch (e) {
-      await it.return?.().catch(() => undefined);
-      tar.destroy();
-      await whenClosed(tar); // zstd has exited: no process outlives a failed unpack
-      throw e;
-    }
-    const actual = digester.digest();
-    if (actual !== layer.diffId) throw new DiffIdMismatchError(layer.digest, layer.diffId, actual);
+    // gzip, zstd or plain tar, from the first bytes or the media type; in a worker thread when
+    // the program registered one (src/image/unpack/worker.ts)
+    const { diffId, stats } = await applyLayerAnywhere(raw, dest, { what: `layer ${layer.digest}`, mediaType: layer.mediaType });
+    if (diffId !== layer.diffId) throw new DiffIdMismatchError(layer.digest, layer.diffId, diffId);
     return stats;
   }
 
