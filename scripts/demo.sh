@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# berth's main job (`npm start`): set everything up, build a busybox OCI bundle from Debian's
-# busybox-static, run a container from it through berth-oci, and show how it was built.
+# berth's main job (`npm start`): set everything up, then take an image made from Debian's
+# busybox-static through a local registry (import, push, pull), make it a bundle, run it with
+# berth-oci, and show how the container was built.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
