@@ -382,6 +382,12 @@ describe('cleanEntryPath and whiteouts', () => {
     }
   });
 
+  test('the layer root written as / (umoci) is the root; /. and //x stay refused', () => {
+    assert.equal(cleanEntryPath('/'), '.');
+    assert.equal(cleanEntryPath('//'), '.');
+    for (const p of ['/.', '//x', '/etc/']) assert.throws(() => cleanEntryPath(p), /absolute path not allowed/, p);
+  });
+
   test('normalises ./, //, trailing / and inner ..', () => {
     assert.equal(cleanEntryPath('./etc/passwd'), 'etc/passwd');
     assert.equal(cleanEntryPath('a//b/./c/'), 'a/b/c');

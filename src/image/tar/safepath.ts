@@ -23,6 +23,9 @@ export function cleanEntryPath(path: string): string {
   const name = JSON.stringify(path);
   if (path === '') throw new TarError('tar entry with an empty path');
   if (path.includes('\0')) throw new TarError(`tar entry ${name}: NUL byte in path`);
+  // The layer root itself written as `/` (umoci's `insert SRC /` does) names no place outside;
+  // any other absolute name is refused.
+  if (/^\/+$/.test(path)) return '.';
   if (path.startsWith('/')) throw new TarError(`tar entry ${name}: absolute path not allowed in a layer`);
   const out: string[] = [];
   for (const part of path.split('/')) {
