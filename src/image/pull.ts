@@ -78,6 +78,17 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
   const where = `pull ${ref.toString()}`;
   const { onProgress, unpack = true, ...pullOpts } = opts;
   const unpacks: Promise<void>[] = [];
+  // An unpack may fail (a hostile layer) while the downloads go on: its rejection is awaited
+  // only before the tag, so it is marked handled now or Node kills the process for it. The
+  // extractor's errors name the entry and why; which layer is said here, once.
+  const track = (digest: Digest, p: Promise<void>): void => {
+    const labelled = p.catch((e: unknown) => {
+      const msg = e instanceof Error ? e.message : String(e);
+      throw msg.includes(digest) ? e : new PullUnpackError(`layer ${digest}: ${msg}`, { cause: e });
+    });
+    labelled.catch(() => undefined);
+    unpacks.push(labelled);
+  };
   /** the streamed layers' streams, by blob digest */
   const streams = new Map<Digest, PassThrough>();
   const fetchedLayer = new Map<Digest, ReturnType<typeof deferred>>();
@@ -94,7 +105,7 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
       // the same blob twice in one manifest: the first fetch streams it, this one reads the store
       if (unpack) {
         const layers = (refs ??= layerRefs(l.layers, l.config, where));
-        unpacks.push(twin.promise.then(async () => {
+        track(d.digest, twin.promise.then(async () => {
           if (await stores.snapshots.prepareLayer(layers, l.index, stores.content)) unpacked++;
         }));
       }
@@ -121,7 +132,7 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
       progress('complete');
     };
     if (!l.fetched) {
-      unpacks.push(fromStore());
+      track(d.digest, fromStore());
       return undefined;
     }
     // Streamed: the snapshot store reads this layer's bytes from `pt` as the client stores them.
@@ -132,7 +143,7 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
     const source: LayerSource = {
       reader: async (digest) => (digest === d.digest ? pt : stores.content.reader(digest)),
     };
-    unpacks.push((async () => {
+    track(d.digest, (async () => {
       try {
         progress('downloading', 0);
         if (await snapshots.prepareLayer(layers, l.index, source)) unpacked++;

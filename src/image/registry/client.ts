@@ -304,6 +304,9 @@ export class RegistryClient {
           await sleep(this.#backoff(attempt));
           continue;
         }
+        // Failed for good: the partial data goes too. Nothing collects an abandoned ingest, and a
+        // server that cuts every transfer must not be able to fill the disk with them.
+        if (!committing) await store.abortIngest(ref).catch(() => undefined);
         if (e instanceof TransientError) throw new RegistryError(`${e.message} (gave up after ${attempt + 1} attempts)`, undefined, { cause: e });
         throw e;
       }
