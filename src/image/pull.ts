@@ -122,7 +122,10 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
     refs ??= layerRefs(l.layers, l.config, where);
     const layers = refs;
     const snapshots = stores.snapshots;
-    if (await snapshots.has(snapshots.chainIdOf(layers, l.index))) {
+    const chainId = snapshots.chainIdOf(layers, l.index);
+    // leased before it is looked at, as the blobs are: a collection meanwhile keeps it
+    await l.lease.add({ snapshots: [chainId] });
+    if (await snapshots.has(chainId)) {
       progress('exists');
       return undefined;
     }

@@ -42,6 +42,8 @@ export interface LayerStart {
   /** the image config's bytes (digest-verified) */
   config: Buffer;
   fetched: boolean;
+  /** the pull's lease (until the tag): what the layer's consumer makes (snapshots) goes on it */
+  lease: Lease;
 }
 
 export interface PullResult {
@@ -123,7 +125,7 @@ async function pullLeased(
   opts.onBlob?.('config', manifest.config.digest, manifest.config.size);
   const config = opts.onLayer ? await store.readAll(manifest.config.digest) : Buffer.alloc(0);
   await mapLimit(manifest.layers.map((l, index) => ({ l, index })), opts.concurrency ?? 3, async ({ l, index }) => {
-    const tap = await opts.onLayer?.({ index, descriptor: l, layers: manifest.layers, config, fetched: !(await store.has(l.digest)) });
+    const tap = await opts.onLayer?.({ index, descriptor: l, layers: manifest.layers, config, fetched: !(await store.has(l.digest)), lease });
     await client.fetchBlob(repo, l.digest, store, l.size, tap);
     opts.onBlob?.('layer', l.digest, l.size);
   });
