@@ -1,5 +1,6 @@
 // Overlay snapshots (src/image/snapshot): layers unpacked once per chain ID, DiffID verified,
 // shared between images, locked against concurrent unpacks, garbage-collected. Needs root.
+import { DecompressError } from '../../src/image/compression/index.ts';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, mkdirSync } from 'node:fs';
@@ -147,14 +148,14 @@ test('a wrong DiffID is an error and leaves no snapshot', async () => {
   assert.equal(store.unpacked, 0);
 });
 
-test('zstd layers are rejected clearly', async () => {
+test('a corrupt zstd layer is rejected clearly; an unknown layer type is refused', async () => {
   const { content } = await fixture();
   const root = tempDir('zstd');
   const store = await SnapshotStore.open(root);
   // A zstd frame header (magic) followed by junk is enough: berth sniffs the compression.
   const blob = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(32, 1)]);
   const layer: LayerRef = { digest: await put(content, blob), mediaType: MEDIA_TYPE_OCI_LAYER_ZSTD, diffId: digestOf('x') };
-  await assert.rejects(store.prepare([layer], content), (e: unknown) => e instanceof UnsupportedLayerError && /zstd layers are not supported yet/.test((e as Error).message));
+  await assert.rejects(store.prepare([layer], content), (e: unknown) => e instanceof DecompressError && new RegExp(`^layer ${layer.digest}: zstd: `).test((e as Error).message));
   await assert.rejects(store.prepare([{ ...layer, mediaType: 'application/json' }], content), UnsupportedLayerError);
   assert.deepEqual(snapshotDirs(root), []);
   assert.deepEqual(readdirSync(join(root, 'tmp')), []);
