@@ -2,7 +2,7 @@
 # Benchmark: pull a 3-layer Debian image (~175 MB uncompressed, ~61 MB gzip; built once by
 # bench/debian-image.sh from debootstrap minbase) from Debian's docker-registry on 127.0.0.1 into
 # an empty store, BENCH_N times (default 5, after BENCH_WARMUP=1), with berth, podman and docker
-# side by side. Every tool unpacks the layers (docker's and podman's pull do; berth's too). Prints
+# side by side, interleaved. Every tool unpacks the layers (docker's and podman's pull do; berth's too). Prints
 # medians, ratios, berth's peak RSS, and the goal check "berth <= 0.5 x podman". Needs root.
 # Peers missing are skipped (docker.io: `apt-get install docker.io`; BENCH_INSTALL=1 does it).
 set -euo pipefail
@@ -42,21 +42,36 @@ docker-registry serve "$BENCH_DIR/registry/config.yml" >"$BENCH_DIR/registry/log
 REGISTRY_PID=$!
 DOCKERD_PID=""
 stop_daemons() {
+  set +e # `wait` on a killed daemon returns its signal status
   if [[ -n "$DOCKERD_PID" ]]; then kill "$DOCKERD_PID" 2>/dev/null; wait "$DOCKERD_PID" 2>/dev/null; fi
   kill "$REGISTRY_PID" 2>/dev/null; wait "$REGISTRY_PID" 2>/dev/null
-  # what the peers may leave mounted under the bench dir (c/storage's private bind, dockerd's exec root)
-  findmnt -rn -o TARGET | grep "^$BENCH_DIR/" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  # what the peers may leave mounted (c/storage's private binds, dockerd's exec root), then the fs
+  findmnt -rn -o TARGET | grep "^$BENCH_DIR/." | sort -r | xargs -r -n1 umount 2>/dev/null || true
+  findmnt -rn -o TARGET | grep "^$BENCH_DIR/." | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -f "$BENCH_DIR/fs.img"
 }
 trap 'stop_daemons; bench_cleanup' EXIT
 for _ in $(seq 100); do curl -fs "http://$REG/v2/" >/dev/null && break; sleep 0.05; done
 skopeo copy -q --dest-tls-verify=false "oci:$LAYOUT:3layer" "docker://$IMAGE"
 
-# --- one pull of each -------------------------------------------------------------------------
+# --- a fresh filesystem for the stores --------------------------------------------------------
+# Every store lives on a new ext4 in a loop-mounted sparse file, and no store is deleted until the
+# end: after many deletions ext4's inode allocator scans recently deleted inodes on each create
+# (recently_deleted() in perf), which made file creation here 5-20x slower and varying by the
+# minute — whichever tool ran after a deletion paid for it.
+FS="$BENCH_DIR/fs"
+truncate -s "${BENCH_FS_SIZE:-24G}" "$BENCH_DIR/fs.img"
+mkfs.ext4 -q -F "$BENCH_DIR/fs.img"
+mkdir -p "$FS"
+mount -o loop "$BENCH_DIR/fs.img" "$FS"
+
+# --- one pull of each (store N is new and empty) ----------------------------------------------
 pull_berth() {
   /usr/bin/time -f %M -a -o "$BENCH_DIR/berth.rss" \
-    node "$BERTH" --root "$BENCH_DIR/berth-$1" pull -q "$IMAGE" >/dev/null 2>>"$BENCH_DIR/berth.err"
+    node "$BERTH" --root "$FS/berth-$1" pull -q "$IMAGE" >/dev/null 2>>"$BENCH_DIR/berth.err"
 }
-after_berth() { rm -rf "$BENCH_DIR/berth-$1"; }
+before_berth() { :; }
+after_berth() { :; }
 
 export CONTAINERS_CONF="$BENCH_DIR/containers.conf"
 cat >"$CONTAINERS_CONF" <<'EOF'
@@ -66,55 +81,74 @@ events_logger = "file"
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 EOF
-podman_in() { podman --root "$BENCH_DIR/podman-$1/root" --runroot "$BENCH_DIR/podman-$1/run" --storage-driver overlay "${@:2}"; }
-pull_podman() { podman_in "$1" pull -q --tls-verify=false "$IMAGE" >/dev/null 2>>"$BENCH_DIR/podman.err"; }
-after_podman() {
-  podman_in "$1" rmi -a -f >/dev/null 2>&1 || true
-  findmnt -rn -o TARGET | grep "^$BENCH_DIR/podman-$1/" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$BENCH_DIR/podman-$1"
+pull_podman() {
+  podman --root "$FS/podman-$1/root" --runroot "$FS/podman-$1/run" --storage-driver overlay \
+    pull -q --tls-verify=false "$IMAGE" >/dev/null 2>>"$BENCH_DIR/podman.err"
 }
+before_podman() { :; }
+after_podman() { :; }
 
+# dockerd gets a new data root each round (untimed start and stop)
 DOCKER=(/usr/bin/docker -H "unix://$BENCH_DIR/docker.sock")
 pull_docker() { "${DOCKER[@]}" pull -q "$IMAGE" >/dev/null 2>>"$BENCH_DIR/docker.err"; }
-after_docker() { "${DOCKER[@]}" rmi -f "$IMAGE" >/dev/null 2>&1 || true; }
+before_docker() { start_dockerd "$1"; }
+after_docker() { stop_dockerd; }
 start_dockerd() {
   # no bridge, no iptables, no forwarding: nothing of the host's network is touched
-  dockerd --data-root "$BENCH_DIR/docker" --exec-root "$BENCH_DIR/docker-exec" --pidfile "$BENCH_DIR/docker.pid" \
+  dockerd --data-root "$FS/docker-$1" --exec-root "$BENCH_DIR/docker-exec" --pidfile "$BENCH_DIR/docker.pid" \
     -H "unix://$BENCH_DIR/docker.sock" --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
-    --storage-driver overlay2 >"$BENCH_DIR/dockerd.log" 2>&1 &
+    --storage-driver overlay2 >>"$BENCH_DIR/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
-  for _ in $(seq 200); do "${DOCKER[@]}" version >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for _ in $(seq 300); do "${DOCKER[@]}" version >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "image-pull: dockerd did not start (log: $BENCH_DIR/dockerd.log)" >&2
   tail -n 5 "$BENCH_DIR/dockerd.log" >&2
   return 1
 }
-
-declare -A MEDIAN=() MIN=() MAX=() STATUS=()
-ORDER=()
-measure() { # measure NAME RUNFN AFTERFN
-  local name="$1"
-  ORDER+=("$name")
-  printf 'image-pull: %-7s %d pulls (+%d warm-up) ...\n' "$name" "$N" "$WARMUP" >&2
-  if BENCH_AFTER="$3" bench_time_loop "$name" "$N" "$WARMUP" "$2"; then
-    STATUS[$name]=ok
-  else
-    STATUS[$name]=failed
-    [[ -s "$BENCH_DIR/$name.err" ]] && head -n 5 "$BENCH_DIR/$name.err" | sed 's/^/  /' >&2
-  fi
-  MEDIAN[$name]="$(bench_median <"$BENCH_DIR/$name.us")"
-  MIN[$name]="$(bench_min <"$BENCH_DIR/$name.us")"
-  MAX[$name]="$(bench_max <"$BENCH_DIR/$name.us")"
+stop_dockerd() {
+  if [[ -n "$DOCKERD_PID" ]]; then kill "$DOCKERD_PID" 2>/dev/null; wait "$DOCKERD_PID" 2>/dev/null || true; fi
+  DOCKERD_PID=""
 }
+
+declare -A MEDIAN=() MIN=() MAX=() STATUS=() FAILS=()
+ORDER=()
 skip() { ORDER+=("$1"); STATUS[$1]="skipped: $2"; echo "image-pull: skipping $1: $2" >&2; }
 
 # --- measurements -----------------------------------------------------------------------------
-if [[ -f "$BERTH" ]]; then measure berth pull_berth after_berth; else skip berth "$BERTH not built (npm run build)"; fi
-if command -v podman >/dev/null 2>&1; then measure podman pull_podman after_podman; else skip podman "podman not installed"; fi
+# Interleaved: each round pulls with every tool in turn, so that the machine's drift (this VM's
+# file creation cost varies several-fold over minutes) falls on all of them alike.
+TOOLS=()
+if [[ -f "$BERTH" ]]; then TOOLS+=(berth); else skip berth "$BERTH not built (npm run build)"; fi
+if command -v podman >/dev/null 2>&1; then TOOLS+=(podman); else skip podman "podman not installed"; fi
 if command -v dockerd >/dev/null 2>&1; then
-  if start_dockerd; then measure docker pull_docker after_docker; else skip docker "dockerd did not start"; fi
+  if start_dockerd probe; then stop_dockerd; TOOLS+=(docker); else stop_dockerd; skip docker "dockerd did not start"; fi
 else
   skip docker "docker.io not installed (BENCH_INSTALL=1 installs it)"
 fi
+for t in "${TOOLS[@]}"; do ORDER+=("$t"); FAILS[$t]=0; : >"$BENCH_DIR/$t.us"; done
+echo "image-pull: ${TOOLS[*]}: $N rounds (+$WARMUP warm-up) ..." >&2
+for ((i = 1; i <= WARMUP + N; i++)); do
+  for t in "${TOOLS[@]}"; do
+    "before_$t" "$i" || { FAILS[$t]=$((FAILS[$t] + 1)); continue; }
+    sync
+    t0="${EPOCHREALTIME/./}"
+    if "pull_$t" "$i"; then
+      t1="${EPOCHREALTIME/./}"
+      if ((i > WARMUP)); then echo $((t1 - t0)) >>"$BENCH_DIR/$t.us"; fi
+    else
+      FAILS[$t]=$((FAILS[$t] + 1))
+    fi
+    "after_$t" "$i"
+  done
+done
+for t in "${TOOLS[@]}"; do
+  if ((FAILS[$t] == 0)); then STATUS[$t]=ok; else
+    STATUS[$t]="failed ${FAILS[$t]} of $((WARMUP + N))"
+    [[ -s "$BENCH_DIR/$t.err" ]] && head -n 5 "$BENCH_DIR/$t.err" | sed 's/^/  /' >&2
+  fi
+  MEDIAN[$t]="$(bench_median <"$BENCH_DIR/$t.us")"
+  MIN[$t]="$(bench_min <"$BENCH_DIR/$t.us")"
+  MAX[$t]="$(bench_max <"$BENCH_DIR/$t.us")"
+done
 
 # --- report -----------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || a == "nan" || b == "nan" || b == 0) print "-"; else printf "%.2fx\n", a / b }'; }
