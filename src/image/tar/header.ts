@@ -98,11 +98,29 @@ export function parseNumber(buf: Buffer, start: number, len: number, what: strin
     }
     return Number(v);
   }
-  const text = buf.subarray(start, start + len).toString('latin1').replace(/[\0 ]+$/, '').replace(/^[ \0]+/, '');
-  const clean = text.split('\0')[0] ?? '';
-  if (clean === '') return 0;
-  if (!/^[0-7]+$/.test(clean)) throw new TarError(`${what}: invalid octal number ${JSON.stringify(clean)}`);
-  const v = parseInt(clean, 8);
+  // Octal digits, optionally padded with spaces/NULs before and spaces/NULs after, ended by a NUL
+  // (what follows a NUL is ignored). A byte loop: this runs ~8 times per entry of every layer.
+  const end = start + len;
+  let i = start;
+  while (i < end && (buf[i] === 0x20 || buf[i] === 0)) i++;
+  let v = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const c = buf[i]!;
+    if (c < 0x30 || c > 0x37) break;
+    v = v * 8 + (c - 0x30);
+    digits++;
+  }
+  if (i < end && buf[i] !== 0) {
+    // a space may only be trailing padding; anything else is not a number
+    let j = i;
+    while (j < end && buf[j] === 0x20) j++;
+    if (buf[i] !== 0x20 || (j < end && buf[j] !== 0)) {
+      const text = buf.subarray(start, end).toString('latin1').replace(/[\0 ]+$/, '').replace(/^[ \0]+/, '').split('\0')[0] ?? '';
+      throw new TarError(`${what}: invalid octal number ${JSON.stringify(text)}`);
+    }
+  }
+  if (digits === 0) return 0;
   if (!Number.isSafeInteger(v)) throw new TarError(`${what}: octal number out of range`);
   return v;
 }
