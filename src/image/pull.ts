@@ -91,6 +91,8 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
   };
   /** the streamed layers' streams, by blob digest */
   const streams = new Map<Digest, PassThrough>();
+  /** settles whether a streamed layer's bytes flow through this pull (see startLayer) */
+  const flowStart = new Map<Digest, (flowing: boolean) => void>();
   const fetchedLayer = new Map<Digest, ReturnType<typeof deferred>>();
   let unpacked = 0;
   let downloaded = 0;
@@ -146,9 +148,20 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
     const source: LayerSource = {
       reader: async (digest) => (digest === d.digest ? pt : stores.content.reader(digest)),
     };
+    // The unpack starts (and takes the layer's lock) only once bytes flow: a pull whose fetch
+    // waits for another process downloading the same blob gets none, and must not hold the lock
+    // the other one's streamed unpack needs. It reads the stored blob afterwards instead.
+    let flowStarted!: (flowing: boolean) => void;
+    const flowing = new Promise<boolean>((resolve) => (flowStarted = resolve));
+    flowStart.set(d.digest, flowStarted);
     track(d.digest, (async () => {
       try {
         progress('downloading', 0);
+        if (!(await flowing)) {
+          await done.promise;
+          await fromStore();
+          return;
+        }
         if (await snapshots.prepareLayer(layers, l.index, source)) unpacked++;
         progress('complete');
       } catch (e) {
@@ -165,9 +178,11 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
       if (broken || pt.destroyed) return;
       if (offset !== expected) {
         broken = true;
+        flowStarted(false); // resuming an ingest another process began: unpack from the store
         pt.destroy(new PullUnpackError(`${where}: layer ${d.digest}: the download restarted at byte ${offset}; unpacking from the store instead`));
         return;
       }
+      if (expected === 0) flowStarted(true);
       expected += chunk.length;
       progress('downloading', expected);
       if (!pt.write(chunk)) {
@@ -192,6 +207,7 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
         if (kind === 'layer') {
           // the blob is complete and verified: its stream ends, the unpack finishes reading
           streams.get(digest)?.end();
+          flowStart.get(digest)?.(false); // no effect once bytes flowed
           fetchedLayer.get(digest)?.resolve();
           onProgress?.({ digest, phase: 'downloaded', total: size });
         }
@@ -205,6 +221,7 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
   } catch (e) {
     for (const pt of streams.values()) pt.destroy(e instanceof Error ? e : new Error(String(e)));
     for (const d of fetchedLayer.values()) d.reject(e);
+    for (const start of flowStart.values()) start(false);
     await Promise.allSettled(unpacks);
     throw e;
   }
