@@ -61,7 +61,8 @@ skopeo copy -q --dest-tls-verify=false "oci:$LAYOUT:3layer" "docker://$IMAGE"
 # minute — whichever tool ran after a deletion paid for it.
 FS="$BENCH_DIR/fs"
 truncate -s "${BENCH_FS_SIZE:-24G}" "$BENCH_DIR/fs.img"
-mkfs.ext4 -q -F "$BENCH_DIR/fs.img"
+# no lazy inode-table init: it would run in the background during the first rounds
+mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$BENCH_DIR/fs.img"
 mkdir -p "$FS"
 mount -o loop "$BENCH_DIR/fs.img" "$FS"
 

@@ -133,6 +133,31 @@ test('sparse file (GNU tar --sparse, PAX) written at its offsets and truncated t
   assert.ok(statSync(join(dest, 'holes')).blocks * 512 < 1 << 20, 'holes kept');
 });
 
+test('entries created with their final mode keep the owner the tar says, even in a setgid dir', async () => {
+  const dest = tempDir('owners');
+  const T = 1_700_000_000;
+  const tar = await layer([
+    [{ path: 'sg/', type: 'dir', mode: 0o2775, uid: 0, gid: 50, mtime: T }],
+    [{ path: 'sg/root-file', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: T }, Buffer.from('x')],
+    [{ path: 'sg/root-dir/', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: T }],
+    [{ path: 'sg/root-link', type: 'symlink', linkname: 'root-file', uid: 0, gid: 0, mtime: T }],
+    [{ path: 'plain/', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: T }],
+    [{ path: 'plain/suid', type: 'file', mode: 0o4755, uid: 0, gid: 0, mtime: T }, Buffer.from('y')],
+    [{ path: 'plain/group-writable', type: 'file', mode: 0o664, uid: 0, gid: 0, mtime: T }, Buffer.from('z')],
+  ]);
+  await extractLayer(chunks(tar), dest);
+  const st = (p: string) => lstatSync(join(dest, p));
+  assert.equal(st('sg').gid, 50);
+  assert.equal(st('sg').mode & 0o7777, 0o2775);
+  // a setgid parent would have given them group 50: the tar says 0
+  for (const p of ['sg/root-file', 'sg/root-dir', 'sg/root-link']) assert.equal(st(p).gid, 0, p);
+  assert.equal(st('sg/root-dir').mode & 0o7777, 0o755);
+  assert.equal(st('plain/suid').mode & 0o7777, 0o4755);
+  // 0664 is reduced by a 022 umask at creation: set afterwards
+  assert.equal(st('plain/group-writable').mode & 0o7777, 0o664);
+  assert.equal(st('plain/suid').mtime.getTime(), T * 1000);
+});
+
 async function hostile(entries: Array<[TarWriteEntry, Buffer?]>, msg: RegExp): Promise<string> {
   const dest = join(tempDir('hostile'), 'layer');
   mkdirSync(dest);

@@ -73,6 +73,10 @@ class Extractor {
   private dirTimes = new Map<string, number>();
   /** every path in dest, relative ('.' is dest itself): dest is empty at the start and ours */
   private kinds = new Map<string, Kind>([['.', 'dir']]);
+  /** dirs with the setgid bit: what is created in them takes their group, not ours */
+  private setgidDirs = new Set<string>();
+  /** the process's umask, read once: modes it leaves alone can be given at creation */
+  private readonly umask = process.umask();
 
   constructor(private readonly dest: string) {}
 
@@ -100,6 +104,16 @@ class Extractor {
       if (kind === 'symlink') throw new UnpackError(`layer entry ${JSON.stringify(entry)}: ${JSON.stringify(cur)} is a symlink; refusing to write through it`);
       throw new UnpackError(`layer entry ${JSON.stringify(entry)}: ${JSON.stringify(cur)} is not a directory`);
     }
+  }
+
+  /**
+   * Whether an entry at `rel` can be created with its final mode and no chown: owned by 0:0 (what
+   * root creates, unless the parent is setgid) and a mode the umask does not reduce. Saves two
+   * syscalls per entry, most entries of most layers; otherwise chown then chmod, in that order
+   * (chown clears setuid/setgid).
+   */
+  private createsFinal(rel: string, e: TarEntry, mode: number): boolean {
+    return e.uid === 0 && e.gid === 0 && (mode & this.umask) === 0 && !this.setgidDirs.has(parentOf(rel));
   }
 
   private pushNative(r: NativeRecord): void {
@@ -186,12 +200,17 @@ class Extractor {
     switch (e.type) {
       case 'dir': {
         const exists = this.prepare(rel, e.path, true);
+        const final = !exists && this.createsFinal(rel, e, mode);
         if (!exists) {
-          fs.mkdirSync(this.abs(rel), { mode: 0o700 });
+          fs.mkdirSync(this.abs(rel), { mode: final ? mode : 0o700 });
           this.kinds.set(rel, 'dir');
         }
-        fs.lchownSync(this.abs(rel), e.uid, e.gid);
-        fs.chmodSync(this.abs(rel), mode);
+        if (!final) {
+          fs.lchownSync(this.abs(rel), e.uid, e.gid);
+          fs.chmodSync(this.abs(rel), mode);
+        }
+        if (mode & 0o2000) this.setgidDirs.add(rel);
+        else this.setgidDirs.delete(rel);
         this.dirTimes.set(rel, e.mtime);
         this.addXattrs(rel, e);
         this.stats.dirs++;
@@ -208,7 +227,7 @@ class Extractor {
         this.prepare(rel, e.path, false);
         fs.symlinkSync(e.linkname, this.abs(rel));
         this.kinds.set(rel, 'symlink');
-        fs.lchownSync(this.abs(rel), e.uid, e.gid);
+        if (!this.createsFinal(rel, e, 0)) fs.lchownSync(this.abs(rel), e.uid, e.gid);
         fs.lutimesSync(this.abs(rel), e.mtime, e.mtime);
         this.addXattrs(rel, e);
         this.stats.symlinks++;
@@ -262,7 +281,8 @@ class Extractor {
   }
 
   private async writeFile(rel: string, e: TarEntry, mode: number): Promise<void> {
-    const fd = fs.openSync(this.abs(rel), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+    const final = this.createsFinal(rel, e, mode);
+    const fd = fs.openSync(this.abs(rel), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, final ? mode : 0o600);
     this.kinds.set(rel, 'file');
     try {
       if (e.sparse) {
@@ -292,8 +312,10 @@ class Extractor {
           this.stats.bytes += chunk.length;
         }
       }
-      fs.fchownSync(fd, e.uid, e.gid);
-      fs.fchmodSync(fd, mode);
+      if (!final) {
+        fs.fchownSync(fd, e.uid, e.gid);
+        fs.fchmodSync(fd, mode);
+      }
       fs.futimesSync(fd, e.mtime, e.mtime);
     } finally {
       fs.closeSync(fd);
