@@ -51,6 +51,8 @@ export function setUnpackWorkerEntry(file: string | undefined): void {
 /** The worker pool: idle workers, how many exist, who waits for one. */
 const pool = { idle: [] as Worker[], live: 0, waiting: [] as ((w: Worker) => void)[] };
 const poolMax = (): number => Math.max(1, availableParallelism());
+/** whether this thread is unpacking a layer itself (the overflow of a busy pool) */
+let inThreadBusy = false;
 
 function acquire(file: string): Promise<Worker> {
   const w = pool.idle.pop();
@@ -97,6 +99,16 @@ function reviveError(name: string, message: string): Error {
 /** applyLayer, in a worker when an entry is registered, else here. */
 export async function applyLayerAnywhere(raw: Readable, dest: string, opts: ApplyOptions): Promise<AppliedLayer> {
   if (entry === undefined) return applyLayer(raw, dest, opts);
+  // Every worker busy: one more layer is unpacked by this thread rather than wait (the main
+  // thread mostly waits on the network; a third layer waiting would stall its download).
+  if (pool.idle.length === 0 && pool.live >= poolMax() && !inThreadBusy) {
+    inThreadBusy = true;
+    try {
+      return await applyLayer(raw, dest, opts);
+    } finally {
+      inThreadBusy = false;
+    }
+  }
   const worker = await acquire(entry);
   let inFlight = 0;
   let wake: (() => void) | undefined;
