@@ -8,13 +8,15 @@
  * its own errors; 2 is kept for usage errors, as every other berth tool does).
  */
 import { DEFAULT_BERTH_ROOT, openStores, type BerthStores } from '../image/bundle/create.ts';
-import { parseArgs, str, bool, UsageError, type FlagDef } from './args.ts';
+import { parseArgs, str, bool, list, UsageError, type FlagDef } from './args.ts';
+import { registryOptions } from './berth/registry-options.ts';
 import type { Command, CommandContext } from './berth/command.ts';
 import { COMMANDS } from './berth/commands.ts';
 import { runWorkerIfAny, setUnpackWorkerEntry } from '../image/unpack/worker.ts';
 
 const GLOBAL: FlagDef[] = [
   { names: ['root'], kind: 'string' },
+  { names: ['insecure-registry'], kind: 'list' },
   { names: ['help', 'h'], kind: 'bool' },
 ];
 
@@ -27,7 +29,9 @@ function usage(): string {
 
 usage: berth [--root DIR] COMMAND [OPTIONS] ARGS...   (berth COMMAND --help for its options)
 
-  --root DIR    the store (default ${DEFAULT_BERTH_ROOT})
+  --root DIR                       the store (default ${DEFAULT_BERTH_ROOT})
+  --insecure-registry HOST[:PORT]  also reach this registry over plain HTTP (loopback ones always may;
+                                   also "insecure-registries" in /etc/berth/daemon.json)
 
 commands:
 ${lines.join('\n')}
@@ -77,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
     stdout: process.stdout,
     stderr: process.stderr,
     log: (line) => void process.stderr.write(`${line}\n`),
+    registry: registryOptions(list(g, 'insecure-registry')),
   };
   try {
     return await command.run(p, ctx);

@@ -1,5 +1,4 @@
 // berth bundle create / rm: an OCI bundle (overlay rootfs + config.json) from an image, for berth-oci.
-import { credentialsFor } from '../../image/auth/index.ts';
 import { createBundle, removeBundle } from '../../image/bundle/create.ts';
 import { UsageError } from '../args.ts';
 import type { Command } from './command.ts';
@@ -20,7 +19,7 @@ export const bundleCreateCommand: Command = {
     const rec = await createBundle(stores, pos[0]!, pos[1]!, {
       ...(cmdArgs !== undefined && { args: cmdArgs }),
       log: (l) => ctx.log(l),
-      pullOptions: { clientOptions: { credentialsFor }, onBlob: (kind, digest, size) => ctx.log(`${kind} ${digest} ${size} bytes`) },
+      pullOptions: { clientOptions: ctx.registry, onBlob: (kind, digest, size) => ctx.log(`${kind} ${digest} ${size} bytes`) },
     });
     ctx.stdout.write(`${rec.owner}\n`);
     return 0;

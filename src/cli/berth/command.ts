@@ -5,6 +5,7 @@
  */
 import type { FlagDef, Parsed } from '../args.ts';
 import type { BerthStores } from '../../image/bundle/create.ts';
+import type { RegistryClientOptions } from '../../image/registry/client.ts';
 
 export interface Output {
   write(s: string): unknown;
@@ -22,6 +23,8 @@ export interface CommandContext {
   stderr: Output;
   /** a line on stderr */
   log(line: string): void;
+  /** credentials and insecure registries for registry clients (see registry-options.ts) */
+  registry: RegistryClientOptions;
 }
 
 export interface Command {

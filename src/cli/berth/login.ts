@@ -9,8 +9,8 @@ import type { Command, CommandContext } from './command.ts';
 const domainOf = (key: string): string => (key === INDEX_SERVER ? 'docker.io' : key);
 
 /** Checks `creds` against the registry of `key`; the identity token it issued, if any. */
-async function verify(key: string, creds: Credentials): Promise<{ identityToken?: string }> {
-  return new RegistryClient(domainOf(key), { credentials: creds }).login();
+async function verify(key: string, creds: Credentials, insecure: readonly string[] = []): Promise<{ identityToken?: string }> {
+  return new RegistryClient(domainOf(key), { credentials: creds, insecure }).login();
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -101,7 +101,7 @@ export const loginCommand: Command = {
         ctx.stdout.write('Authenticating with existing credentials...\n');
         const c: Credentials = { username: stored.username, password: stored.password, ...(stored.identityToken && { identityToken: stored.identityToken }) };
         try {
-          identityToken = (await verify(key, c)).identityToken ?? c.identityToken;
+          identityToken = (await verify(key, c, ctx.registry.insecure)).identityToken ?? c.identityToken;
           creds = c;
         } catch (e) {
           ctx.stderr.write(`Login did not succeed, error: ${(e as Error).message}\n`);
@@ -117,7 +117,7 @@ export const loginCommand: Command = {
       password ??= await promptLine(ctx, 'Password: ', true);
       if (password === '') throw new Error(`login ${domainOf(key)}: Password Required`);
       creds = { username, password };
-      identityToken = (await verify(key, creds)).identityToken;
+      identityToken = (await verify(key, creds, ctx.registry.insecure)).identityToken;
     }
 
     const { helper } = await storeCredentials(cfg, key, { ...creds, ...(identityToken && { identityToken }) }, env);

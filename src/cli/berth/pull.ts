@@ -1,5 +1,4 @@
 // berth pull: fetch an image into the store, unpack its layers and tag it, with docker's output.
-import { credentialsFor } from '../../image/auth/index.ts';
 import { pull } from '../../image/bundle/create.ts';
 import { parseReference } from '../../image/reference.ts';
 import { parsePlatform, type Platform } from '../../image/registry/media.ts';
@@ -30,7 +29,7 @@ export const pullCommand: Command = {
     const stores = await ctx.stores();
     const before = await stores.refs.resolve(ref.toString());
     const r = await pull(stores, p.rest[0]!, {
-      clientOptions: { credentialsFor }, // what `berth login` / `docker login` stored
+      clientOptions: ctx.registry, // what `berth login` / `docker login` stored; insecure registries
       ...(platform !== undefined && { platform }),
       ...(view && { onProgress: (ev) => view.update(ev) }),
     });

@@ -1,5 +1,4 @@
 // berth push: upload a local image (or every tag of a repository) to its registry, with docker's lines.
-import { credentialsFor } from '../../image/auth/index.ts';
 import { parseReference, ImageReference } from '../../image/reference.ts';
 import { ImageNotLocalError, pushImage, type PushProgress } from '../../image/registry/push.ts';
 import { digestHex } from '../../image/store/digest.ts';
@@ -57,7 +56,7 @@ export const pushCommand: Command = {
     const { content, refs } = await ctx.stores();
     for (const target of targets) {
       const r = await pushImage(target, content, refs, {
-        clientOptions: { credentialsFor }, // what `berth login` / `docker login` stored
+        clientOptions: ctx.registry, // what `berth login` / `docker login` stored; insecure registries
         onProgress: (e) => {
           const line = layerLine(e);
           if (line !== undefined) out(line);
