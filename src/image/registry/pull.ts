@@ -14,6 +14,7 @@ import { RegistryClient, type BlobTap, type RegistryClientOptions } from './clie
 import {
   ACCEPT_ALL, type Descriptor, ManifestError, hostPlatform, isIndexType, isManifestType, parseIndex, parseManifest, selectPlatform, type Platform,
 } from './media.ts';
+import { mapLimit } from './limit.ts';
 
 export interface PullOptions {
   /** default: this machine's */
@@ -58,25 +59,6 @@ export interface PullResult {
   layers: Digest[];
 }
 
-/** Runs `fn` over `items` with at most `limit` calls at once; the first failure rejects (others finish first). */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failure: { e: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!);
-      } catch (e) {
-        failure ??= { e };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure) throw failure.e;
-  return results;
-}
 
 export async function pullImage(
   reference: ImageReference | string,

@@ -25,6 +25,7 @@ import { NotFoundError } from '../store/errors.ts';
 import type { ImageRefs } from '../store/refs.ts';
 import { RegistryClient, RegistryError, type RegistryClientOptions, type RequestBody } from './client.ts';
 import { ManifestError, detectMediaType, isIndexType, isManifestType, parseIndex, parseManifest, type Descriptor } from './media.ts';
+import { mapLimit } from './limit.ts';
 
 /** The default largest blob sent in one PUT; larger ones go in chunks. */
 export const DEFAULT_MONOLITHIC_MAX = 64 << 20;
@@ -409,22 +410,3 @@ function blobStream(ctx: PushContext, d: Descriptor, kind: 'config' | 'layer', o
   return Readable.toWeb(Readable.from(slice())) as ReadableStream<Uint8Array>;
 }
 
-/** Runs `fn` over `items` with at most `limit` calls at once; the first failure rejects (others finish first). */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failure: { e: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!);
-      } catch (e) {
-        failure ??= { e };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure) throw failure.e;
-  return results;
-}
