@@ -142,6 +142,9 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
     }
     // Streamed: the snapshot store reads this layer's bytes from `pt` as the client stores them.
     const pt = new PassThrough({ highWaterMark: 1 << 20 });
+    // Its reader (the unpack) sees an error through its own reads; with no reader yet (bytes
+    // never flowed), an error must not become an uncaught 'error' event.
+    pt.on('error', () => undefined);
     streams.set(d.digest, pt);
     let expected = 0;
     let broken = false;

@@ -4,12 +4,14 @@
 // with nothing left in the store's ingest/ or tmp/ dirs. Against Debian's docker-registry.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { berth } from '../fixtures/berth-cli.ts';
+import { spawn } from 'node:child_process';
+
+import { berth, berthArgv } from '../fixtures/berth-cli.ts';
 import { show } from '../fixtures/busybox.ts';
 import { buildImage, pushImage } from '../fixtures/images.ts';
 import { LocalRegistry } from '../fixtures/registry.ts';
@@ -94,6 +96,45 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
         const rm = await berth(root, ['bundle', 'rm', bundle]);
         assert.equal(rm.code, 0, show(rm));
       }
+    }
+  });
+  it('a pull killed mid-way: no name, nothing half-unpacked used; the next pull completes it; prune removes the leftovers', async () => {
+    const root = join(T, 'crash');
+    const [cmd, ...pre] = berthArgv();
+    const child = spawn(cmd!, [...pre, '--root', root, 'pull', '-q', imageA], { stdio: 'ignore' });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    // kill it once a layer is being unpacked (a tmp dir exists) and before the image is complete
+    const deadline = Date.now() + 60_000;
+    const tmpDir = join(root, 'snapshot', 'tmp');
+    while (!(existsSync(tmpDir) && readdirSync(tmpDir).length > 0)) {
+      assert.ok(Date.now() < deadline, 'the pull never started unpacking');
+      assert.equal(child.exitCode, null, 'the pull ended before it could be killed');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const refsFile = join(root, 'refs.json');
+    const named = existsSync(refsFile) ? (JSON.parse(readFileSync(refsFile, 'utf8')) as { names?: Record<string, string> }).names ?? {} : {};
+    assert.equal(named[imageA], undefined, 'an interrupted pull tags nothing');
+    assert.ok(readdirSync(tmpDir).length > 0, 'the killed unpack left its tmp dir (what prune is for)');
+
+    const again = await berth(root, ['pull', imageA], { timeoutMs: 120_000 });
+    assert.equal(again.code, 0, show(again));
+    assert.deepEqual(snapshotIds(root), [...chainsA].sort());
+    const prune = await berth(root, ['image', 'prune', '-f']);
+    assert.equal(prune.code, 0, show(prune));
+    assert.deepEqual(leftovers(root), [], 'prune removed what the killed pull left');
+    // the image is whole: a bundle of it has every file of every layer
+    const bundle = join(T, 'bundle-crash');
+    const c = await berth(root, ['bundle', 'create', imageA, bundle]);
+    assert.equal(c.code, 0, show(c));
+    try {
+      assert.equal(readdirSync(join(bundle, 'rootfs', 'base1')).length, 300);
+      assert.equal(readdirSync(join(bundle, 'rootfs', 'base2')).length, 300);
+      assert.equal(readdirSync(join(bundle, 'rootfs', 'only-a')).length, 50);
+    } finally {
+      const rm = await berth(root, ['bundle', 'rm', bundle]);
+      assert.equal(rm.code, 0, show(rm));
     }
   });
 });

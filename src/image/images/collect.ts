@@ -28,6 +28,8 @@ export interface CollectResult {
   snapshotBytes: number;
   /** ids of leases of dead processes dropped */
   staleLeases: string[];
+  /** what crashed processes left and was removed (unpack tmp dirs, stale ingests) */
+  leftovers: string[];
 }
 
 /** Collects the garbage of `stores` (see the file comment). */
@@ -64,11 +66,16 @@ export async function collect(stores: BerthStores, opts: { gracePeriodMs?: numbe
       sizes.set(id, await treeBytes(stores.snapshots.lowerDir(id)));
     }
     const removed = await stores.snapshots.gc(undefined, keep);
+    // What crashed processes left: half-unpacked layers in the snapshot store's tmp/ (never used:
+    // a snapshot is renamed into place only once complete) and downloads idle for a day.
+    const tmp = await stores.snapshots.cleanup();
+    const ingests = await stores.content.cleanupStaleIngests();
     return {
       content,
       snapshots: removed,
       snapshotBytes: removed.reduce((n, id) => n + (sizes.get(id) ?? 0), 0),
       staleLeases: active.stale,
+      leftovers: [...tmp.map((n) => `snapshot/tmp/${n}`), ...ingests.removed.map((r) => `ingest ${r}`)],
     };
   });
 }
