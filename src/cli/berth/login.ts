@@ -22,10 +22,12 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 /** Reads one line from the terminal, echoing it unless `hidden` (a password). */
 function promptLine(ctx: CommandContext, question: string, hidden: boolean): Promise<string> {
   const stdin = process.stdin;
+  // raw (no echo by the terminal) before the prompt shows: what is typed once it shows is echoed
+  // by us alone, or not at all for a password
+  stdin.setRawMode(true);
   ctx.stdout.write(question);
   return new Promise((resolve, reject) => {
     let line = '';
-    stdin.setRawMode(true);
     stdin.resume();
     stdin.setEncoding('utf8');
     const done = (err?: Error): void => {
