@@ -161,6 +161,20 @@ test('a corrupt zstd layer is rejected clearly; an unknown layer type is refused
   assert.deepEqual(readdirSync(join(root, 'tmp')), []);
 });
 
+test('a hostile layer is refused with the layer named, nothing kept', async () => {
+  const { content } = await fixture();
+  const root = tempDir('hostile');
+  const store = await SnapshotStore.open(root);
+  const tar = await tarOf([[{ path: '../escape', type: 'file', mode: 0o644, mtime: T }, Buffer.from('x')]]);
+  const layer: LayerRef = { digest: await put(content, gzipSync(tar)), mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, diffId: digestOf(tar) };
+  await assert.rejects(store.prepare([layer], content), (e: unknown) => {
+    assert.match((e as Error).message, new RegExp(`^layer ${layer.digest}: tar entry "\\.\\./escape": path escapes the layer root$`));
+    return true;
+  });
+  assert.deepEqual(snapshotDirs(root), []);
+  assert.deepEqual(readdirSync(join(root, 'tmp')), []);
+});
+
 test('two concurrent prepares of the same layers unpack each once', async () => {
   const { content, layers } = await fixture();
   const root = tempDir('concurrent');

@@ -236,7 +236,15 @@ export class SnapshotStore {
     const raw = await content.reader(layer.digest as Digest);
     // gzip, zstd or plain tar, from the first bytes or the media type; in a worker thread when
     // the program registered one (src/image/unpack/worker.ts)
-    const { diffId, stats } = await applyLayerAnywhere(raw, dest, { what: `layer ${layer.digest}`, mediaType: layer.mediaType });
+    let applied: Awaited<ReturnType<typeof applyLayerAnywhere>>;
+    try {
+      applied = await applyLayerAnywhere(raw, dest, { what: `layer ${layer.digest}`, mediaType: layer.mediaType });
+    } catch (e) {
+      // every error names the layer, whoever asked for it (a pull, a bundle): same class, labelled
+      if (e instanceof Error && !e.message.includes(layer.digest)) e.message = `layer ${layer.digest}: ${e.message}`;
+      throw e;
+    }
+    const { diffId, stats } = applied;
     if (diffId !== layer.diffId) throw new DiffIdMismatchError(layer.digest, layer.diffId, diffId);
     return stats;
   }
