@@ -8,6 +8,7 @@ import { isDigest, type Digest } from '../store/digest.ts';
 import type { ImageEntry, ImageRecord, ImageRefs } from '../store/refs.ts';
 import { detectMediaType, parseManifest, type ImageManifest } from '../registry/media.ts';
 import { chainIds } from '../snapshot/chain.ts';
+import type { SnapshotStore } from '../snapshot/store.ts';
 import { BrokenImageError } from './errors.ts';
 import type { ImageContainerConfig } from './types.ts';
 
@@ -48,8 +49,13 @@ export interface LocalImage {
   record: ImageRecord;
   /** chain IDs of its layers, bottom first */
   chainIds: Digest[];
-  /** manifest + config + compressed layers, in bytes */
+  /**
+   * docker's SIZE: the layers' unpacked bytes when every layer is unpacked here, else (an image
+   * only fetched, or snapshots from before sizes were recorded) manifest + config + compressed layers
+   */
   size: number;
+  /** each layer's size, bottom first: unpacked where known, else compressed */
+  layerSizes: number[];
   /** config.created in seconds since the epoch, 0 if absent */
   created: number;
 }
@@ -57,10 +63,12 @@ export interface LocalImage {
 export interface ImageSources {
   content: ContentStore;
   refs: ImageRefs;
+  /** where unpacked layer sizes come from (optional) */
+  snapshots?: Pick<SnapshotStore, 'unpackedSize'>;
 }
 
 /** Reads `entry`'s manifest and config. Throws BrokenImageError saying which blob and why. */
-export async function loadImage(content: ContentStore, entry: ImageEntry): Promise<LocalImage> {
+export async function loadImage(content: ContentStore, entry: ImageEntry, snapshots?: ImageSources['snapshots']): Promise<LocalImage> {
   const where = `image ${entry.names[0] ?? entry.digest}`;
   let manifestBytes: Buffer;
   try {
@@ -85,6 +93,9 @@ export async function loadImage(content: ContentStore, entry: ImageEntry): Promi
   const diffIds = config.rootfs?.diff_ids;
   const ids = Array.isArray(diffIds) && diffIds.length === manifest.layers.length && diffIds.every(isDigest) ? chainIds(diffIds) : [];
   const createdMs = typeof config.created === 'string' ? Date.parse(config.created) : NaN;
+  const unpacked = snapshots && ids.length > 0 ? await Promise.all(ids.map((id) => snapshots.unpackedSize(id))) : [];
+  const allUnpacked = unpacked.length === manifest.layers.length && unpacked.every((n) => n !== undefined);
+  const layerSizes = manifest.layers.map((l, i) => unpacked[i] ?? l.size);
   return {
     digest: entry.digest,
     id: manifest.config.digest,
@@ -94,7 +105,8 @@ export async function loadImage(content: ContentStore, entry: ImageEntry): Promi
     names: entry.names,
     record: entry.record,
     chainIds: ids,
-    size: manifestBytes.length + manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
+    size: allUnpacked ? layerSizes.reduce((n, s) => n + s, 0) : manifestBytes.length + manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
+    layerSizes,
     created: Number.isNaN(createdMs) ? 0 : Math.floor(createdMs / 1000),
   };
 }
@@ -104,7 +116,7 @@ export async function loadImages(src: ImageSources, onBroken?: (e: BrokenImageEr
   const out: LocalImage[] = [];
   for (const entry of await src.refs.images()) {
     try {
-      out.push(await loadImage(src.content, entry));
+      out.push(await loadImage(src.content, entry, src.snapshots));
     } catch (e) {
       if (!(e instanceof BrokenImageError)) throw e;
       onBroken?.(e);

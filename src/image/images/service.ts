@@ -173,12 +173,12 @@ export class ImageService {
         Created: seconds(h.created),
         CreatedBy: h.created_by ?? '',
         Tags: null,
-        Size: h.empty_layer ? 0 : (img.manifest.layers[layer++]?.size ?? 0),
+        Size: h.empty_layer ? 0 : (img.layerSizes[layer++] ?? 0),
         Comment: h.comment ?? '',
       }));
     } else {
       // No history in the config (images not built by a builder): one step per layer.
-      items = img.manifest.layers.map((l) => ({ Id: '<missing>', Created: img.created, CreatedBy: '', Tags: null, Size: l.size, Comment: '' }));
+      items = img.layerSizes.map((size) => ({ Id: '<missing>', Created: img.created, CreatedBy: '', Tags: null, Size: size, Comment: '' }));
     }
     items.reverse();
     if (items[0]) {

@@ -65,6 +65,8 @@ export interface SnapshotMeta {
   digest: Digest;
   mediaType: string;
   createdAt: string;
+  /** bytes of file content unpacked (docker's layer size); absent in snapshots made before it was recorded */
+  size?: number;
 }
 
 export interface SnapshotInfo extends SnapshotMeta {
@@ -210,8 +212,9 @@ export class SnapshotStore {
     this.#busy.add(name);
     try {
       await mkdir(join(tmp, 'fs'), { recursive: true, mode: 0o755 });
-      await this.#extractVerified(layer, content, join(tmp, 'fs'));
+      const stats = await this.#extractVerified(layer, content, join(tmp, 'fs'));
       const meta: SnapshotMeta = {
+        size: stats.bytes,
         chainId: id,
         diffId: parseDigest(layer.diffId),
         parent,
@@ -289,6 +292,16 @@ export class SnapshotStore {
       if (/^[0-9a-f]{64}$/.test(n) && (await exists(join(this.snapshotsDir, n, 'meta.json')))) out.push(digestFromHex(n));
     }
     return out;
+  }
+
+  /** Bytes unpacked in snapshot `chainId`, if it exists and recorded them. */
+  async unpackedSize(chainId: string): Promise<number | undefined> {
+    try {
+      const meta = JSON.parse(await readFile(join(this.snapshotPath(chainId), 'meta.json'), 'utf8')) as SnapshotMeta;
+      return typeof meta.size === 'number' ? meta.size : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async info(chainId: string): Promise<SnapshotInfo> {
