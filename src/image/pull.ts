@@ -190,13 +190,13 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
       progress('downloading', expected);
       if (!pt.write(chunk)) {
         await new Promise<void>((resolve) => {
-          const done = (): void => {
-            pt.off('drain', done);
-            pt.off('close', done);
+          const wake = (): void => {
+            pt.off('drain', wake);
+            pt.off('close', wake);
             resolve();
           };
-          pt.on('drain', done);
-          pt.on('close', done);
+          pt.on('drain', wake);
+          pt.on('close', wake);
         });
       }
     };
@@ -228,5 +228,4 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
     await Promise.allSettled(unpacks);
     throw e;
   }
-
 }
