@@ -18,6 +18,7 @@ import { parseReference } from './reference.ts';
 import type { BlobTap } from './registry/client.ts';
 import type { Descriptor } from './registry/media.ts';
 import { pullImage, type LayerStart, type PullOptions, type PullResult } from './registry/pull.ts';
+import { layerRefs } from './snapshot/layers.ts';
 import type { LayerRef, LayerSource } from './snapshot/store.ts';
 import type { Digest } from './store/digest.ts';
 
@@ -57,20 +58,6 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
   });
   promise.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
   return { promise, resolve, reject };
-}
-
-function layerRefs(layers: readonly Descriptor[], config: Buffer, where: string): LayerRef[] {
-  let diffIds: unknown;
-  try {
-    diffIds = (JSON.parse(config.toString('utf8')) as { rootfs?: { diff_ids?: unknown } }).rootfs?.diff_ids;
-  } catch (e) {
-    throw new PullUnpackError(`${where}: the image config is not JSON: ${(e as Error).message}`);
-  }
-  if (!Array.isArray(diffIds) || diffIds.length !== layers.length) {
-    const n = Array.isArray(diffIds) ? diffIds.length : 'no';
-    throw new PullUnpackError(`${where}: the image config has ${n} rootfs.diff_ids for ${layers.length} layer(s) in the manifest`);
-  }
-  return layers.map((d, i) => ({ digest: d.digest, mediaType: d.mediaType, diffId: String(diffIds[i]) }));
 }
 
 export async function pullAndUnpack(stores: BerthStores, image: string, opts: PullAndUnpackOptions = {}): Promise<PullAndUnpackResult> {

@@ -11,12 +11,12 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseReference } from '../reference.ts';
 import { ContentStore } from '../store/content.ts';
-import { isDigest, parseDigest, type Digest } from '../store/digest.ts';
+import { isDigest, type Digest } from '../store/digest.ts';
 import { errnoCode } from '../store/errors.ts';
 import { ImageRefs } from '../store/refs.ts';
 import { detectMediaType, parseManifest } from '../registry/media.ts';
 import { pullAndUnpack, type PullAndUnpackOptions, type PullAndUnpackResult } from '../pull.ts';
-import { SnapshotStore, chainIds } from '../snapshot/index.ts';
+import { SnapshotStore, chainIds, layerRefs, type LayerRef } from '../snapshot/index.ts';
 import { mountOverlay, unmountOverlay } from './overlay.ts';
 import { specFromImage } from './config.ts';
 
@@ -103,17 +103,12 @@ export async function createBundle(stores: BerthStores, image: string, dirArg: s
   const manifestBytes = await stores.content.readAll(digest);
   const manifest = parseManifest(manifestBytes, detectMediaType(manifestBytes, undefined), `manifest ${name}@${digest}`);
   const configBytes = await stores.content.readAll(manifest.config.digest);
-  let config: { rootfs?: { diff_ids?: unknown } };
+  let layers: LayerRef[];
   try {
-    config = JSON.parse(configBytes.toString('utf8')) as typeof config;
+    layers = layerRefs(manifest.layers, configBytes, `image ${name}: config ${manifest.config.digest}`);
   } catch (e) {
-    throw new BundleError(`image ${name}: config ${manifest.config.digest}: not JSON: ${(e as Error).message}`);
+    throw new BundleError((e as Error).message, { cause: e });
   }
-  const diffIds = config?.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
-    throw new BundleError(`image ${name}: config ${manifest.config.digest}: $.rootfs.diff_ids must list one DiffID per layer (${manifest.layers.length} layers in the manifest)`);
-  }
-  const layers = manifest.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, diffId: parseDigest(diffIds[i], `image ${name}: $.rootfs.diff_ids[${i}]`) }));
   const ids = chainIds(layers.map((l) => l.diffId));
 
   // The bundle dir: new, or an existing empty one.

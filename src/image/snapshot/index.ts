@@ -2,4 +2,5 @@
 export { chainId, chainIds } from './chain.ts';
 export { DiffIdMismatchError, SnapshotError, SnapshotNotFoundError, UnsupportedLayerError } from './errors.ts';
 export { SnapshotStore } from './store.ts';
+export { LayerListError, layerRefs } from './layers.ts';
 export type { LayerRef, LayerSource, PrepareOptions, SnapshotInfo, SnapshotMeta } from './store.ts';
