@@ -14,6 +14,9 @@ export const DEFAULT_DAEMON_CONFIG = '/etc/berth/daemon.json';
 
 export class DaemonConfigError extends Error {}
 
+/** HOST[:PORT] as docker takes it here: no scheme, no path, no spaces. */
+const isHostPort = (x: unknown): x is string => typeof x === 'string' && x !== '' && !/[\s/]/.test(x);
+
 /** `insecure-registries` of the daemon config at `path` ([] when the file does not exist). */
 export function insecureFromConfig(path: string): string[] {
   let text: string;
@@ -32,7 +35,7 @@ export function insecureFromConfig(path: string): string[] {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new DaemonConfigError(`${path}: want a JSON object`);
   const list = (doc as Record<string, unknown>)['insecure-registries'];
   if (list === undefined) return [];
-  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && x !== '' && !/[\s/]/.test(x))) {
+  if (!Array.isArray(list) || !list.every(isHostPort)) {
     throw new DaemonConfigError(`${path}: "insecure-registries": want an array of HOST[:PORT] strings`);
   }
   return list as string[];
@@ -41,7 +44,7 @@ export function insecureFromConfig(path: string): string[] {
 /** The registry client options of one CLI invocation. */
 export function registryOptions(flagInsecure: readonly string[], env: NodeJS.ProcessEnv = process.env): RegistryClientOptions {
   for (const h of flagInsecure) {
-    if (h === '' || /[\s/]/.test(h)) throw new DaemonConfigError(`--insecure-registry ${JSON.stringify(h)}: want HOST[:PORT]`);
+    if (!isHostPort(h)) throw new DaemonConfigError(`--insecure-registry ${JSON.stringify(h)}: want HOST[:PORT]`);
   }
   const insecure = [...insecureFromConfig(env.BERTH_DAEMON_CONFIG ?? DEFAULT_DAEMON_CONFIG), ...flagInsecure];
   return { credentialsFor, ...(insecure.length > 0 && { insecure }) };
