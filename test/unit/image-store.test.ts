@@ -466,6 +466,37 @@ describe('image records (refs.json images)', () => {
     assert.notEqual((await refs.images())[0]!.record.lastTagTime, first!.record.lastTagTime);
   });
 
+  test('a digest name only points at the content of its digest (the manifest, or the index it was pulled through)', async () => {
+    const d2 = digestOf('manifest 2');
+    const refs = new ImageRefs(join(tmp, `refs-${n++}`, 'refs.json'));
+    await refs.tag(`example.com/a@${d1}`, d1);
+    await refs.tag(`example.com/b@${idx}`, d1, { indexDigest: idx });
+    await assert.rejects(refs.tag(`example.com/c@${d1}`, d2), /tag example\.com\/c@sha256:[0-9a-f]{64}: a name with a digest can only point at the manifest \(or index\) of that digest, not at sha256:/);
+    await assert.rejects(refs.tag(`example.com/c:1@${d1}`, d2), /a name with a digest can only point/);
+    assert.equal(await refs.resolve(`example.com/c@${d1}`), undefined);
+    assert.deepEqual((await refs.list()).map((e) => e.name), [`example.com/a@${d1}`, `example.com/b@${idx}`]);
+  });
+
+  test('a refs.json naming a digest that is not the image\'s (an older berth) is not trusted: dropped on read and on the next write', async () => {
+    const d2 = digestOf('manifest 2');
+    const file = join(tmp, `refs-${n++}`, 'refs.json');
+    const refs = new ImageRefs(file);
+    await refs.tag('a:1', d1);
+    const bad = `example.com/x@${d2}`;
+    writeFileSync(file, JSON.stringify({ schemaVersion: 1, names: { 'a:1': d1, [bad]: d1, [`example.com/x@${d1}`]: d1 } }));
+    assert.equal(await refs.resolve(bad), undefined);
+    assert.deepEqual((await refs.images()).map((i) => i.names), [['a:1', `example.com/x@${d1}`]]);
+    await refs.tag('a:2', d1);
+    assert.equal(JSON.parse(readFileSync(file, 'utf8')).names[bad], undefined);
+  });
+
+  test('addImage records a nameless (dangling) image, kept as a root', async () => {
+    const refs = new ImageRefs(join(tmp, `refs-${n++}`, 'refs.json'));
+    await refs.addImage(d1);
+    assert.deepEqual((await refs.images()).map((i) => [i.digest, i.names]), [[d1, []]]);
+    assert.deepEqual(await refs.roots(), new Set([d1]));
+  });
+
   test('removeImage forgets the image and its names; undefined for an unknown one', async () => {
     const refs = new ImageRefs(join(tmp, `refs-${n++}`, 'refs.json'));
     await refs.tag('a:1', d1);

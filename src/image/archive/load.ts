@@ -111,12 +111,22 @@ const asArchiveError = (e: unknown, where: string): never => {
   throw e;
 };
 
+/**
+ * A name to tag a loaded image with. One with a digest is refused as docker refuses it ("invalid
+ * tag"): a digest names content, and recording it against the archive's image would make that
+ * digest resolve to whatever the archive holds.
+ */
 function parseName(raw: string, where: string): ImageReference {
+  let ref: ImageReference;
   try {
-    return parseReference(raw);
+    ref = parseReference(raw);
   } catch (e) {
     throw new ArchiveError(`${where}: invalid image name ${JSON.stringify(raw)}: ${(e as Error).message}`);
   }
+  if (ref.digest !== undefined) {
+    throw new ArchiveError(`${where}: invalid tag ${JSON.stringify(raw)}: an image is loaded under a tag, not a digest reference (REPOSITORY[:TAG])`);
+  }
+  return ref;
 }
 
 /** The DiffID of a layer: computed while staging, or from the store for a layer the archive left out. */
@@ -306,7 +316,10 @@ export async function loadArchive(stores: BerthStores, source: Readable, opts: L
       await stores.refs.tag(n.toString(), img.manifestDigest);
       lines.push(`Loaded image: ${n.familiar()}`);
     }
-    if (img.names.length === 0) lines.push(`Loaded image ID: ${img.configDigest}`);
+    if (img.names.length === 0) {
+      await stores.refs.addImage(img.manifestDigest);
+      lines.push(`Loaded image ID: ${img.configDigest}`);
+    }
     images.push({ manifestDigest: img.manifestDigest, configDigest: img.configDigest, names: img.names.map((n) => n.toString()) });
   }
   return { images, lines };

@@ -10,6 +10,11 @@
  * digest had a record without times), updated read-modify-write under a lock file (`FILE.lock`,
  * see lock.ts; writers wait for each other) and written to a temp file, fsynced and renamed over,
  * so readers never see a torn file and need no lock.
+ *
+ * A name carrying a digest (`repo@sha256:…`, what a pull by digest records) may only point at the
+ * content whose digest it is: the manifest, or the index it was pulled through. `tag` refuses
+ * anything else, and a file holding such a name (written by an older berth, or edited) has it
+ * dropped on read, so a digest name never resolves to another image.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
@@ -81,6 +86,18 @@ export function validateName(name: unknown): string {
   return name;
 }
 
+/** The digest a name carries (`repo@sha256:…`, `repo:tag@sha256:…`), if any. */
+export function nameDigest(name: string): string | undefined {
+  const at = name.lastIndexOf('@');
+  return at < 0 ? undefined : name.slice(at + 1);
+}
+
+/** Whether `name` may point at manifest `digest` whose image was pulled through `indexDigest`. */
+function nameFits(name: string, digest: Digest, indexDigest: Digest | undefined): boolean {
+  const nd = nameDigest(name);
+  return nd === undefined || nd === digest || (indexDigest !== undefined && nd === indexDigest);
+}
+
 export interface TagOptions {
   /** the index the image was pulled through (recorded on the image: its RepoDigest) */
   indexDigest?: Digest;
@@ -108,6 +125,9 @@ export class ImageRefs {
     const d = parseDigest(digest, `tag ${name}`);
     const index = opts.indexDigest === undefined ? undefined : parseDigest(opts.indexDigest, `tag ${name}: index digest`);
     return this.update(({ names, images }) => {
+      if (!nameFits(name, d, index ?? images.get(d)?.indexDigest)) {
+        throw new StoreError(`tag ${name}: a name with a digest can only point at the manifest (or index) of that digest, not at ${d}`);
+      }
       const prev = names.get(name);
       const now = new Date().toISOString();
       const rec = images.get(d) ?? { addedAt: now };
@@ -117,6 +137,14 @@ export class ImageRefs {
       images.set(d, rec);
       names.set(name, d);
       return prev;
+    });
+  }
+
+  /** Records image `digest` without giving it a name (a dangling image, as docker's nameless load and import make). */
+  async addImage(digest: Digest): Promise<void> {
+    const d = parseDigest(digest, 'add image');
+    await this.update(({ images }) => {
+      if (!images.has(d)) images.set(d, { addedAt: new Date().toISOString() });
     });
   }
 
@@ -231,6 +259,10 @@ export class ImageRefs {
     }
     // Files from before "images": every named digest is an image whose times are unknown.
     for (const d of names.values()) if (!images.has(d)) images.set(d, {});
+    // A digest name pointing elsewhere (older berths recorded loaded `repo@digest` RepoTags as
+    // they were) would resolve that digest to another image: it is not trusted, and the next
+    // write drops it. Its image stays (dangling if that was its only name).
+    for (const [name, d] of names) if (!nameFits(name, d, images.get(d)?.indexDigest)) names.delete(name);
     return { names, images };
   }
 
