@@ -43,6 +43,7 @@ const TAG = /^\w[\w.-]{0,127}$/;
 const DIGEST_ALGORITHM = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*$/;
 const HEX = /^[0-9a-fA-F]+$/;
 const IDENTIFIER = /^[a-f0-9]{64}$/;
+const IMAGE_ID = /^sha256:[a-f0-9]{64}$/;
 
 /** Hex lengths of the digest algorithms docker accepts (go-digest's registered ones). */
 const DIGEST_HEX_LENGTH: Readonly<Record<string, number>> = { sha256: 64, sha384: 96, sha512: 128 };
@@ -104,7 +105,9 @@ export function parseReference(s: string): ImageReference {
   const fail = (why: string): never => {
     throw new InvalidReferenceError(s, `${FORMAT}: ${why} in "${s}"`);
   };
-  if (IDENTIFIER.test(s)) {
+  // An image ID, bare or as `sha256:<id>` (what `images -q --no-trunc` prints), is not a name: read
+  // as one, the second would be docker.io/library/sha256 with the ID as its tag, and go to Docker Hub.
+  if (IDENTIFIER.test(s) || IMAGE_ID.test(s)) {
     throw new InvalidReferenceError(s, `invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
   }
 

@@ -183,6 +183,12 @@ describe('parseReference: rejected names', () => {
     rejects(HEX, /^invalid repository name \([0-9a-f]{64}\), cannot specify 64-byte hexadecimal strings$/);
   });
 
+  test('an image ID written sha256:<id> is refused as a name too (not docker.io/library/sha256:<id>)', () => {
+    rejects(`sha256:${HEX}`, /^invalid repository name \(sha256:[0-9a-f]{64}\), cannot specify 64-byte hexadecimal strings$/);
+    // a short hex after "sha256:" stays a name with a tag, as docker reads it
+    assert.equal(parseReference('sha256:abc').toString(), 'docker.io/library/sha256:abc');
+  });
+
   test('uppercase repository path rejected in docker\'s message style', () => {
     rejects('Busybox', /^invalid reference format: repository name \(library\/Busybox\) must be lowercase$/);
     rejects('user/Repo', /^invalid reference format: repository name \(user\/Repo\) must be lowercase$/);

@@ -26,6 +26,8 @@ import {
   blobPath, type DockerManifestEntry,
 } from './layout.ts';
 import { MEDIA_TYPE_OCI_INDEX } from '../registry/media.ts';
+import { ImageService } from '../images/service.ts';
+import { NoSuchImageError } from '../images/errors.ts';
 
 /** One image to save and the names it goes out under (none for an image given by digest). */
 export interface SaveItem {
@@ -38,10 +40,14 @@ export interface SaveResult {
   bytes: number;
 }
 
+/** A full image ID (`sha256:<64 hex>`, or the 64 hex alone) or a prefix of one's hex. */
+const ID_LIKE = /^(?:sha256:[0-9a-f]{64}|[0-9a-f]{1,64})$/;
+
 /**
  * What `docker save ARGS...` means: a name with a tag is that name; a repository without a tag
- * is every tag of it (docker's rule); `sha256:<manifest>` or `NAME@sha256:…` is that image,
- * saved without a name.
+ * is every tag of it (docker's rule); an image ID (`sha256:<id>`, the bare hex, or a unique
+ * prefix that is not a name) is that image, saved without a name, as is `NAME@sha256:…` and
+ * (berth's own) `sha256:<manifest digest>`.
  */
 export async function resolveSaveArgs(stores: BerthStores, args: readonly string[]): Promise<SaveItem[]> {
   if (args.length === 0) throw new ArchiveError('save: no image given');
@@ -52,13 +58,33 @@ export async function resolveSaveArgs(stores: BerthStores, args: readonly string
     if (!item) byDigest.set(digest, (item = { image: await readStoredImage(stores.content, digest, label), refs: [] }));
     if (ref && !item.refs.some((r) => r.toString() === ref.toString())) item.refs.push(ref);
   };
+  /** Adds the image whose ID `arg` is (or is a unique prefix of); false if there is none. */
+  const addById = async (arg: string): Promise<boolean> => {
+    let r;
+    try {
+      r = await new ImageService(stores).resolve(arg.startsWith('sha256:') ? arg : `sha256:${arg}`);
+    } catch (e) {
+      if (e instanceof NoSuchImageError) return false;
+      throw new ArchiveError(`save: ${(e as Error).message}`, { cause: e });
+    }
+    if (r.by !== 'id') return false;
+    await add(r.images[0]!.digest, arg);
+    return true;
+  };
   for (const arg of args) {
     if (isDigest(arg)) {
+      if (await addById(arg)) continue;
       if (!(await stores.content.has(arg))) throw new ArchiveError(`save: no such image: ${arg}`);
       await add(arg, arg);
       continue;
     }
-    const ref = parseReference(arg);
+    let ref: ImageReference;
+    try {
+      ref = parseReference(arg);
+    } catch (e) {
+      if (ID_LIKE.test(arg) && (await addById(arg))) continue;
+      throw e;
+    }
     if (ref.digest !== undefined) {
       if (!isDigest(ref.digest) || !(await stores.content.has(ref.digest))) throw new ArchiveError(`save: no such image: ${arg}`);
       await add(ref.digest, arg);
@@ -67,7 +93,11 @@ export async function resolveSaveArgs(stores: BerthStores, args: readonly string
     const matches = ref.tagDefaulted
       ? names.filter((n) => n.name.startsWith(`${ref.repository()}:`) && !n.name.includes('@'))
       : names.filter((n) => n.name === ref.toString());
-    if (matches.length === 0) throw new ArchiveError(`save: no such image: ${arg}${ref.tagDefaulted ? ` (no tag of ${ref.repository()} in ${stores.refs.file})` : ''}`);
+    if (matches.length === 0) {
+      // docker tries a name first, then an ID prefix
+      if (ID_LIKE.test(arg) && (await addById(arg))) continue;
+      throw new ArchiveError(`save: no such image: ${arg}${ref.tagDefaulted ? ` (no tag of ${ref.repository()} in ${stores.refs.file})` : ''}`);
+    }
     for (const m of matches) await add(m.digest, m.name, parseReference(m.name));
   }
   return [...byDigest.values()];
