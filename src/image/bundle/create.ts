@@ -6,7 +6,7 @@
  *   DIR/config.json       specFromImage(image config, { args, rootfs })
  * The berth root holds content/ (blobs), refs.json (names) and snapshot/ (unpacked layers).
  */
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseReference } from '../reference.ts';
@@ -19,6 +19,8 @@ import { pullAndUnpack, type PullAndUnpackOptions, type PullAndUnpackResult } fr
 import { SnapshotStore, chainIds, layerRefs, type LayerRef } from '../snapshot/index.ts';
 import { mountOverlay, unmountOverlay } from './overlay.ts';
 import { specFromImage } from './config.ts';
+import { ImageService } from '../images/service.ts';
+import { NoSuchImageError } from '../images/errors.ts';
 
 export const DEFAULT_BERTH_ROOT = '/var/lib/berth';
 
@@ -32,8 +34,24 @@ export interface BerthStores {
   snapshots: SnapshotStore;
 }
 
+/**
+ * Creates `path` (and missing parents) 0700, and takes group and other access away from it if it
+ * exists: what is under it must not be reachable by other users.
+ */
+export async function privateDir(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o700 });
+  const { mode } = await stat(path);
+  if ((mode & 0o077) !== 0) await chmod(path, mode & 0o7700);
+}
+
+/**
+ * Opens the stores of the data root `root`. The root is kept private (docker keeps its own 0710):
+ * its snapshots hold the images' files as they are, setuid-root programs included, which any
+ * local user could run as root through a host path if they could reach them.
+ */
 export async function openStores(root: string): Promise<BerthStores> {
   const r = resolve(root);
+  await privateDir(r);
   return {
     root: r,
     content: await ContentStore.open(join(r, 'content')),
@@ -80,13 +98,27 @@ async function writeRecord(dir: string, rec: BundleRecord): Promise<void> {
   await writeFile(recordPath(dir), JSON.stringify(rec, null, 2) + '\n');
 }
 
-/** Resolves `image` to a manifest digest in the root, pulling it if absent (and allowed). */
+/**
+ * Resolves `image` to a manifest digest in the root as docker resolves a local image (a name, an
+ * image ID `sha256:<id>` or bare, or a unique prefix of one: see ImageService.resolve), else a
+ * `repo@digest` whose manifest is stored; pulls it when none is local (and pulling is allowed).
+ * An ID is never sent to a registry: parseReference refuses the full forms, and a short ID found
+ * here is not pulled.
+ */
 async function resolveImage(stores: BerthStores, image: string, opts: CreateBundleOptions): Promise<{ name: string; digest: Digest }> {
+  try {
+    const r = await new ImageService(stores).resolve(image);
+    if (r.by === 'name') return { name: r.name, digest: r.image.digest };
+    // by ID: any manifest with that config has the same layers; named after one of its names if any
+    const img = r.images.find((i) => i.names.length > 0) ?? r.images[0]!;
+    return { name: img.names[0] ?? r.id, digest: img.digest };
+  } catch (e) {
+    if (!(e instanceof NoSuchImageError)) throw e;
+  }
   const ref = parseReference(image);
   const name = ref.toString();
+  // a stored manifest is the content of its digest, whichever repository names it
   if (ref.digest !== undefined && isDigest(ref.digest) && (await stores.content.has(ref.digest))) return { name, digest: ref.digest };
-  const known = await stores.refs.resolve(name);
-  if (known !== undefined && (await stores.content.has(known))) return { name, digest: known };
   if (opts.pull === false) throw new BundleError(`image ${name}: not in ${stores.refs.file} (pull it first)`);
   opts.log?.(`pulling ${name}`);
   const r = await pullAndUnpack(stores, name, opts.pullOptions);
@@ -111,15 +143,24 @@ export async function createBundle(stores: BerthStores, image: string, dirArg: s
   }
   const ids = chainIds(layers.map((l) => l.diffId));
 
-  // The bundle dir: new, or an existing empty one.
+  // The bundle dir: new, or an existing empty one. Either way only root may enter it: the rootfs
+  // mounted in it shows the image's setuid-root programs, which anyone reaching DIR/rootfs could
+  // run as root. The mount's own root must stay 0755 (it is the container's "/", which its
+  // non-root users walk), so DIR is what keeps others out.
   let created = false;
   try {
-    await mkdir(dir);
+    await mkdir(dir, { mode: 0o700 });
     created = true;
   } catch (e) {
     if (errnoCode(e) !== 'EEXIST') throw new BundleError(`${where}: cannot create the directory: ${(e as Error).message}`);
     const entries = await readdir(dir).catch((e2: Error) => { throw new BundleError(`${where}: exists and cannot be read: ${e2.message}`); });
     if (entries.length > 0) throw new BundleError(`${where}: exists and is not empty (remove it, or pick another directory)`);
+  }
+  try {
+    await privateDir(dir);
+  } catch (e) {
+    if (created) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    throw new BundleError(`${where}: cannot make the directory private (mode 0700): ${(e as Error).message}`);
   }
   const rootfs = join(dir, 'rootfs');
   const upper = join(dir, '.berth', 'upper');
@@ -130,7 +171,10 @@ export async function createBundle(stores: BerthStores, image: string, dirArg: s
     opts.log?.(`preparing ${layers.length} layer(s)`);
     referenced = true; // prepare may reference some before failing
     const lowers = await stores.snapshots.prepare(layers, stores.content, { owner: dir });
-    for (const d of [rootfs, upper, work]) await mkdir(d, { recursive: true, mode: 0o755 });
+    for (const d of [join(dir, '.berth'), rootfs, work]) await mkdir(d, { recursive: true, mode: 0o700 });
+    // the upper dir's root is the mount's root, the container's "/": 0755 whatever the umask
+    await mkdir(upper, { mode: 0o755 });
+    await chmod(upper, 0o755);
     const rec: BundleRecord = {
       schemaVersion: 1, image: name, manifestDigest: digest, configDigest: manifest.config.digest,
       chainIds: ids, owner: dir, root: stores.root, mounted: false, createdAt: new Date().toISOString(),

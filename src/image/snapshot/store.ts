@@ -21,7 +21,7 @@
  * them between prepare() and ref()).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isLayerType } from '../registry/media.ts';
@@ -112,7 +112,13 @@ export class SnapshotStore {
   /** Opens (creating its directories if needed) the snapshot store rooted at `root`. */
   static async open(root: string): Promise<SnapshotStore> {
     const s = new SnapshotStore(root);
-    await mkdir(s.snapshotsDir, { recursive: true, mode: 0o700 });
+    // The snapshots are the images' files, setuid-root programs included: private (see
+    // openStores), also when made by a berth that created them with wider modes.
+    for (const d of [root, s.snapshotsDir]) {
+      await mkdir(d, { recursive: true, mode: 0o700 });
+      const { mode } = await stat(d);
+      if ((mode & 0o077) !== 0) await chmod(d, mode & 0o7700);
+    }
     await mkdir(s.tmpDir, { recursive: true, mode: 0o700 });
     await mkdir(s.locksDir, { recursive: true, mode: 0o700 });
     return s;
