@@ -219,7 +219,7 @@ describe('image hardening', { timeout: 300_000 }, () => {
     let shared: string | undefined;
     for (let i = 0; shared === undefined; i++) {
       assert.ok(i < 20);
-      const id = (await ok(['import', '-m', `h15 ${i}`, tarball])).trim();
+      const id = (await ok(['import', '-m', `h15 ${i}`, tarball, `h8c/imported:${i}`])).trim();
       const hex = digestHex(id as Digest);
       if ([...ids].some((x) => x[0] === hex[0] && x !== hex)) shared = hex[0];
       ids.add(hex);

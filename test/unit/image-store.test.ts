@@ -490,13 +490,6 @@ describe('image records (refs.json images)', () => {
     assert.equal(JSON.parse(readFileSync(file, 'utf8')).names[bad], undefined);
   });
 
-  test('addImage records a nameless (dangling) image, kept as a root', async () => {
-    const refs = new ImageRefs(join(tmp, `refs-${n++}`, 'refs.json'));
-    await refs.addImage(d1);
-    assert.deepEqual((await refs.images()).map((i) => [i.digest, i.names]), [[d1, []]]);
-    assert.deepEqual(await refs.roots(), new Set([d1]));
-  });
-
   test('removeImage forgets the image and its names; undefined for an unknown one', async () => {
     const refs = new ImageRefs(join(tmp, `refs-${n++}`, 'refs.json'));
     await refs.tag('a:1', d1);

@@ -130,8 +130,6 @@ export async function importRootfs(stores: BerthStores, source: Readable, opts: 
   if (ref) {
     result.name = ref.toString();
     await stores.refs.tag(result.name, manifestDigest);
-  } else {
-    await stores.refs.addImage(manifestDigest);
   }
   return result;
 }

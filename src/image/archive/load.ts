@@ -316,10 +316,7 @@ export async function loadArchive(stores: BerthStores, source: Readable, opts: L
       await stores.refs.tag(n.toString(), img.manifestDigest);
       lines.push(`Loaded image: ${n.familiar()}`);
     }
-    if (img.names.length === 0) {
-      await stores.refs.addImage(img.manifestDigest);
-      lines.push(`Loaded image ID: ${img.configDigest}`);
-    }
+    if (img.names.length === 0) lines.push(`Loaded image ID: ${img.configDigest}`);
     images.push({ manifestDigest: img.manifestDigest, configDigest: img.configDigest, names: img.names.map((n) => n.toString()) });
   }
   return { images, lines };

@@ -140,14 +140,6 @@ export class ImageRefs {
     });
   }
 
-  /** Records image `digest` without giving it a name (a dangling image, as docker's nameless load and import make). */
-  async addImage(digest: Digest): Promise<void> {
-    const d = parseDigest(digest, 'add image');
-    await this.update(({ images }) => {
-      if (!images.has(d)) images.set(d, { addedAt: new Date().toISOString() });
-    });
-  }
-
   /** Removes `name`; returns the digest it pointed at, or undefined if there was no such name. The image stays. */
   async untag(name: string): Promise<Digest | undefined> {
     validateName(name);
