@@ -187,10 +187,39 @@ describe('parseSpec: process', () => {
   });
 
   test('rejects negative, fractional and too-large uid/gid', () => {
-    rejects(() => parse(mutate((s) => (s.process.user.uid = -1))), '$.process.user.uid', /non-negative integer/);
+    rejects(() => parse(mutate((s) => (s.process.user.uid = -1))), '$.process.user.uid', /uids and gids must be in range 0-2147483647, got -1/);
     rejects(() => parse(mutate((s) => (s.process.user.gid = 1.5))), '$.process.user.gid', /integer/);
-    rejects(() => parse(mutate((s) => (s.process.user.uid = 2 ** 32))), '$.process.user.uid', /4294967295/);
-    rejects(() => parse(mutate((s) => (s.process.user.additionalGids = [1, -2]))), '$.process.user.additionalGids[1]', /non-negative/);
+    rejects(() => parse(mutate((s) => (s.process.user.uid = 2 ** 32))), '$.process.user.uid', /range 0-2147483647, got 4294967296/);
+    rejects(() => parse(mutate((s) => (s.process.user.additionalGids = [1, -2]))), '$.process.user.additionalGids[1]', /range 0-2147483647/);
+  });
+
+  test('8: uid/gid 4294967295 ((uid_t)-1, which left the process root) and 2147483648 are refused as runc refuses them', () => {
+    rejects(() => parse(mutate((s) => (s.process.user.uid = 4294967295))), '$.process.user.uid', /uids and gids must be in range 0-2147483647, got 4294967295/);
+    rejects(() => parse(mutate((s) => (s.process.user.gid = 2147483648))), '$.process.user.gid', /0-2147483647/);
+    rejects(() => parse(mutate((s) => (s.process.user.additionalGids = [4294967295]))), '$.process.user.additionalGids[0]', /0-2147483647/);
+    rejects(() => parse(mutate((s) => (s.linux.devices = [{ type: 'c', path: '/dev/x', major: 1, minor: 3, uid: 4294967295 }]))), '$.linux.devices[0].uid', /0-2147483647/);
+    assert.equal(parse(mutate((s) => (s.process.user = { uid: 2147483647, gid: 2147483647, additionalGids: [0, 2147483647] }))).process!.user.uid, 2147483647);
+  });
+
+  test('8: id mappings: a range past 4294967294, overlapping ranges and more than 340 lines are refused', () => {
+    const userns = (s: any, maps: unknown[]) => {
+      s.linux.namespaces.push({ type: 'user' });
+      s.linux.uidMappings = maps;
+      s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    };
+    rejects(() => parse(mutate((s) => userns(s, [{ containerID: 0, hostID: 4294967295, size: 1 }]))), '$.linux.uidMappings[0].size', /hostID 4294967295 \+ size 1 goes past id 4294967294/);
+    rejects(() => parse(mutate((s) => userns(s, [{ containerID: 4294967290, hostID: 0, size: 10 }]))), '$.linux.uidMappings[0].size', /containerID/);
+    rejects(
+      () => parse(mutate((s) => userns(s, [{ containerID: 0, hostID: 100000, size: 1000 }, { containerID: 500, hostID: 300000, size: 10 }]))),
+      '$.linux.uidMappings[1]', /containerID range 500..509 overlaps \$.linux.uidMappings\[0\] \(0..999\)/,
+    );
+    rejects(
+      () => parse(mutate((s) => userns(s, [{ containerID: 0, hostID: 100000, size: 10 }, { containerID: 10, hostID: 100005, size: 10 }]))),
+      '$.linux.uidMappings[1]', /hostID range/,
+    );
+    const many = Array.from({ length: 341 }, (_, i) => ({ containerID: i, hostID: 100000 + i, size: 1 }));
+    rejects(() => parse(mutate((s) => userns(s, many))), '$.linux.uidMappings', /at most 340/);
+    assert.equal(parse(mutate((s) => userns(s, many.slice(0, 340)))).linux!.uidMappings!.length, 340);
   });
 
   test('rejects an empty args array and a missing args', () => {
