@@ -188,3 +188,29 @@ describe('14: a symlinked root.path', () => {
     }
   });
 });
+
+describe('19: malformed configs through the CLI: a plain error with the JSON path, never a stack trace', () => {
+  const userns = (s: any) => {
+    s.linux.namespaces.push({ type: 'user' });
+    s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 1000 }, { containerID: 10, hostID: 200000, size: 10 }];
+    s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  };
+  for (const [jsonPath, mutate] of [
+    ['$.process.args[1]', (s: any) => (s.process.args = ['/bin/echo', 'a\u0000b'])],
+    ['$.process.cwd', (s: any) => (s.process.cwd = '/tmp\u0000x')],
+    ['$.process.env[0]', (s: any) => (s.process.env[0] = 'PATH=/bin\u0000')],
+    ['$.hostname', (s: any) => (s.hostname = 'h\u0000')],
+    ['$.mounts[0].destination', (s: any) => (s.mounts[0].destination = '/pro\u0000c')],
+    ['$.linux.cgroupsPath', (s: any) => (s.linux.cgroupsPath = '/berth/\u0000')],
+    ['$.linux.cgroupsPath', (s: any) => (s.linux.cgroupsPath = '/berth/../../h8b')],
+    ['$.linux.cgroupsPath', (s: any) => (s.linux.cgroupsPath = 'user.slice:h8b:x')],
+    ['$.linux.uidMappings[1]', userns],
+    ['$.process.rlimits[0].hard', (s: any) => (s.process.rlimits[0].hard = 1e30)],
+  ] as const) {
+    test(`${jsonPath}: ${JSON.stringify(mutate.toString().slice(0, 60))}`, async () => {
+      const b = await bundle(mutate);
+      const cid = id('19');
+      refused(await oci(['create', '--bundle', b.dir, cid]), cid, jsonPath, /./);
+    });
+  }
+});

@@ -252,7 +252,7 @@ function bool(v: unknown, path: string): boolean {
 }
 
 function rangeName(min: bigint, max: bigint): string {
-  if (min === I64_MIN && max === I64_MAX) return ' (int64)';
+  if (max === I64_MAX) return ' (int64)';
   if (min === 0n && max === U64_MAX) return ' (uint64)';
   if (min === 0n && max === BigInt(U32_MAX)) return ' (uint32)';
   return '';
