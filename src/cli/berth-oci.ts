@@ -9,7 +9,7 @@ import { Runtime, OCI_VERSION } from '../runtime/container.ts';
 import { DEFAULT_ROOT, isAlive, statusOf } from '../runtime/state.ts';
 import { RuntimeError } from '../runtime/errors.ts';
 import { defaultSpec } from '../runtime/spec/default.ts';
-import { ConfigError, parseProcess, parseSpec } from '../runtime/spec/validate.ts';
+import { ConfigError, parseProcess, parseSpec, validateProcess } from '../runtime/spec/validate.ts';
 import type { Process, Spec } from '../runtime/spec/types.ts';
 import { formatTrace, readTrace } from '../runtime/trace.ts';
 import { features } from '../runtime/features.ts';
@@ -173,7 +173,18 @@ function execProcess(rt: Runtime, id: string, p: Parsed): Process {
   }
   const gids = list(p, 'additional-gids');
   if (gids.length) proc.user.additionalGids = gids.map(Number);
-  return proc;
+  // asked for, so refused when berth cannot apply them (never dropped)
+  const apparmor = str(p, 'apparmor');
+  if (apparmor !== undefined) proc.apparmorProfile = apparmor;
+  const label = str(p, 'process-label');
+  if (label !== undefined) proc.selinuxLabel = label;
+  // the flags get the checks of a process.json: id ranges, NUL bytes, security settings
+  try {
+    return validateProcess(proc, '$', 'exec flags');
+  } catch (e) {
+    if (e instanceof ConfigError) throw new RuntimeError(`exec ${id}: ${e.message}`);
+    throw e;
+  }
 }
 
 function forwardSignals(pid: number): void {

@@ -2,7 +2,7 @@
  * berth-oci as a library: the container lifecycle of the OCI runtime spec
  * (create → created → start → running → stopped → delete), plus exec, kill and ps.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Process, Resources, Spec, State } from './spec/types.ts';
 import { ConfigError, parseSpec } from './spec/validate.ts';
@@ -67,6 +67,28 @@ function v2DeviceFilter(layout: CgroupLayout, placement: CgroupPlacement, spec: 
   return dir ? devicesRecords(dir, effectiveDeviceRules(spec)) : [];
 }
 
+/**
+ * runc's rule (validate.rootfs): the rootfs path, once the bundle directory is resolved, must
+ * name the directory itself, not reach it through a symlink: berth would otherwise create dev/,
+ * proc/ and sys/ wherever the link points on the host.
+ */
+function checkRootfsPath(id: string, configPath: string, bundle: string, rootPath: string): void {
+  let base = bundle;
+  try {
+    base = realpathSync(bundle);
+  } catch { /* the config was read from it: it exists */ }
+  const named = resolve(base, rootPath);
+  let real: string;
+  try {
+    real = realpathSync(named);
+  } catch (e) {
+    throw new RuntimeError(`create ${id}: ${configPath}: $.root.path: invalid rootfs: ${(e as Error).message}`);
+  }
+  if (real !== named) {
+    throw new RuntimeError(`create ${id}: ${configPath}: $.root.path: invalid rootfs: not an absolute path, or a symlink (${named} resolves to ${real})`);
+  }
+}
+
 export class Runtime {
   readonly store: StateStore;
 
@@ -129,6 +151,7 @@ export class Runtime {
     } catch (e) {
       throw new RuntimeError(`create ${id}: rootfs ${rootfs}: ${errnoCode(e) === 'ENOENT' ? 'does not exist' : (e as Error).message}`);
     }
+    checkRootfsPath(id, configPath, bundle, spec.root.path);
     const layout = detectLayout();
     const cgroupsPath = resolveCgroupsPath(spec.linux?.cgroupsPath, id);
     const annotations = spec.annotations;

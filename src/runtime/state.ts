@@ -8,6 +8,7 @@ import type { Spec, ContainerStatus } from './spec/types.ts';
 import type { CgroupPlacement } from './cgroups/placement.ts';
 import { RuntimeError, errnoCode } from './errors.ts';
 import { isFrozen } from './cgroups/freezer.ts';
+import { parseExact, stringifyExact } from './json.ts';
 
 export const DEFAULT_ROOT = '/run/berth-oci';
 
@@ -70,7 +71,7 @@ export class StateStore {
     const file = `${this.dir(rec.id)}/state.json`;
     const tmp = `${file}.tmp`;
     // the state root is on tmpfs (/run): rename makes the update atomic, fsync would add nothing
-    writeFileSync(tmp, JSON.stringify(rec), { mode: 0o600 });
+    writeFileSync(tmp, stringifyExact(rec), { mode: 0o600 });
     renameSync(tmp, file);
   }
 
@@ -84,7 +85,7 @@ export class StateStore {
       throw e;
     }
     try {
-      return JSON.parse(text) as ContainerRecord;
+      return parseExact(text) as ContainerRecord;
     } catch {
       throw new RuntimeError(`container ${id}: state file ${this.dir(id)}/state.json is corrupt`);
     }

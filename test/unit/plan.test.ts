@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { buildCreatePlan, buildExecPlan } from '../../src/runtime/plan/build.ts';
 import type { CreatePlanInput, ExecPlanInput } from '../../src/runtime/plan/build.ts';
 import { Plan } from '../../src/runtime/plan/encode.ts';
+import { parseExact } from '../../src/runtime/json.ts';
 import type { PlanRecord } from '../../src/runtime/plan/encode.ts';
 import { defaultSpec } from '../../src/runtime/spec/default.ts';
 import type { Seccomp, Spec } from '../../src/runtime/spec/types.ts';
@@ -572,9 +573,15 @@ describe('buildCreatePlan: process (identity, capabilities, seccomp, exec)', () 
     assert.equal(count(recs, 'user'), 0);
   });
 
-  test('rlimit with RLIM_INFINITY (1.8446744073709552e19 after JSON.parse) encodes as 18446744073709551615', () => {
-    const s = JSON.parse('{"type":"RLIMIT_CORE","soft":18446744073709551615,"hard":18446744073709551615}');
-    assert.equal(s.soft, 1.8446744073709552e19);
+  test('rlimit RLIM_INFINITY (18446744073709551615, exact from parseSpec) encodes as 18446744073709551615, one less stays one less', () => {
+    const s = parseExact('{"type":"RLIMIT_CORE","soft":18446744073709551614,"hard":18446744073709551615}') as any;
+    assert.equal(s.soft, 18446744073709551614n);
+    const recs = create(spec((x) => { x.process!.rlimits = [s]; }));
+    assert.deepEqual(recs[first(recs, 'rlimit')]!.args, ['4', '18446744073709551614', '18446744073709551615']);
+  });
+
+  test('rlimit with RLIM_INFINITY encodes as 18446744073709551615', () => {
+    const s = parseExact('{"type":"RLIMIT_CORE","soft":18446744073709551615,"hard":18446744073709551615}') as any;
     const recs = create(spec((x) => { x.process!.rlimits = [s]; }));
     assert.deepEqual(recs[first(recs, 'rlimit')]!.args, ['4', '18446744073709551615', '18446744073709551615']);
     assert.ok(decode(new Plan().add('rlimit', ...recs[first(recs, 'rlimit')]!.args).encode()).body.includes('18446744073709551615'));
@@ -645,7 +652,7 @@ describe('buildExecPlan', () => {
   test('exec: rlimit RLIM_INFINITY encodes as 18446744073709551615', () => {
     const s = spec();
     const recs = buildExecPlan(execInput(s, {
-      process: { ...s.process!, terminal: false, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 1.8446744073709552e19, hard: 1.8446744073709552e19 }] },
+      process: { ...s.process!, terminal: false, rlimits: [{ type: 'RLIMIT_NOFILE', soft: 18446744073709551615n, hard: 18446744073709551615n }] },
     })).records;
     assert.deepEqual(recs[first(recs, 'rlimit')]!.args, ['7', '18446744073709551615', '18446744073709551615']);
   });

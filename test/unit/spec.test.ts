@@ -187,10 +187,39 @@ describe('parseSpec: process', () => {
   });
 
   test('rejects negative, fractional and too-large uid/gid', () => {
-    rejects(() => parse(mutate((s) => (s.process.user.uid = -1))), '$.process.user.uid', /non-negative integer/);
+    rejects(() => parse(mutate((s) => (s.process.user.uid = -1))), '$.process.user.uid', /uids and gids must be in range 0-2147483647, got -1/);
     rejects(() => parse(mutate((s) => (s.process.user.gid = 1.5))), '$.process.user.gid', /integer/);
-    rejects(() => parse(mutate((s) => (s.process.user.uid = 2 ** 32))), '$.process.user.uid', /4294967295/);
-    rejects(() => parse(mutate((s) => (s.process.user.additionalGids = [1, -2]))), '$.process.user.additionalGids[1]', /non-negative/);
+    rejects(() => parse(mutate((s) => (s.process.user.uid = 2 ** 32))), '$.process.user.uid', /range 0-2147483647, got 4294967296/);
+    rejects(() => parse(mutate((s) => (s.process.user.additionalGids = [1, -2]))), '$.process.user.additionalGids[1]', /range 0-2147483647/);
+  });
+
+  test('8: uid/gid 4294967295 ((uid_t)-1, which left the process root) and 2147483648 are refused as runc refuses them', () => {
+    rejects(() => parse(mutate((s) => (s.process.user.uid = 4294967295))), '$.process.user.uid', /uids and gids must be in range 0-2147483647, got 4294967295/);
+    rejects(() => parse(mutate((s) => (s.process.user.gid = 2147483648))), '$.process.user.gid', /0-2147483647/);
+    rejects(() => parse(mutate((s) => (s.process.user.additionalGids = [4294967295]))), '$.process.user.additionalGids[0]', /0-2147483647/);
+    rejects(() => parse(mutate((s) => (s.linux.devices = [{ type: 'c', path: '/dev/x', major: 1, minor: 3, uid: 4294967295 }]))), '$.linux.devices[0].uid', /0-2147483647/);
+    assert.equal(parse(mutate((s) => (s.process.user = { uid: 2147483647, gid: 2147483647, additionalGids: [0, 2147483647] }))).process!.user.uid, 2147483647);
+  });
+
+  test('8: id mappings: a range past 4294967294, overlapping ranges and more than 340 lines are refused', () => {
+    const userns = (s: any, maps: unknown[]) => {
+      s.linux.namespaces.push({ type: 'user' });
+      s.linux.uidMappings = maps;
+      s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    };
+    rejects(() => parse(mutate((s) => userns(s, [{ containerID: 0, hostID: 4294967295, size: 1 }]))), '$.linux.uidMappings[0].size', /hostID 4294967295 \+ size 1 goes past id 4294967294/);
+    rejects(() => parse(mutate((s) => userns(s, [{ containerID: 4294967290, hostID: 0, size: 10 }]))), '$.linux.uidMappings[0].size', /containerID/);
+    rejects(
+      () => parse(mutate((s) => userns(s, [{ containerID: 0, hostID: 100000, size: 1000 }, { containerID: 500, hostID: 300000, size: 10 }]))),
+      '$.linux.uidMappings[1]', /containerID range 500..509 overlaps \$.linux.uidMappings\[0\] \(0..999\)/,
+    );
+    rejects(
+      () => parse(mutate((s) => userns(s, [{ containerID: 0, hostID: 100000, size: 10 }, { containerID: 10, hostID: 100005, size: 10 }]))),
+      '$.linux.uidMappings[1]', /hostID range/,
+    );
+    const many = Array.from({ length: 341 }, (_, i) => ({ containerID: i, hostID: 100000 + i, size: 1 }));
+    rejects(() => parse(mutate((s) => userns(s, many))), '$.linux.uidMappings', /at most 340/);
+    assert.equal(parse(mutate((s) => userns(s, many.slice(0, 340)))).linux!.uidMappings!.length, 340);
   });
 
   test('rejects an empty args array and a missing args', () => {
@@ -681,5 +710,208 @@ describe('defaultSpec', () => {
   test('rootless spec round-trips through parseSpec', () => {
     const spec = defaultSpec({ rootless: true });
     assert.deepEqual(parseSpec(JSON.stringify(spec)), spec);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// berth issue 8 (config hardening)
+
+/** A config with a field of nearly every kind: strings the kernel sees, 64-bit numbers, ids, lists. */
+function rich(): any {
+  const s = base();
+  s.process.env = ['PATH=/bin', 'A=b'];
+  s.process.user = { uid: 1, gid: 2, additionalGids: [3], umask: 18 };
+  s.process.rlimits.push({ type: 'RLIMIT_CORE', hard: 4096, soft: 0 });
+  s.process.consoleSize = { height: 24, width: 80 };
+  s.process.oomScoreAdj = 10;
+  s.domainname = 'example';
+  s.mounts.push({ destination: '/data', type: 'bind', source: '/srv', options: ['rbind', 'ro'] });
+  s.hooks = { poststop: [{ path: '/bin/true', args: ['true'], env: ['X=1'], timeout: 5 }] };
+  s.annotations = { a: 'b' };
+  s.linux.namespaces.push({ type: 'ipc' }, { type: 'network' }, { type: 'user' });
+  s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  s.linux.cgroupsPath = '/berth/h8b';
+  s.linux.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.msgmax': '8192' };
+  s.linux.maskedPaths = ['/proc/kcore'];
+  s.linux.readonlyPaths = ['/proc/sys'];
+  s.linux.devices = [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229, fileMode: 438, uid: 0, gid: 0 }];
+  s.linux.resources = {
+    devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' }],
+    memory: { limit: 1048576, reservation: 0, swap: 2097152, swappiness: 10 },
+    cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0', mems: '0' },
+    pids: { limit: 100 },
+    blockIO: { weight: 100, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1000 }] },
+    hugepageLimits: [{ pageSize: '2MB', limit: 0 }],
+  };
+  s.linux.seccomp = {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    syscalls: [{ names: ['chmod'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 1, value: 511, valueTwo: 0, op: 'SCMP_CMP_EQ' }] }],
+  };
+  return s;
+}
+
+type Leaf = { path: (string | number)[]; value: unknown };
+
+function leaves(v: unknown, path: (string | number)[] = []): Leaf[] {
+  if (Array.isArray(v)) return [{ path, value: v }, ...v.flatMap((x, i) => leaves(x, [...path, i]))];
+  if (v !== null && typeof v === 'object') return [{ path, value: v }, ...Object.entries(v).flatMap(([k, x]) => leaves(x, [...path, k]))];
+  return [{ path, value: v }];
+}
+
+function jsonPathOf(path: (string | number)[]): string {
+  return path.reduce<string>((p, k) => (typeof k === 'number' ? `${p}[${k}]` : /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k) ? `${p}.${k}` : `${p}[${JSON.stringify(k)}]`), '$');
+}
+
+/** config.json text with the value at `path` replaced by the raw JSON `raw` (or the key removed when raw is undefined). */
+function withRaw(spec: any, path: (string | number)[], raw: string | undefined): string {
+  const marker = '"\u0001h8b-marker\u0001"';
+  const copy = structuredClone(spec);
+  let o = copy;
+  for (const k of path.slice(0, -1)) o = o[k];
+  const last = path[path.length - 1]!;
+  if (raw === undefined) {
+    if (Array.isArray(o)) o.splice(last as number, 1);
+    else delete o[last];
+    return JSON.stringify(copy);
+  }
+  o[last] = '\u0001h8b-marker\u0001';
+  return JSON.stringify(copy).replace(JSON.stringify('\u0001h8b-marker\u0001'), raw).replace(marker, raw);
+}
+
+/** parseSpec(text) either succeeds or throws a ConfigError at a JSON path: never anything else. */
+function parseOrConfigError(text: string, what: string): ConfigError | undefined {
+  try {
+    parseSpec(text, 'config.json');
+    return undefined;
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `${what}: threw ${(e as Error)?.stack ?? String(e)}`);
+    assert.match(e.message, /^config\.json: \$\S*: /, what);
+    return e;
+  }
+}
+
+describe('19: malformed configs (generated mutations of a valid one)', () => {
+  test('the rich config itself is valid', () => {
+    parseSpec(JSON.stringify(rich()));
+  });
+
+  test('every mutation gives a valid spec or a ConfigError naming a JSON path; NULs and out-of-range numbers are refused where they are', () => {
+    const spec = rich();
+    let n = 0;
+    for (const { path, value } of leaves(spec)) {
+      if (path.length === 0) continue;
+      const jp = jsonPathOf(path);
+      const inAnnotations = path[0] === 'annotations';
+      const mutations: (string | undefined)[] = [undefined, 'null', '7', '"x"', '[]', '{}', 'true', '""', '-1', '1.5'];
+      if (typeof value === 'string') {
+        const e = parseOrConfigError(withRaw(spec, path, JSON.stringify(`${value}\u0000x`)), `NUL at ${jp}`);
+        n++;
+        if (!inAnnotations) {
+          assert.ok(e, `NUL at ${jp} accepted`);
+          assert.equal(e.jsonPath, jp, e.message);
+          assert.match(e.detail, /NUL/);
+        }
+      }
+      if (typeof value === 'number') {
+        for (const huge of ['18446744073709551616', '-9223372036854775809', '1e30', '100000000000000000000000000000000000000000']) {
+          const e = parseOrConfigError(withRaw(spec, path, huge), `${huge} at ${jp}`);
+          n++;
+          assert.ok(e, `${huge} at ${jp} accepted`);
+          assert.equal(e.jsonPath, jp, e.message);
+        }
+        mutations.push('9007199254740993', '18446744073709551615', '-9223372036854775808', '4294967295', '2147483648');
+      }
+      for (const m of mutations) {
+        parseOrConfigError(withRaw(spec, path, m), `${m ?? 'removal'} at ${jp}`);
+        n++;
+      }
+    }
+    assert.ok(n > 500, `only ${n} mutations`);
+  });
+
+  test('NUL bytes that used to reach a stack trace: args, cwd, env, hostname, mount destination, cgroupsPath', () => {
+    rejects(() => parse(mutate((s) => (s.process.args = ['sh', 'a\u0000b']))), '$.process.args[1]', /NUL byte/);
+    rejects(() => parse(mutate((s) => (s.process.cwd = '/a\u0000'))), '$.process.cwd', /NUL byte/);
+    rejects(() => parse(mutate((s) => (s.process.env = ['A=\u0000']))), '$.process.env[0]', /NUL byte/);
+    rejects(() => parse(mutate((s) => (s.hostname = 'a\u0000b'))), '$.hostname', /NUL byte/);
+    rejects(() => parse(mutate((s) => (s.mounts[0].destination = '/pr\u0000oc'))), '$.mounts[0].destination', /NUL byte/);
+    rejects(() => parse(mutate((s) => (s.linux.cgroupsPath = '/a\u0000'))), '$.linux.cgroupsPath', /NUL byte/);
+    rejects(() => parse(mutate((s) => (s.linux.sysctl = { 'net.a\u0000': '1' }))), '$.linux.sysctl["net.a\\u0000"]', /NUL byte/);
+  });
+
+  test('cgroupsPath with .. or : is refused with its JSON path', () => {
+    rejects(() => parse(mutate((s) => (s.linux.cgroupsPath = '/berth/../../x'))), '$.linux.cgroupsPath', /\.\. components/);
+    rejects(() => parse(mutate((s) => (s.linux.cgroupsPath = 'system.slice:berth:x'))), '$.linux.cgroupsPath', /systemd/);
+  });
+});
+
+describe('13: int64 and uint64 fields are exact', () => {
+  const text = (f: (s: any) => void, raw: Record<string, string>) => {
+    let t = JSON.stringify(mutate(f));
+    for (const [k, v] of Object.entries(raw)) t = t.replace(`"${k}"`, v);
+    return t;
+  };
+
+  test('memory.limit: -1 and 9223372036854775807 are accepted exactly; 9223372036854775808, 2^64 and 1e20 are refused', () => {
+    const lim = (raw: string) => text((s) => (s.linux.resources = { memory: { limit: 'L' } }), { L: raw });
+    assert.equal(parseSpec(lim('-1')).linux!.resources!.memory!.limit, -1);
+    assert.equal(parseSpec(lim('9223372036854775807')).linux!.resources!.memory!.limit, 9223372036854775807n);
+    assert.equal(parseSpec(lim('9007199254740993')).linux!.resources!.memory!.limit, 9007199254740993n);
+    for (const bad of ['9223372036854775808', '18446744073709551616', '1e20', '-2']) {
+      rejects(() => parseSpec(lim(bad)), '$.linux.resources.memory.limit', bad === '-2' ? /-1\.\.9223372036854775807/ : /int64/);
+    }
+  });
+
+  test('rlimits and seccomp argument values: the full uint64 range, exactly; beyond is refused', () => {
+    const t = text(
+      (s) => {
+        s.process.rlimits = [{ type: 'RLIMIT_CORE', hard: 'H', soft: 'S' }];
+        s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chmod'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 'V', valueTwo: 'W', op: 'SCMP_CMP_MASKED_EQ' }] }] };
+      },
+      { H: '18446744073709551615', S: '18446744073709551614', V: '18446744073709551615', W: '9007199254740993' },
+    );
+    const s = parseSpec(t);
+    assert.equal(s.process!.rlimits![0]!.hard, 18446744073709551615n);
+    assert.equal(s.process!.rlimits![0]!.soft, 18446744073709551614n);
+    assert.equal(s.linux!.seccomp!.syscalls![0]!.args![0]!.value, 18446744073709551615n);
+    assert.equal(s.linux!.seccomp!.syscalls![0]!.args![0]!.valueTwo, 9007199254740993n);
+    rejects(() => parseSpec(t.replace('18446744073709551614', '18446744073709551616')), '$.process.rlimits[0].soft', /uint64/);
+    rejects(() => parseSpec(t.replace('"value":18446744073709551615', '"value":18446744073709551616')), '$.linux.seccomp.syscalls[0].args[0].value', /uint64/);
+  });
+
+  test('a fraction that rounds to a whole double is not taken as an integer', () => {
+    const t = text((s) => (s.linux.resources = { pids: { limit: 'P' } }), { P: '9007199254740993.5' });
+    rejects(() => parseSpec(t), '$.linux.resources.pids.limit', /expected an integer, got 9007199254740993\.5/);
+  });
+});
+
+describe('5 and 10: sysctl namespaces; security settings that cannot be applied', () => {
+  const ns = (s: any, types: string[]) => (s.linux.namespaces = types.map((type) => ({ type })));
+
+  test('runc\'s sysctl rules', () => {
+    rejects(() => parse(mutate((s) => { ns(s, ['mount']); delete s.hostname; s.linux.sysctl = { 'kernel.domainname': 'x' }; })), '$.linux.sysctl["kernel.domainname"]', /host's uts namespace/);
+    parse(mutate((s) => { ns(s, ['mount', 'uts']); s.linux.sysctl = { 'kernel.domainname': 'x' }; }));
+    rejects(() => parse(mutate((s) => { ns(s, ['mount', 'uts']); s.linux.sysctl = { 'kernel.hostname': 'x' }; })), '$.linux.sysctl["kernel.hostname"]', /conflicts with the OCI "hostname" field/);
+    rejects(() => parse(mutate((s) => { ns(s, ['mount', 'uts']); s.linux.sysctl = { 'kernel.shmmax': '1' }; })), '$.linux.sysctl["kernel.shmmax"]', /ipc namespace/);
+    rejects(() => parse(mutate((s) => { ns(s, ['mount', 'uts']); s.linux.sysctl = { 'fs.mqueue.msg_max': '1' }; })), '$.linux.sysctl["fs.mqueue.msg_max"]', /ipc namespace/);
+    parse(mutate((s) => { ns(s, ['mount', 'uts', 'ipc']); s.linux.sysctl = { 'kernel.shmmax': '1', 'fs.mqueue.msg_max': '1' }; }));
+    rejects(() => parse(mutate((s) => { ns(s, ['mount', 'uts', 'ipc']); s.linux.sysctl = { 'net.ipv4.ip_forward': '1' }; })), '$.linux.sysctl["net.ipv4.ip_forward"]', /network namespace/);
+    rejects(() => parse(mutate((s) => { s.linux.namespaces.push({ type: 'network', path: '/proc/self/ns/net' }); s.linux.sysctl = { 'net.ipv4.ip_forward': '1' }; })), '$.linux.sysctl["net.ipv4.ip_forward"]', /host's network namespace/);
+    rejects(() => parse(mutate((s) => { ns(s, ['mount', 'uts', 'ipc', 'network', 'pid', 'cgroup']); s.linux.sysctl = { 'kernel.core_pattern': '|/x' }; })), '$.linux.sysctl["kernel.core_pattern"]', /not in a separate kernel namespace/);
+    rejects(() => parse(mutate((s) => { ns(s, ['mount', 'network']); s.linux.sysctl = { 'net/../../kernel/core_pattern': '1' }; })), '$.linux.sysctl["net/../../kernel/core_pattern"]', /every part must be a name/);
+  });
+
+  test('maskedPaths/readonlyPaths need a mount namespace (runc\'s message)', () => {
+    rejects(() => parse(mutate((s) => { ns(s, ['pid', 'uts']); s.linux.maskedPaths = ['/proc/kcore']; })), '$.linux.maskedPaths', /unable to restrict sys entries without a private MNT namespace/);
+  });
+
+  test('apparmorProfile, selinuxLabel, mountLabel, intelRdt, seccomp listener: errors (an empty value asks for nothing)', () => {
+    rejects(() => parse(mutate((s) => (s.process.apparmorProfile = 'p'))), '$.process.apparmorProfile', /AppArmor/);
+    rejects(() => parse(mutate((s) => (s.process.selinuxLabel = 'l'))), '$.process.selinuxLabel', /selinux/);
+    rejects(() => parse(mutate((s) => (s.linux.mountLabel = 'l'))), '$.linux.mountLabel', /selinux/);
+    rejects(() => parse(mutate((s) => (s.linux.intelRdt = { l3CacheSchema: 'L3:0=f' }))), '$.linux.intelRdt.l3CacheSchema', /Intel RDT/);
+    rejects(() => parse(mutate((s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/x' }))), '$.linux.seccomp.listenerPath', /notification/);
+    parse(mutate((s) => { s.process.apparmorProfile = ''; s.process.selinuxLabel = ''; s.linux.mountLabel = ''; s.linux.intelRdt = {}; }));
   });
 });

@@ -48,7 +48,7 @@ export function has(dir: string, file: string): boolean {
  * write-only files such as memory.reclaim for reading. O_TRUNC is a no-op on cgroupfs and keeps
  * a fake cgroupfs' files exact.
  */
-export function write(dir: string, file: string, value: string | number): void {
+export function write(dir: string, file: string, value: string | number | bigint): void {
   try {
     const fd = openSync(`${dir}/${file}`, fsc.O_WRONLY | fsc.O_TRUNC);
     try {

@@ -5,11 +5,12 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { Hook, Mount, Process, Spec } from '../spec/types.ts';
+import type { Hook, Mount, Process, Spec, Uint64 } from '../spec/types.ts';
 import { capMask } from '../caps.ts';
 import { CLONE, MS, RLIMIT, S_IF, makedev } from '../linux.ts';
 import { parseMountOptions, propagationFlags } from '../mountopts.ts';
 import { addSeccompBuild } from '../seccomp.ts';
+import { sysctlFile } from '../spec/validate.ts';
 import type { CgroupLayout } from '../cgroups/layout.ts';
 import { Plan, type PlanRecord } from './encode.ts';
 
@@ -62,9 +63,9 @@ export interface CreatePlan {
   userns: boolean;
 }
 
-const U64_MAX = 18446744073709551615n;
-function u64(n: number): bigint {
-  return n >= 1.8446744073709552e19 ? U64_MAX : BigInt(Math.trunc(n));
+/** A validated uint64 (rlimits): exact, RLIM_INFINITY included, as the validator kept it. */
+function u64(n: Uint64): bigint {
+  return BigInt(n);
 }
 
 function envPath(env: readonly string[] | undefined): string {
@@ -257,7 +258,7 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   plan.add(input.noPivot ? 'chroot' : 'pivot_root');
   if (prop && prop !== 'private' && prop !== 'rprivate') plan.add('propagation', '/', propagationFlags(prop));
 
-  for (const [key, value] of Object.entries(linux.sysctl ?? {})) plan.add('sysctl', key.replace(/\./g, '/'), value);
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) plan.add('sysctl', sysctlFile(key), value);
   for (const p of linux.maskedPaths ?? []) plan.add('mask', p);
   for (const p of linux.readonlyPaths ?? []) plan.add('readonly', p);
   if (spec.root?.readonly) plan.add('remount_root', MS.RDONLY);

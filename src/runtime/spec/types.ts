@@ -5,9 +5,15 @@
 // the spec says runtimes must ignore properties they do not know.
 //
 // Numeric fields that the spec declares as 64-bit (rlimits, memory limits,
-// seccomp argument values, ...) are plain `number`s: JSON.parse cannot keep
-// values above 2^53 exactly (e.g. RLIMIT_INFINITY 18446744073709551615 comes
-// back as 18446744073709552000).
+// seccomp argument values, ...) are Int64 / Uint64: a `number` while the value
+// is a safe integer, a `bigint` beyond 2^53 (json.ts parses config.json
+// exactly: RLIMIT_INFINITY 18446744073709551615 stays exactly that). The
+// validator has checked the range of each.
+
+/** An int64 field: a number, or a bigint when beyond Number.MAX_SAFE_INTEGER. */
+export type Int64 = number | bigint;
+/** A uint64 field: a number, or a bigint when beyond Number.MAX_SAFE_INTEGER. */
+export type Uint64 = number | bigint;
 
 export interface Spec {
   ociVersion: string;
@@ -88,8 +94,8 @@ export type RlimitType =
 
 export interface Rlimit {
   type: RlimitType;
-  hard: number;
-  soft: number;
+  hard: Uint64;
+  soft: Uint64;
 }
 
 export type IoPriorityClass = 'IOPRIO_CLASS_RT' | 'IOPRIO_CLASS_BE' | 'IOPRIO_CLASS_IDLE';
@@ -122,9 +128,9 @@ export interface Scheduler {
   nice?: number;
   priority?: number;
   flags?: SchedulerFlag[];
-  runtime?: number;
-  deadline?: number;
-  period?: number;
+  runtime?: Uint64;
+  deadline?: Uint64;
+  period?: Uint64;
 }
 
 export interface ExecCPUAffinity {
@@ -206,7 +212,7 @@ export interface IdMapping {
 }
 
 export interface TimeOffset {
-  secs?: number;
+  secs?: Int64;
   nanosecs?: number;
 }
 
@@ -279,11 +285,11 @@ export interface DeviceCgroupRule {
 }
 
 export interface MemoryResources {
-  limit?: number;
-  reservation?: number;
-  swap?: number;
-  kernel?: number;
-  kernelTCP?: number;
+  limit?: Int64;
+  reservation?: Int64;
+  swap?: Int64;
+  kernel?: Int64;
+  kernelTCP?: Int64;
   swappiness?: number;
   disableOOMKiller?: boolean;
   useHierarchy?: boolean;
@@ -291,19 +297,19 @@ export interface MemoryResources {
 }
 
 export interface CpuResources {
-  shares?: number;
-  quota?: number;
-  burst?: number;
-  period?: number;
-  realtimeRuntime?: number;
-  realtimePeriod?: number;
+  shares?: Uint64;
+  quota?: Int64;
+  burst?: Uint64;
+  period?: Uint64;
+  realtimeRuntime?: Int64;
+  realtimePeriod?: Uint64;
   cpus?: string;
   mems?: string;
-  idle?: number;
+  idle?: Int64;
 }
 
 export interface PidsResources {
-  limit: number;
+  limit: Int64;
 }
 
 export interface WeightDevice {
@@ -316,7 +322,7 @@ export interface WeightDevice {
 export interface ThrottleDevice {
   major: number;
   minor: number;
-  rate: number;
+  rate: Uint64;
 }
 
 export interface BlockIO {
@@ -331,7 +337,7 @@ export interface BlockIO {
 
 export interface HugepageLimit {
   pageSize: string;
-  limit: number;
+  limit: Uint64;
 }
 
 export interface NetworkPriority {
@@ -422,8 +428,8 @@ export interface SeccompSyscall {
 
 export interface SeccompArg {
   index: number;
-  value: number;
-  valueTwo?: number;
+  value: Uint64;
+  valueTwo?: Uint64;
   op: SeccompOperator;
 }
 

@@ -7,7 +7,10 @@
 // encoding/json (and so runc) treats it: as absent; the key is deleted so the
 // returned object matches the TypeScript types.
 
+import { statSync } from 'node:fs';
 import { CAPABILITIES, capName, capNumber } from '../caps.ts';
+import { InexactNumber, parseExact } from '../json.ts';
+import { apparmorEnabled, selinuxEnabled } from '../lsm.ts';
 import type {
   BlockIO,
   Capabilities,
@@ -177,6 +180,13 @@ const HOOK_NAMES = ['prestart', 'createRuntime', 'createContainer', 'startContai
 const U32_MAX = 0xffff_ffff;
 const I32_MIN = -0x8000_0000;
 const I32_MAX = 0x7fff_ffff;
+/** runc (libcontainer/user): ids above this are refused, for 32-bit systems; 4294967295 is "no id" to the kernel */
+const ID_MAX = 0x7fff_ffff;
+/** the kernel's limit of lines in uid_map / gid_map (UID_GID_MAP_MAX_EXTENTS) */
+const MAX_ID_EXTENTS = 340;
+const I64_MIN = -(2n ** 63n);
+const I64_MAX = 2n ** 63n - 1n;
+const U64_MAX = 2n ** 64n - 1n;
 
 // ---------------------------------------------------------------------------
 // helpers. They throw Invalid(path, detail); the entry points turn that into a
@@ -223,7 +233,15 @@ function arr(v: unknown, path: string): unknown[] {
   return v;
 }
 
+/** A string that reaches the kernel or berth-init's plan, where a NUL byte would cut it short. */
 function str(v: unknown, path: string): string {
+  if (typeof v !== 'string') fail(path, `expected a string, got ${typeName(v)}`);
+  if (v.includes('\0')) fail(path, `must not contain a NUL byte, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A string only carried along (annotations): any text. */
+function text(v: unknown, path: string): string {
   if (typeof v !== 'string') fail(path, `expected a string, got ${typeName(v)}`);
   return v;
 }
@@ -233,24 +251,53 @@ function bool(v: unknown, path: string): boolean {
   return v;
 }
 
-/** An integer within [min, max] (defaults: any integer JSON can carry). */
-function int(v: unknown, path: string, min = -Infinity, max = Infinity): number {
-  if (typeof v !== 'number') fail(path, `expected an integer, got ${typeName(v)}`);
-  if (!Number.isInteger(v)) fail(path, `expected an integer, got ${v}`);
-  if (v < min || v > max) {
-    if (min === 0) fail(path, `expected a non-negative integer${max === Infinity ? '' : ` <= ${max}`}, got ${v}`);
-    if (max === Infinity) fail(path, `expected an integer >= ${min}, got ${v}`);
-    fail(path, `expected an integer in ${min}..${max}, got ${v}`);
+function rangeName(min: bigint, max: bigint): string {
+  if (max === I64_MAX) return ' (int64)';
+  if (min === 0n && max === U64_MAX) return ' (uint64)';
+  if (min === 0n && max === BigInt(U32_MAX)) return ' (uint32)';
+  return '';
+}
+
+/**
+ * An integer within [min, max], checked exactly: parseSpec keeps integers beyond 2^53 as bigints
+ * (json.ts), so 2^64 is not mistaken for uint64's maximum. Returns the value as parsed: a number,
+ * or a bigint beyond the safe integers. Defaults to int64's range.
+ */
+function int64(v: unknown, path: string, min: bigint = I64_MIN, max: bigint = I64_MAX): number | bigint {
+  if (v instanceof InexactNumber) fail(path, `expected an integer, got ${v.literal}`);
+  if (typeof v !== 'number' && typeof v !== 'bigint') fail(path, `expected an integer, got ${typeName(v)}`);
+  if (typeof v === 'number' && !Number.isInteger(v)) fail(path, `expected an integer, got ${v}`);
+  const b = BigInt(v);
+  if (b < min || b > max) {
+    if (min === 0n) fail(path, `expected a non-negative integer <= ${max}${rangeName(min, max)}, got ${v}`);
+    fail(path, `expected an integer in ${min}..${max}${rangeName(min, max)}, got ${v}`);
   }
   return v;
 }
 
-function uint(v: unknown, path: string, max = Infinity): number {
+function uint64(v: unknown, path: string): number | bigint {
+  return int64(v, path, 0n, U64_MAX);
+}
+
+/** An integer within [min, max], both safe integers: always a number. */
+function int(v: unknown, path: string, min: number, max: number): number {
+  return Number(int64(v, path, BigInt(min), BigInt(max)));
+}
+
+function uint(v: unknown, path: string, max: number): number {
   return int(v, path, 0, max);
 }
 
 function u32(v: unknown, path: string): number {
   return int(v, path, 0, U32_MAX);
+}
+
+/** A uid or gid, in runc's range (libcontainer/user: "uids and gids must be in range 0-2147483647"). */
+function id(v: unknown, path: string): number {
+  if ((typeof v === 'number' || typeof v === 'bigint') && Number.isInteger(Number(v)) && (v < 0 || v > ID_MAX)) {
+    fail(path, `uids and gids must be in range 0-${ID_MAX}, got ${v}`);
+  }
+  return int(v, path, 0, ID_MAX);
 }
 
 function strArr(v: unknown, path: string): string[] {
@@ -261,7 +308,11 @@ function strArr(v: unknown, path: string): string[] {
 
 function strMap(v: unknown, path: string): Record<string, string> {
   const o = obj(v, path);
-  for (const [k, x] of Object.entries(o)) str(x, joinPath(path, k));
+  for (const [k, x] of Object.entries(o)) {
+    const kp = joinPath(path, k);
+    if (k.includes('\0')) fail(kp, 'key must not contain a NUL byte');
+    str(x, kp);
+  }
   return o as Record<string, string>;
 }
 
@@ -298,15 +349,59 @@ function each<T>(v: unknown, path: string, check: (v: unknown, path: string) => 
   return a.map((x, i) => check(x, joinPath(path, i)));
 }
 
+/**
+ * A security setting berth-oci cannot apply is an error, never a silent success (an empty string
+ * asks for nothing, as in runc).
+ */
+function unsupported(v: string, path: string, why: string): string {
+  if (v !== '') fail(path, `${why}: the setting cannot be applied`);
+  return v;
+}
+
+function unsupportedLsm(v: string, path: string, lsm: 'apparmor' | 'selinux'): string {
+  if (v === '') return v;
+  if (lsm === 'apparmor') {
+    if (!apparmorEnabled()) fail(path, `AppArmor profile ${JSON.stringify(v)} requested, but AppArmor is not enabled on this host (/sys/module/apparmor/parameters/enabled is missing or not Y)`);
+    fail(path, `berth-oci cannot apply AppArmor profiles: refusing to run without the requested profile ${JSON.stringify(v)}`);
+  }
+  // runc's wording when SELinux is off
+  if (!selinuxEnabled()) fail(path, `selinux label ${JSON.stringify(v)} is specified in config, but selinux is disabled or not supported`);
+  fail(path, `berth-oci cannot apply SELinux labels: refusing to run without the requested label ${JSON.stringify(v)}`);
+}
+
+function validateCgroupsPath(v: unknown, path: string): string {
+  const s = str(v, path);
+  if (s.includes(':')) fail(path, `${JSON.stringify(s)} looks like a systemd slice:prefix:name path; berth-oci manages cgroupfs only (no --systemd-cgroup)`);
+  if (s.split('/').some((x) => x === '..' || x === '.')) fail(path, `${JSON.stringify(s)} must not contain . or .. components`);
+  return s;
+}
+
+/**
+ * A sysctl key in its dotted form, as runc reads it: "/" may separate the parts instead of ".",
+ * and then a "." is part of a name (net/ipv4/conf/eno2.100/rp_filter is net.ipv4.conf.eno2/100.rp_filter).
+ */
+export function sysctlName(key: string): string {
+  const first = key.search(/[./]/);
+  if (first < 0 || key[first] === '.') return key;
+  return key.replace(/[./]/g, (c) => (c === '.' ? '/' : '.'));
+}
+
+/** The file of a sysctl key under /proc/sys; `path` is the key's JSON path for the error. */
+export function sysctlFile(key: string, path = '$.linux.sysctl'): string {
+  const parts = sysctlName(key).split('.').map((p) => p.replace(/\//g, '.'));
+  if (parts.some((p) => p === '' || p === '.' || p === '..')) fail(path, `invalid sysctl key ${JSON.stringify(key)}: every part must be a name (no empty, . or .. parts)`);
+  return parts.join('/');
+}
+
 // ---------------------------------------------------------------------------
 // process
 
 function validateUser(v: unknown, path: string): User {
   const o = obj(v, path);
-  req(o, 'uid', path, u32);
-  req(o, 'gid', path, u32);
+  req(o, 'uid', path, id);
+  req(o, 'gid', path, id);
   opt(o, 'umask', path, (x, p) => uint(x, p, 0o7777));
-  opt(o, 'additionalGids', path, (x, p) => each(x, p, u32));
+  opt(o, 'additionalGids', path, (x, p) => each(x, p, id));
   opt(o, 'username', path, str);
   return o as unknown as User;
 }
@@ -336,8 +431,8 @@ function validateRlimits(v: unknown, path: string): Rlimit[] {
     const type = req(o, 'type', p, (t, tp) => oneOf(t, tp, RLIMIT_TYPES, 'rlimit type'));
     if (seen.has(type)) fail(joinPath(p, 'type'), `duplicate rlimit type ${type}`);
     seen.add(type);
-    const hard = req(o, 'hard', p, uint);
-    const soft = req(o, 'soft', p, uint);
+    const hard = req(o, 'hard', p, uint64);
+    const soft = req(o, 'soft', p, uint64);
     if (soft > hard) fail(joinPath(p, 'soft'), `soft limit ${soft} is greater than hard limit ${hard} for ${type}`);
     return o as unknown as Rlimit;
   });
@@ -357,8 +452,9 @@ function checkProcess(value: unknown, path: string): Process {
   opt(o, 'terminal', path, bool);
   opt(o, 'consoleSize', path, (x, p) => {
     const c = obj(x, p);
-    req(c, 'height', p, uint);
-    req(c, 'width', p, uint);
+    // struct winsize has unsigned shorts
+    req(c, 'height', p, (n, np) => uint(n, np, 0xffff));
+    req(c, 'width', p, (n, np) => uint(n, np, 0xffff));
     return c;
   });
   req(o, 'user', path, validateUser);
@@ -374,9 +470,9 @@ function checkProcess(value: unknown, path: string): Process {
   opt(o, 'capabilities', path, validateCapabilities);
   opt(o, 'rlimits', path, validateRlimits);
   opt(o, 'noNewPrivileges', path, bool);
-  opt(o, 'apparmorProfile', path, str);
+  opt(o, 'apparmorProfile', path, (x, p) => unsupportedLsm(str(x, p), p, 'apparmor'));
   opt(o, 'oomScoreAdj', path, (x, p) => int(x, p, -1000, 1000));
-  opt(o, 'selinuxLabel', path, str);
+  opt(o, 'selinuxLabel', path, (x, p) => unsupportedLsm(str(x, p), p, 'selinux'));
   opt(o, 'ioPriority', path, (x, p) => {
     const io = obj(x, p);
     req(io, 'class', p, (c, cp) => oneOf(c, cp, IOPRIO_CLASSES, 'I/O priority class'));
@@ -389,9 +485,9 @@ function checkProcess(value: unknown, path: string): Process {
     opt(s, 'nice', p, (n, np) => int(n, np, -20, 19));
     opt(s, 'priority', p, (n, np) => int(n, np, I32_MIN, I32_MAX));
     opt(s, 'flags', p, (f, fp) => each(f, fp, (e, ep) => oneOf(e, ep, SCHED_FLAGS, 'scheduler flag')));
-    opt(s, 'runtime', p, uint);
-    opt(s, 'deadline', p, uint);
-    opt(s, 'period', p, uint);
+    opt(s, 'runtime', p, uint64);
+    opt(s, 'deadline', p, uint64);
+    opt(s, 'period', p, uint64);
     return s;
   });
   opt(o, 'execCPUAffinity', path, (x, p) => {
@@ -408,11 +504,30 @@ function checkProcess(value: unknown, path: string): Process {
 
 function validateIdMapping(v: unknown, path: string): IdMapping {
   const o = obj(v, path);
-  req(o, 'containerID', path, u32);
-  req(o, 'hostID', path, u32);
+  const inside = req(o, 'containerID', path, u32);
+  const outside = req(o, 'hostID', path, u32);
   const size = req(o, 'size', path, u32);
   if (size === 0) fail(joinPath(path, 'size'), 'mapping size must be at least 1');
+  // the kernel: the last id of a range is at most 4294967294 ((uid_t)-1 is no id)
+  if (inside + size - 1 >= U32_MAX) fail(joinPath(path, 'size'), `containerID ${inside} + size ${size} goes past id 4294967294`);
+  if (outside + size - 1 >= U32_MAX) fail(joinPath(path, 'size'), `hostID ${outside} + size ${size} goes past id 4294967294`);
   return o as unknown as IdMapping;
+}
+
+/** A uid or gid map as the kernel accepts it: at most 340 lines, no two ranges overlapping on either side. */
+function validateIdMappings(v: unknown, path: string): IdMapping[] {
+  const maps = each(v, path, validateIdMapping);
+  if (maps.length > MAX_ID_EXTENTS) fail(path, `at most ${MAX_ID_EXTENTS} mappings are allowed (the kernel's limit), got ${maps.length}`);
+  for (let i = 0; i < maps.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = maps[j]!;
+      const b = maps[i]!;
+      const overlap = (x: number, y: number) => x < y + b.size && y < x + a.size;
+      if (overlap(a.containerID, b.containerID)) fail(joinPath(path, i), `containerID range ${b.containerID}..${b.containerID + b.size - 1} overlaps ${joinPath(path, j)} (${a.containerID}..${a.containerID + a.size - 1})`);
+      if (overlap(a.hostID, b.hostID)) fail(joinPath(path, i), `hostID range ${b.hostID}..${b.hostID + b.size - 1} overlaps ${joinPath(path, j)} (${a.hostID}..${a.hostID + a.size - 1})`);
+    }
+  }
+  return maps;
 }
 
 function validateMount(v: unknown, path: string): Mount {
@@ -422,8 +537,8 @@ function validateMount(v: unknown, path: string): Mount {
   opt(o, 'type', path, str);
   opt(o, 'source', path, str);
   opt(o, 'options', path, strArr);
-  opt(o, 'uidMappings', path, (x, p) => each(x, p, validateIdMapping));
-  opt(o, 'gidMappings', path, (x, p) => each(x, p, validateIdMapping));
+  opt(o, 'uidMappings', path, validateIdMappings);
+  opt(o, 'gidMappings', path, validateIdMappings);
   return o as unknown as Mount;
 }
 
@@ -433,7 +548,8 @@ function validateHook(v: unknown, path: string): Hook {
   opt(o, 'args', path, strArr);
   opt(o, 'env', path, strArr);
   opt(o, 'timeout', path, (x, p) => {
-    const t = int(x, p);
+    // seconds; a timer of more than 2^31-1 ms would fire at once
+    const t = int(x, p, I32_MIN, 2_147_483);
     if (t <= 0) fail(p, `hook timeout must be greater than zero, got ${t}`);
     return t;
   });
@@ -466,15 +582,16 @@ function validateDevice(v: unknown, path: string): Device {
   const type = req(o, 'type', path, (x, p) => oneOf(x, p, DEVICE_TYPES, 'device type'));
   req(o, 'path', path, (x, p) => absPath(x, p, 'device path'));
   // major/minor are REQUIRED unless the device is a FIFO.
-  const major = opt(o, 'major', path, (x, p) => int(x, p));
-  const minor = opt(o, 'minor', path, (x, p) => int(x, p));
+  // makedev takes 32-bit numbers
+  const major = opt(o, 'major', path, u32);
+  const minor = opt(o, 'minor', path, u32);
   if (type !== 'p') {
     if (major === undefined) fail(joinPath(path, 'major'), `required field is missing for device type "${type}"`);
     if (minor === undefined) fail(joinPath(path, 'minor'), `required field is missing for device type "${type}"`);
   }
   opt(o, 'fileMode', path, (x, p) => uint(x, p, 0o177777));
-  opt(o, 'uid', path, u32);
-  opt(o, 'gid', path, u32);
+  opt(o, 'uid', path, id);
+  opt(o, 'gid', path, id);
   return o as unknown as Device;
 }
 
@@ -482,8 +599,9 @@ function validateDeviceRule(v: unknown, path: string): DeviceCgroupRule {
   const o = obj(v, path);
   req(o, 'allow', path, bool);
   opt(o, 'type', path, (x, p) => oneOf(x, p, DEVICE_RULE_TYPES, 'device rule type'));
-  opt(o, 'major', path, (x, p) => int(x, p, -1));
-  opt(o, 'minor', path, (x, p) => int(x, p, -1));
+  // -1 is the wildcard
+  opt(o, 'major', path, (x, p) => int(x, p, -1, U32_MAX));
+  opt(o, 'minor', path, (x, p) => int(x, p, -1, U32_MAX));
   opt(o, 'access', path, (x, p) => {
     const s = str(x, p);
     if (!/^[rwm]*$/.test(s)) fail(p, `device access must be a combination of r, w and m, got ${JSON.stringify(s)}`);
@@ -494,9 +612,9 @@ function validateDeviceRule(v: unknown, path: string): DeviceCgroupRule {
 
 function validateThrottle(v: unknown, path: string): ThrottleDevice {
   const o = obj(v, path);
-  req(o, 'major', path, (x, p) => int(x, p));
-  req(o, 'minor', path, (x, p) => int(x, p));
-  req(o, 'rate', path, uint);
+  req(o, 'major', path, u32);
+  req(o, 'minor', path, u32);
+  req(o, 'rate', path, uint64);
   return o as unknown as ThrottleDevice;
 }
 
@@ -506,22 +624,22 @@ function validateResources(v: unknown, path: string): Resources {
   opt(o, 'memory', path, (x, p): MemoryResources => {
     const m = obj(x, p);
     // -1 means "unlimited" for the byte limits.
-    for (const k of ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP']) opt(m, k, p, (n, np) => int(n, np, -1));
+    for (const k of ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP']) opt(m, k, p, (n, np) => int64(n, np, -1n));
     opt(m, 'swappiness', p, (n, np) => uint(n, np, 100));
     for (const k of ['disableOOMKiller', 'useHierarchy', 'checkBeforeUpdate']) opt(m, k, p, bool);
     return m;
   });
   opt(o, 'cpu', path, (x, p): CpuResources => {
     const c = obj(x, p);
-    for (const k of ['shares', 'burst', 'period', 'realtimePeriod']) opt(c, k, p, uint);
-    for (const k of ['quota', 'realtimeRuntime', 'idle']) opt(c, k, p, (n, np) => int(n, np));
+    for (const k of ['shares', 'burst', 'period', 'realtimePeriod']) opt(c, k, p, uint64);
+    for (const k of ['quota', 'realtimeRuntime', 'idle']) opt(c, k, p, (n, np) => int64(n, np));
     opt(c, 'cpus', p, str);
     opt(c, 'mems', p, str);
     return c;
   });
   opt(o, 'pids', path, (x, p) => {
     const pd = obj(x, p);
-    req(pd, 'limit', p, (n, np) => int(n, np));
+    req(pd, 'limit', p, (n, np) => int64(n, np));
     return pd;
   });
   opt(o, 'blockIO', path, (x, p): BlockIO => {
@@ -531,8 +649,8 @@ function validateResources(v: unknown, path: string): Resources {
     opt(b, 'weightDevice', p, (wd, wp) =>
       each(wd, wp, (d, dp) => {
         const w = obj(d, dp);
-        req(w, 'major', dp, (n, np) => int(n, np));
-        req(w, 'minor', dp, (n, np) => int(n, np));
+        req(w, 'major', dp, u32);
+        req(w, 'minor', dp, u32);
         opt(w, 'weight', dp, (n, np) => uint(n, np, 0xffff));
         opt(w, 'leafWeight', dp, (n, np) => uint(n, np, 0xffff));
         return w;
@@ -547,7 +665,7 @@ function validateResources(v: unknown, path: string): Resources {
     each(x, p, (h, hp) => {
       const hl = obj(h, hp);
       req(hl, 'pageSize', hp, str);
-      req(hl, 'limit', hp, uint);
+      req(hl, 'limit', hp, uint64);
       return hl;
     }),
   );
@@ -580,10 +698,10 @@ function validateResources(v: unknown, path: string): Resources {
 
 function validateSeccompArg(v: unknown, path: string): SeccompArg {
   const o = obj(v, path);
-  const index = req(o, 'index', path, uint);
+  const index = req(o, 'index', path, (x, p) => uint(x, p, U32_MAX));
   if (index > 5) fail(joinPath(path, 'index'), `syscall argument index must be 0..5, got ${index}`);
-  req(o, 'value', path, uint);
-  opt(o, 'valueTwo', path, uint);
+  req(o, 'value', path, uint64);
+  opt(o, 'valueTwo', path, uint64);
   req(o, 'op', path, (x, p) => oneOf(x, p, SECCOMP_OPS, 'seccomp operator'));
   return o as unknown as SeccompArg;
 }
@@ -607,8 +725,9 @@ function validateSeccomp(v: unknown, path: string): Seccomp {
   opt(o, 'defaultErrnoRet', path, u32);
   opt(o, 'architectures', path, (x, p) => each(x, p, (a, ap) => oneOf(a, ap, SECCOMP_ARCHES, 'seccomp architecture')));
   opt(o, 'flags', path, (x, p) => each(x, p, (f, fp) => oneOf(f, fp, SECCOMP_FLAGS, 'seccomp flag')));
-  opt(o, 'listenerPath', path, str);
-  opt(o, 'listenerMetadata', path, str);
+  // SCMP_ACT_NOTIFY is refused where the filter is built; a listener alone would be ignored
+  opt(o, 'listenerPath', path, (x, p) => unsupported(str(x, p), p, 'berth-oci has no seccomp user notification (no SCMP_ACT_NOTIFY listener)'));
+  opt(o, 'listenerMetadata', path, (x, p) => unsupported(str(x, p), p, 'berth-oci has no seccomp user notification (no SCMP_ACT_NOTIFY listener)'));
   opt(o, 'syscalls', path, (x, p) => each(x, p, validateSeccompSyscall));
   return o as unknown as Seccomp;
 }
@@ -616,15 +735,15 @@ function validateSeccomp(v: unknown, path: string): Seccomp {
 function validateLinux(v: unknown, path: string): Linux {
   const o = obj(v, path);
   opt(o, 'namespaces', path, validateNamespaces);
-  opt(o, 'uidMappings', path, (x, p) => each(x, p, validateIdMapping));
-  opt(o, 'gidMappings', path, (x, p) => each(x, p, validateIdMapping));
+  opt(o, 'uidMappings', path, validateIdMappings);
+  opt(o, 'gidMappings', path, validateIdMappings);
   opt(o, 'timeOffsets', path, (x, p) => {
     const t = obj(x, p);
     for (const clock of Object.keys(t)) {
       const cp = joinPath(p, clock);
       if (!TIME_CLOCKS.has(clock)) fail(cp, `unknown clock ${JSON.stringify(clock)} (expected monotonic or boottime)`);
       const off = obj(t[clock], cp);
-      opt(off, 'secs', cp, (n, np) => int(n, np));
+      opt(off, 'secs', cp, (n, np) => int64(n, np));
       opt(off, 'nanosecs', cp, (n, np) => uint(n, np, 999_999_999));
     }
     return t;
@@ -638,18 +757,24 @@ function validateLinux(v: unknown, path: string): Linux {
     }
     return nd;
   });
-  opt(o, 'cgroupsPath', path, str);
+  opt(o, 'cgroupsPath', path, validateCgroupsPath);
   opt(o, 'resources', path, validateResources);
   opt(o, 'rootfsPropagation', path, (x, p) => oneOf(x, p, ROOTFS_PROPAGATIONS, 'rootfs propagation'));
   opt(o, 'seccomp', path, validateSeccomp);
-  opt(o, 'sysctl', path, strMap);
+  opt(o, 'sysctl', path, (x, p) => {
+    const m = strMap(x, p);
+    for (const k of Object.keys(m)) sysctlFile(k, joinPath(p, k));
+    return m;
+  });
   opt(o, 'maskedPaths', path, strArr);
   opt(o, 'readonlyPaths', path, strArr);
-  opt(o, 'mountLabel', path, str);
+  opt(o, 'mountLabel', path, (x, p) => unsupportedLsm(str(x, p), p, 'selinux'));
   opt(o, 'intelRdt', path, (x, p) => {
     const r = obj(x, p);
     for (const k of ['closID', 'l3CacheSchema', 'memBwSchema']) opt(r, k, p, str);
     for (const k of ['enableCMT', 'enableMBM']) opt(r, k, p, bool);
+    const asked = ['closID', 'l3CacheSchema', 'memBwSchema', 'enableCMT', 'enableMBM'].filter((k) => r[k] !== undefined && r[k] !== '' && r[k] !== false);
+    if (asked.length) fail(joinPath(p, asked[0]!), 'berth-oci does not support Intel RDT (resctrl): the setting cannot be applied');
     return r;
   });
   opt(o, 'personality', path, (x, p) => {
@@ -661,11 +786,73 @@ function validateLinux(v: unknown, path: string): Linux {
   return o as Linux;
 }
 
+/** The IPC sysctls besides fs.mqueue.* (runc's validator). */
+const IPC_SYSCTLS: ReadonlySet<string> = new Set([
+  'kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced',
+]);
+
+const NS_FILE: Readonly<Record<string, string>> = { ipc: 'ipc', uts: 'uts', network: 'net' };
+
+/**
+ * /proc/sys is only partly namespaced: a sysctl is written only where the container has its own
+ * namespace for it, as runc's validator decides (kernel.domainname needs a UTS namespace, the IPC
+ * keys an IPC namespace, net.* a network namespace; everything else is host-wide and refused).
+ * A namespace joined by path counts unless it is berth-oci's own (runc checks that for net only;
+ * berth for ipc and uts too, since writing there would change the host just the same).
+ */
+function checkSysctl(linux: Linux | undefined, nsList: Namespace[]): void {
+  const owned = new Map<string, boolean>();
+  const owns = (type: 'ipc' | 'uts' | 'network'): boolean => {
+    const cached = owned.get(type);
+    if (cached !== undefined) return cached;
+    const i = nsList.findIndex((n) => n.type === type);
+    let own = i >= 0;
+    const nsPath = i >= 0 ? nsList[i]!.path : undefined;
+    if (nsPath !== undefined) {
+      let theirs, ours;
+      try {
+        theirs = statSync(nsPath);
+        ours = statSync(`/proc/self/ns/${NS_FILE[type]}`);
+      } catch (e) {
+        fail(`$.linux.namespaces[${i}].path`, `invalid ${type} namespace path: ${(e as Error).message}`);
+      }
+      own = theirs.dev !== ours.dev || theirs.ino !== ours.ino;
+    }
+    owned.set(type, own);
+    return own;
+  };
+  for (const key of Object.keys(linux?.sysctl ?? {})) {
+    const p = joinPath('$.linux.sysctl', key);
+    const s = sysctlName(key);
+    if (IPC_SYSCTLS.has(s) || s.startsWith('fs.mqueue.')) {
+      if (!owns('ipc')) fail(p, `sysctl ${JSON.stringify(s)} is not allowed in the host's ipc namespace (linux.namespaces needs an ipc namespace of the container's own)`);
+      continue;
+    }
+    if (s.startsWith('net.')) {
+      if (!owns('network')) fail(p, `sysctl ${JSON.stringify(s)} is not allowed in the host's network namespace (linux.namespaces needs a network namespace of the container's own)`);
+      continue;
+    }
+    if (s === 'kernel.domainname' && owns('uts')) continue;
+    if (s === 'kernel.hostname' && owns('uts')) fail(p, `sysctl ${JSON.stringify(s)} is not allowed as it conflicts with the OCI "hostname" field`);
+    if (s === 'kernel.domainname' || s === 'kernel.hostname') {
+      fail(p, `sysctl ${JSON.stringify(s)} is not allowed in the host's uts namespace (linux.namespaces needs a uts namespace of the container's own)`);
+    }
+    fail(p, `sysctl ${JSON.stringify(s)} is not in a separate kernel namespace: writing it would change the host`);
+  }
+}
+
 /** Cross-field rules that runc's config validator enforces. */
 function checkNamespaceConsistency(spec: Spec): void {
   const linux = spec.linux;
   const nsList = linux?.namespaces ?? [];
   const nsIndex = (t: NamespaceType) => nsList.findIndex((n) => n.type === t);
+
+  // runc: masking needs mounts of the container's own
+  if (nsIndex('mount') < 0) {
+    if (linux?.maskedPaths?.length) fail('$.linux.maskedPaths', 'unable to restrict sys entries without a private MNT namespace');
+    if (linux?.readonlyPaths?.length) fail('$.linux.readonlyPaths', 'unable to restrict sys entries without a private MNT namespace');
+  }
+  checkSysctl(linux, nsList);
 
   // runc checks "contains a uts namespace" (joining one by path counts too).
   if (spec.hostname !== undefined && spec.hostname !== '' && nsIndex('uts') < 0) {
@@ -706,7 +893,11 @@ function checkSpec(value: unknown): Spec {
   opt(o, 'domainname', path, str);
   opt(o, 'mounts', path, (x, p) => each(x, p, validateMount));
   opt(o, 'hooks', path, validateHooks);
-  opt(o, 'annotations', path, strMap);
+  opt(o, 'annotations', path, (x, p) => {
+    const a = obj(x, p);
+    for (const [k, v] of Object.entries(a)) text(v, joinPath(p, k));
+    return a;
+  });
   opt(o, 'linux', path, validateLinux);
   const spec = o as unknown as Spec;
   checkNamespaceConsistency(spec);
@@ -727,36 +918,37 @@ export function validateSpec(value: unknown, file = 'config.json'): Spec {
   return wrap(file, () => checkSpec(value));
 }
 
-/** Parses and validates the text of a config.json. */
-export function parseSpec(text: string, file = 'config.json'): Spec {
-  let value: unknown;
+/**
+ * The value of a JSON text, integers beyond 2^53 exact (json.ts). Syntax errors are JSON.parse's,
+ * located by jsonSyntaxError; the exact parse runs on text known to be valid.
+ */
+function parseText(text: string, file: string): unknown {
   try {
-    value = JSON.parse(text);
+    JSON.parse(text);
   } catch (e) {
     throw jsonSyntaxError(text, file, e instanceof Error ? e.message : String(e));
   }
-  return validateSpec(value, file);
+  try {
+    return parseExact(text);
+  } catch (e) {
+    if (e instanceof RangeError) throw new ConfigError(file, '$', 'invalid JSON: nested too deeply');
+    throw e;
+  }
+}
+
+/** Parses and validates the text of a config.json. */
+export function parseSpec(text: string, file = 'config.json'): Spec {
+  return validateSpec(parseText(text, file), file);
 }
 
 /** Parses a lone process.json (`exec --process`), paths relative to `$`. */
 export function parseProcess(text: string, file = 'process.json'): Process {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw jsonSyntaxError(text, file, e instanceof Error ? e.message : String(e));
-  }
-  return validateProcess(value, '$', file);
+  return validateProcess(parseText(text, file), '$', file);
 }
 
 /** Parses a lone linux.resources object (`update --resources`), paths relative to `$`. */
 export function parseResources(text: string, file = 'resources.json'): Resources {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw jsonSyntaxError(text, file, e instanceof Error ? e.message : String(e));
-  }
+  const value = parseText(text, file);
   return wrap(file, () => validateResources(value, '$'));
 }
 

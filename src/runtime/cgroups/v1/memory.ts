@@ -7,7 +7,7 @@
  */
 import { release } from 'node:os';
 import type { Controller, Stats } from '../controller.ts';
-import type { MemoryResources, Resources } from '../../spec/types.ts';
+import type { Int64, MemoryResources, Resources } from '../../spec/types.ts';
 import { has, read, readKeyed, write, WriteError } from '../files.ts';
 import { readNumber } from './files.ts';
 
@@ -19,7 +19,7 @@ function unlimited(n: number): boolean {
   return n < 0 || n >= 2 ** 62;
 }
 
-function setLimit(dir: string, limit: number): void {
+function setLimit(dir: string, limit: Int64): void {
   try {
     write(dir, LIMIT, limit);
   } catch (e) {
@@ -65,7 +65,7 @@ function setLimitAndSwap(dir: string, m: MemoryResources, warnings: string[]): v
 }
 
 /** A kmem limit file: written where the kernel has it, and checked, because kernels ≥ 5.16 accept and ignore it. */
-function setKmem(dir: string, file: string, value: number, what: string, warnings: string[]): void {
+function setKmem(dir: string, file: string, value: Int64, what: string, warnings: string[]): void {
   if (!has(dir, file)) {
     warnings.push(`${what} ${value}: this kernel has no ${file} (kernel memory accounting without limits); ignored`);
     return;
@@ -73,7 +73,7 @@ function setKmem(dir: string, file: string, value: number, what: string, warning
   write(dir, file, value);
   const after = readNumber(dir, file);
   // the kernel rounds down to whole pages (4 KiB here, up to 64 KiB elsewhere)
-  const took = after !== undefined && (value === -1 ? unlimited(after) : after <= value && value - after < 65536);
+  const took = after !== undefined && (value === -1 ? unlimited(after) : after <= value && BigInt(value) - BigInt(after) < 65536n);
   if (!took) {
     warnings.push(`${what} ${value}: Linux ${release()} accepts ${file} but does not enforce it (kernel memory limits are deprecated and ignored by recent kernels; it still reads ${read(dir, file)?.trim()}); not enforced`);
   }

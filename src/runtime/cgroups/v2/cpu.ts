@@ -4,7 +4,7 @@
  * warnings. Statistics come from cpu.stat, which v2 keeps for every cgroup (usage even without
  * the cpu controller; the throttling counters only with it).
  */
-import type { Resources } from '../../spec/types.ts';
+import type { Int64, Resources, Uint64 } from '../../spec/types.ts';
 import type { Controller, Stats } from '../controller.ts';
 import { has, read, write } from '../files.ts';
 import { checkInt, missing, readKeyed } from './files.ts';
@@ -19,7 +19,7 @@ export function sharesToWeight(shares: number): number {
  * The cpu.max line for a quota and a period (µs): "QUOTA PERIOD", "max PERIOD", or only the quota
  * (the kernel keeps the period). With a period alone, `currentQuota` (cpu.max's first field) is kept.
  */
-export function cpuMaxValue(quota: number | undefined, period: number | undefined, currentQuota = 'max'): string | undefined {
+export function cpuMaxValue(quota: Int64 | undefined, period: Uint64 | undefined, currentQuota = 'max'): string | undefined {
   // 0 means "not set" for both, as in runc
   const q = quota === 0 ? undefined : quota;
   const p = period === 0 ? undefined : period;
@@ -41,10 +41,10 @@ export const cpu: Controller = {
     const why = 'the cpu controller is not enabled for this cgroup';
 
     if (c.shares !== undefined && c.shares !== 0) {
-      let shares = c.shares;
-      if (shares < 2 || shares > 262144) {
+      let shares = Number(c.shares);
+      if (c.shares < 2 || c.shares > 262144) {
         // the v1 kernel clamps shares the same way
-        shares = Math.min(Math.max(shares, 2), 262144);
+        shares = c.shares < 2 ? 2 : 262144;
         warnings.push(`cgroup v2: cpu.shares ${c.shares} clamped to ${shares} (the range is 2..262144)`);
       }
       const weight = sharesToWeight(shares);

@@ -33,12 +33,15 @@ export function missing(setting: string, file: string, why: string): string {
 }
 
 /** A limit in spec terms (-1 = unlimited) as a v2 value ("max" or the number). */
-export function limitValue(n: number): string {
+export function limitValue(n: number | bigint): string {
   return n === -1 ? 'max' : String(n);
 }
 
-export function checkInt(what: string, n: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isInteger(n) || n < min || n > max) {
+const I64_MAX = 2n ** 63n - 1n;
+
+/** `n` is an integer in min..max (default: up to int64's maximum, exactly: a bigint beyond 2^53 is compared as such). */
+export function checkInt(what: string, n: number | bigint, min: number, max: number | bigint = I64_MAX): void {
+  if ((typeof n === 'number' && !Number.isInteger(n)) || n < min || n > max) {
     throw new Error(`${what}: ${n} is out of range (${min}..${max})`);
   }
 }

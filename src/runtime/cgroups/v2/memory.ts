@@ -4,7 +4,7 @@
  * swap − limit, as runc does. v2 has no OOM-killer switch, no swappiness, no kernel/TCP limits:
  * asking for them is a warning, never a silent success.
  */
-import type { Resources } from '../../spec/types.ts';
+import type { Int64, Resources } from '../../spec/types.ts';
 import type { Controller, Stats } from '../controller.ts';
 import { has, write } from '../files.ts';
 import { checkInt, limitValue, missing, readKeyed, readValue, UNLIMITED } from './files.ts';
@@ -13,7 +13,7 @@ import { checkInt, limitValue, missing, readKeyed, readValue, UNLIMITED } from '
  * The value for memory.swap.max from the spec's memory+swap `swap` and memory `limit` (runc's
  * ConvertMemorySwapToCgroupV2Value): undefined = leave as is, -1 = max.
  */
-export function swapMaxValue(swap: number | undefined, limit: number | undefined): number | undefined {
+export function swapMaxValue(swap: Int64 | undefined, limit: Int64 | undefined): Int64 | undefined {
   // no swap given with an unlimited memory: both unlimited, as on v1
   if (limit === -1 && (swap === undefined || swap === 0)) return -1;
   if (swap === undefined || swap === 0) return undefined;
@@ -25,7 +25,9 @@ export function swapMaxValue(swap: number | undefined, limit: number | undefined
   if (swap < limit) {
     throw new Error(`memory.swap ${swap} is below memory.limit ${limit}: swap is memory+swap, so it must be >= the limit`);
   }
-  return swap - limit;
+  // exact for int64 values beyond 2^53
+  const d = BigInt(swap) - BigInt(limit);
+  return Number.isSafeInteger(Number(d)) ? Number(d) : d;
 }
 
 /** memory.events as numbers (low, high, max, oom, oom_kill, oom_group_kill), {} if missing. */
