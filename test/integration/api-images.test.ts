@@ -4,7 +4,7 @@
 // with images from Debian's docker-registry on 127.0.0.1. The daemon is stopped at the end
 // (SIGTERM: exit 0, socket and pid file gone) and its directories removed.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -21,6 +21,10 @@ const DOCKER = '/usr/bin/docker'; // Debian's 20.10 client, not /usr/local/bin/d
 const PYTHON = '/usr/bin/python3'; // Debian's, with python3-docker
 
 const reg = new LocalRegistry();
+/** behind htpasswd Basic auth: pulls need the client's X-Registry-Auth */
+const authReg = new LocalRegistry();
+const USER = 'h9f-user';
+const PASS = 'h9f-pass word';
 let T = '';
 let sock = '';
 let daemon: ChildProcess | undefined;
@@ -105,6 +109,10 @@ describe('berthd: image and system endpoints for the docker CLI, the Python SDK 
     await pushImage(reg, 'h9f/app', '1', app);
     await pushImage(reg, 'h9f/other', 'latest', other);
     T = mkdtempSync(join(tmpdir(), 'h9f-berthd-'));
+    writeFileSync(join(T, 'htpasswd'), execFileSync('htpasswd', ['-Bbn', USER, PASS]));
+    await authReg.start({ auth: ['htpasswd:', '  realm: h9f', `  path: ${join(T, 'htpasswd')}`] });
+    authReg.authorization = `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`;
+    await pushImage(authReg, 'h9f/private', '1', other);
     sock = join(T, 'berthd.sock');
     writeFileSync(join(T, 'daemon.json'), '{}\n');
     daemon = startDaemon();
@@ -121,6 +129,7 @@ describe('berthd: image and system endpoints for the docker CLI, the Python SDK 
         assert.match(daemonLog, /Daemon shutdown complete/);
       }
     } finally {
+      await authReg.stop();
       if (T) rmSync(T, { recursive: true, force: true });
       await reg.stop();
     }
@@ -323,6 +332,28 @@ except docker.errors.ImageNotFound as e:
     assert.equal(out.ping, true);
     assert.equal(out.api, '1.41');
     assert.equal(nf, 'notfound No such image: h9f-nothing:9');
+  });
+
+  it('docker login checks credentials through POST /auth; a pull sends them as X-Registry-Auth', async () => {
+    const ref = `${authReg.domain}/h9f/private:1`;
+    // a registry's 401 is the API's 401, as dockerd answers it: the CLI then wants to log in
+    const anonymous = await docker(['pull', ref]);
+    assert.equal(anonymous.code, 1, show(anonymous));
+    assert.match(anonymous.stderr, /Cannot perform an interactive login from a non TTY device/);
+    const raw401pull = await raw('POST', `/images/create?fromImage=${encodeURIComponent(`${authReg.domain}/h9f/private`)}&tag=1`);
+    assert.equal(raw401pull.status, 401, raw401pull.body);
+    assert.match(JSON.parse(raw401pull.body).message, /unauthorized/);
+    const bad = await docker(['login', '-u', USER, '--password-stdin', authReg.domain], { input: 'wrong' });
+    assert.equal(bad.code, 1, show(bad));
+    assert.match(bad.stderr, /Error response from daemon: .*wrong username or password/);
+    const good = await docker(['login', '-u', USER, '--password-stdin', authReg.domain], { input: PASS });
+    assert.equal(good.code, 0, show(good));
+    assert.match(good.stdout, /Login Succeeded/);
+    const pulled = await dockerOk(['pull', ref]);
+    assert.match(pulled, /Status: Downloaded newer image for /);
+    const raw401 = await raw('POST', '/auth', JSON.stringify({ username: USER, password: 'nope', serveraddress: authReg.domain }));
+    assert.equal(raw401.status, 401, raw401.body);
+    await dockerOk(['rmi', ref]);
   });
 
   it('refuses a second daemon on the same socket and roots', async () => {
