@@ -169,9 +169,31 @@ export class ImageEngine {
     }));
   }
 
-  /** Checks that every name resolves, before the caller commits to a 200 and a tar stream. */
-  resolveSave(names: readonly string[]): Promise<Awaited<ReturnType<typeof resolveSaveArgs>>> {
-    return translating(() => resolveSaveArgs(this.#stores, names));
+  /**
+   * What `docker save NAME...` saves, resolved before the caller commits to a 200 and a tar
+   * stream: a name (a repository without a tag: all its tags, docker's rule), or an image ID or
+   * unique ID prefix, saved without names. A name that finds nothing is docker's 404.
+   */
+  async resolveSave(names: readonly string[]): Promise<Awaited<ReturnType<typeof resolveSaveArgs>>> {
+    const args: string[] = [];
+    for (const name of names) {
+      try {
+        const r = await this.#service.resolve(name);
+        if (r.by === 'id') args.push(...new Set(r.images.map((i) => i.digest)));
+        else args.push(name);
+      } catch (e) {
+        if (!(e instanceof NoSuchImageError)) throw imageError(e);
+        let ref: ImageReference | undefined;
+        try {
+          ref = parseReference(name);
+        } catch {
+          // not a name: the NoSuchImageError stands
+        }
+        if (ref === undefined || !ref.tagDefaulted || ref.digest !== undefined || (await this.tagsOf(name)).length === 0) throw imageError(e);
+        args.push(name);
+      }
+    }
+    return translating(() => resolveSaveArgs(this.#stores, args));
   }
 
   save(items: Awaited<ReturnType<typeof resolveSaveArgs>>, sink: Writable): Promise<unknown> {

@@ -264,6 +264,13 @@ describe('berthd: image and system endpoints for the docker CLI, the Python SDK 
     const rmi = await dockerOk(['rmi', appRef()]);
     assert.match(rmi, new RegExp(`Deleted: ${app.config.digest}`));
     const loaded = await dockerOk(['load', '-i', tar]);
+    // by a short image ID (saved without names), and a name that finds nothing: docker's 404
+    const byId = join(T, 'by-id.tar');
+    await dockerOk(['save', '-o', byId, app.config.digest.slice(7, 19)]);
+    assert.ok(statSync(byId).size > 1024);
+    const missing = await raw('GET', '/v1.41/images/get?names=h9f-nothing%3A3');
+    assert.equal(missing.status, 404, missing.body);
+    assert.deepEqual(JSON.parse(missing.body), { message: 'No such image: h9f-nothing:3' });
     assert.match(loaded, new RegExp(`Loaded image: ${appRef().replace(/\./g, '\\.')}`));
     await dockerOk(['image', 'inspect', appRef()]);
     // a dangling image: pull other, then move its only name away by tagging app over it
