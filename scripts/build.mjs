@@ -4,7 +4,13 @@ import { build } from 'esbuild';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
-const entries = { 'berth-oci': 'src/cli/berth-oci.ts', berth: 'src/cli/berth.ts' };
+const entries = { 'berth-oci': 'src/cli/berth-oci.ts', berth: 'src/cli/berth.ts', berthd: 'src/cli/berthd.ts' };
+// what berthd's /version reports (src/engine/version.ts)
+let commit = 'unknown';
+try {
+  commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+} catch {}
+const define = { __BERTH_GIT_COMMIT__: JSON.stringify(commit), __BERTH_BUILD_TIME__: JSON.stringify(new Date().toISOString()) };
 mkdirSync('dist', { recursive: true });
 // the files in dist/ are CommonJS, whatever the package's "type"
 writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
@@ -22,6 +28,7 @@ for (const [name, entry] of Object.entries(entries)) {
     minifyWhitespace: true,
     minifySyntax: true,
     logLevel: 'error',
+    define,
   });
   rmSync(`${bundle}.cache`, { force: true });
   rmSync(`${bundle}.warm`, { force: true });

@@ -16,6 +16,9 @@ APT_PACKAGES=(
   runc crun containerd podman conmon skopeo umoci docker-registry
   apache2-utils zstd openssl debootstrap
   jq hyperfine procps util-linux
+  # clients only, the acceptance tests of berthd: Debian's docker CLI 20.10 (API 1.41), the
+  # Docker SDK for Python and compose. dockerd comes with docker.io and is never started here.
+  docker.io python3-docker docker-compose
 )
 
 missing=()
@@ -43,6 +46,8 @@ if ((${#missing[@]})); then
   fi
   cleanup_policy() { if ((policy_added)); then rm -f /usr/sbin/policy-rc.d; fi; }
   trap cleanup_policy EXIT
+  # daemons running before the install are left alone; any the install starts is stopped below
+  daemons_before=" $(pgrep -x 'dockerd|containerd' | tr '\n' ' ') "
   apt_log="$(mktemp)"
   if ! apt-get update -qq >"$apt_log" 2>&1; then
     cat "$apt_log" >&2; rm -f "$apt_log"; log "apt-get update failed"; exit 1
@@ -51,6 +56,17 @@ if ((${#missing[@]})); then
     cat "$apt_log" >&2; rm -f "$apt_log"; log "apt-get install failed"; exit 1
   fi
   rm -f "$apt_log"
+  # policy-rc.d keeps invoke-rc.d from starting them; a socket-activated or otherwise started
+  # dockerd/containerd would still serve as root on this machine, so stop exactly those
+  for pid in $(pgrep -x 'dockerd|containerd' || true); do
+    if [[ "$daemons_before" != *" $pid "* ]]; then
+      log "stopping $(cat "/proc/$pid/comm" 2>/dev/null || echo daemon) (pid $pid) started by the install"
+      kill "$pid" 2>/dev/null || true
+    fi
+  done
+  if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+    systemctl disable --now docker.socket docker.service containerd.service >/dev/null 2>&1 || true
+  fi
   cleanup_policy
   trap - EXIT
 fi

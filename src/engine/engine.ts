@@ -1,0 +1,91 @@
+/**
+ * The engine: what the API calls. It holds the daemon's configuration, the image verbs
+ * (images.ts) and the container side, which other modules provide (ContainerBackend); until they
+ * exist it is an empty one, so `/info` reports 0 containers and every route still works.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { openStores } from '../image/bundle/create.ts';
+import { ImageEngine } from './images.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { hostFacts, type HostFacts } from './system.ts';
+
+export interface RuntimeConfig {
+  path: string;
+  runtimeArgs?: string[];
+}
+
+export interface EngineConfig {
+  /** images, containers, volumes (default /var/lib/berth) */
+  dataRoot: string;
+  /** sockets, pid file, the runtime's state (default /run/berth) */
+  execRoot: string;
+  /** registries reached over plain HTTP besides the loopback ones */
+  insecureRegistries: string[];
+  /** runc-compatible runtimes by name (daemon.json `runtimes`), besides the built-in one */
+  runtimes: Record<string, RuntimeConfig>;
+  defaultRuntime: string;
+  debug: boolean;
+}
+
+/** The built-in runtime: berth-oci as a library, in berthd's process. */
+export const BUILTIN_RUNTIME = 'berth-oci';
+
+export interface ContainerCounts {
+  total: number;
+  running: number;
+  paused: number;
+  stopped: number;
+}
+
+/** The container side of the engine, as the system routes see it (the container helpers extend it). */
+export interface ContainerBackend {
+  counts(): Promise<ContainerCounts>;
+}
+
+const noContainers: ContainerBackend = {
+  counts: async () => ({ total: 0, running: 0, paused: 0, stopped: 0 }),
+};
+
+export class Engine {
+  containers: ContainerBackend = noContainers;
+
+  private constructor(
+    readonly config: EngineConfig,
+    readonly images: ImageEngine,
+    /** docker's engine ID: made once, kept in the data root */
+    readonly id: string,
+    readonly host: HostFacts,
+    readonly log: Logger,
+    readonly startedAt: Date,
+  ) {}
+
+  static async open(config: EngineConfig, log: Logger = silentLogger): Promise<Engine> {
+    await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
+    const stores = await openStores(config.dataRoot);
+    const images = new ImageEngine(stores, {
+      insecureRegistries: config.insecureRegistries,
+      onBroken: (e) => log.warn(e.message),
+    });
+    const id = await engineId(config.dataRoot);
+    return new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date());
+  }
+}
+
+/** The ID in `<data>/engine-id`, made on first start (written tmp+rename). */
+async function engineId(dataRoot: string): Promise<string> {
+  const file = join(dataRoot, 'engine-id');
+  try {
+    const id = (await readFile(file, 'utf8')).trim();
+    if (id !== '') return id;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const id = randomUUID();
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, `${id}\n`, { mode: 0o600 });
+  await rename(tmp, file);
+  return id;
+}

@@ -1,0 +1,232 @@
+/**
+ * The engine's image verbs: what the API's image routes call. It owns no logic of its own beyond
+ * wiring: the image library does the work (ImageService for local management, pull/push over the
+ * registry client, archives for save/load/import), and every error it raises leaves here as one
+ * of the engine's kinds (errors.ts), so the API maps statuses without knowing the image side.
+ *
+ * Credentials come only from the request (docker's X-Registry-Auth): the daemon never reads a
+ * docker config of its own user, which would lend root's logins to every client of the socket.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+import { pull, type BerthStores } from '../image/bundle/create.ts';
+import type { LayerProgress, PullAndUnpackResult } from '../image/pull.ts';
+import { InvalidReferenceError, parseReference, type ImageReference } from '../image/reference.ts';
+import { RegistryClient, RegistryError, type Credentials, type RegistryClientOptions } from '../image/registry/client.ts';
+import { ManifestError, parsePlatform, type Platform } from '../image/registry/media.ts';
+import { ImageNotLocalError, pushImage, type PushProgress, type PushResult } from '../image/registry/push.ts';
+import {
+  AmbiguousImageError, ImageConflictError, ImageService, ImagesError, InvalidTagError, NoSuchImageError,
+  type DeleteItem, type HistoryItem, type ImageFilters, type ImageInspect, type ImageSummary, type PruneReport,
+} from '../image/images/index.ts';
+import { ArchiveError, importRootfs, loadArchive, resolveSaveArgs, saveImages, type ImportResult, type LoadResult } from '../image/archive/index.ts';
+import { INDEX_SERVER, convertToHostname, isDockerHub } from '../image/auth/index.ts';
+import { ConflictError, EngineError, ForbiddenError, InvalidParameterError, NotFoundError, SystemError, UnauthorizedError } from './errors.ts';
+
+/** The registry side of a request: the client's credentials (if any). */
+export interface RegistryAuth {
+  credentials?: Credentials;
+}
+
+export interface PullRequest extends RegistryAuth {
+  onProgress?: (p: LayerProgress) => void;
+  platform?: string;
+}
+
+export interface PullOutcome extends PullAndUnpackResult {
+  /** false when the name already pointed at this manifest and nothing was fetched or unpacked */
+  fresh: boolean;
+}
+
+export interface PushRequest extends RegistryAuth {
+  onProgress?: (p: PushProgress) => void;
+}
+
+/** The one place image-library errors become engine kinds. */
+export function imageError(e: unknown): unknown {
+  if (e instanceof EngineError) return e;
+  if (e instanceof NoSuchImageError || e instanceof ImageNotLocalError) return new NotFoundError(e.message, { cause: e });
+  if (e instanceof ImageConflictError) return new ConflictError(e.message, { cause: e });
+  if (e instanceof AmbiguousImageError || e instanceof InvalidTagError || e instanceof ImagesError) return new InvalidParameterError(e.message, { cause: e });
+  if (e instanceof InvalidReferenceError) return new InvalidParameterError(e.message, { cause: e });
+  if (e instanceof ArchiveError) return new InvalidParameterError(e.message, { cause: e });
+  if (e instanceof RegistryError) {
+    if (e.status === 404) return new NotFoundError(e.message, { cause: e });
+    if (e.status === 401) return new UnauthorizedError(e.message, { cause: e });
+    if (e.status === 403) return new ForbiddenError(e.message, { cause: e });
+    return new SystemError(e.message, { cause: e });
+  }
+  if (e instanceof ManifestError) return new SystemError(e.message, { cause: e });
+  return e;
+}
+
+async function translating<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw imageError(e);
+  }
+}
+
+function reference(name: string): ImageReference {
+  try {
+    return parseReference(name);
+  } catch (e) {
+    throw imageError(e);
+  }
+}
+
+export class ImageEngine {
+  readonly #stores: BerthStores;
+  readonly #service: ImageService;
+  readonly #insecure: readonly string[];
+
+  constructor(stores: BerthStores, opts: { insecureRegistries?: readonly string[]; onBroken?: (e: Error) => void } = {}) {
+    this.#stores = stores;
+    this.#insecure = opts.insecureRegistries ?? [];
+    this.#service = new ImageService(stores, opts.onBroken);
+  }
+
+  get root(): string {
+    return this.#stores.root;
+  }
+
+  #client(auth: RegistryAuth): RegistryClientOptions {
+    return { ...(auth.credentials && { credentials: auth.credentials }), ...(this.#insecure.length > 0 && { insecure: this.#insecure }) };
+  }
+
+  list(opts: { all?: boolean; filters?: ImageFilters } = {}): Promise<ImageSummary[]> {
+    return translating(() => this.#service.list(opts));
+  }
+
+  /** How many images (distinct IDs) the store holds. */
+  async count(): Promise<number> {
+    return new Set((await this.list()).map((i) => i.Id)).size;
+  }
+
+  inspect(name: string): Promise<ImageInspect> {
+    return translating(() => this.#service.inspect(name));
+  }
+
+  history(name: string): Promise<HistoryItem[]> {
+    return translating(() => this.#service.history(name));
+  }
+
+  tag(source: string, target: string): Promise<void> {
+    return translating(() => this.#service.tag(source, target));
+  }
+
+  remove(name: string, opts: { force?: boolean } = {}): Promise<DeleteItem[]> {
+    return translating(() => this.#service.remove(name, opts));
+  }
+
+  prune(opts: { all?: boolean } = {}): Promise<PruneReport> {
+    return translating(() => this.#service.prune(opts));
+  }
+
+  /** Pulls `name` (blobs, unpacked layers, the tag), as `docker pull` does. */
+  async pull(name: string, req: PullRequest = {}): Promise<PullOutcome> {
+    const ref = reference(name);
+    let platform: Platform | undefined;
+    if (req.platform !== undefined && req.platform !== '') {
+      try {
+        platform = parsePlatform(req.platform);
+      } catch (e) {
+        throw new InvalidParameterError(`invalid platform ${JSON.stringify(req.platform)}: ${(e as Error).message}`);
+      }
+    }
+    return translating(async () => {
+      const before = await this.#stores.refs.resolve(ref.toString());
+      const r = await pull(this.#stores, ref.toString(), {
+        clientOptions: this.#client(req),
+        ...(platform !== undefined && { platform }),
+        ...(req.onProgress && { onProgress: req.onProgress }),
+      });
+      return { ...r, fresh: r.downloaded > 0 || r.unpacked > 0 || before !== r.manifestDigest };
+    });
+  }
+
+  /** The local tags of `repo`'s repository (docker pushes them all when no tag is given). */
+  async tagsOf(repo: string): Promise<ImageReference[]> {
+    const want = reference(repo);
+    const out: ImageReference[] = [];
+    for (const { name } of await this.#stores.refs.list()) {
+      let r: ImageReference;
+      try {
+        r = parseReference(name);
+      } catch {
+        continue;
+      }
+      if (r.repository() === want.repository() && r.tag !== undefined && r.digest === undefined) out.push(r);
+    }
+    return out.sort((a, b) => (a.toString() < b.toString() ? -1 : 1));
+  }
+
+  push(ref: ImageReference, req: PushRequest = {}): Promise<PushResult> {
+    return translating(() => pushImage(ref, this.#stores.content, this.#stores.refs, {
+      clientOptions: this.#client(req),
+      ...(req.onProgress && { onProgress: req.onProgress }),
+    }));
+  }
+
+  /**
+   * What `docker save NAME...` saves, resolved before the caller commits to a 200 and a tar
+   * stream: a name (a repository without a tag: all its tags, docker's rule), or an image ID or
+   * unique ID prefix, saved without names. A name that finds nothing is docker's 404.
+   */
+  async resolveSave(names: readonly string[]): Promise<Awaited<ReturnType<typeof resolveSaveArgs>>> {
+    const args: string[] = [];
+    for (const name of names) {
+      try {
+        const r = await this.#service.resolve(name);
+        if (r.by === 'id') args.push(...new Set(r.images.map((i) => i.digest)));
+        else args.push(name);
+      } catch (e) {
+        if (!(e instanceof NoSuchImageError)) throw imageError(e);
+        let ref: ImageReference | undefined;
+        try {
+          ref = parseReference(name);
+        } catch {
+          // not a name: the NoSuchImageError stands
+        }
+        if (ref === undefined || !ref.tagDefaulted || ref.digest !== undefined || (await this.tagsOf(name)).length === 0) throw imageError(e);
+        args.push(name);
+      }
+    }
+    return translating(() => resolveSaveArgs(this.#stores, args));
+  }
+
+  save(items: Awaited<ReturnType<typeof resolveSaveArgs>>, sink: Writable): Promise<unknown> {
+    return translating(() => saveImages(this.#stores, items, sink));
+  }
+
+  load(source: Readable, log?: (line: string) => void): Promise<LoadResult> {
+    return translating(() => loadArchive(this.#stores, source, { ...(log && { log }) }));
+  }
+
+  import(source: Readable, opts: { reference?: string; message?: string; changes?: string[]; platform?: string }): Promise<ImportResult> {
+    let platform: Platform | undefined;
+    if (opts.platform !== undefined && opts.platform !== '') {
+      try {
+        platform = parsePlatform(opts.platform);
+      } catch (e) {
+        throw new InvalidParameterError(`invalid platform ${JSON.stringify(opts.platform)}: ${(e as Error).message}`);
+      }
+    }
+    if (opts.reference !== undefined) reference(opts.reference);
+    return translating(() => importRootfs(this.#stores, source, {
+      sourceName: '-',
+      ...(opts.changes && { changes: opts.changes }),
+      ...(opts.message !== undefined && opts.message !== '' && { message: opts.message }),
+      ...(platform && { platform }),
+      ...(opts.reference !== undefined && { reference: opts.reference }),
+    }));
+  }
+
+  /** `POST /auth`: the credentials checked against `serverAddress`'s registry. */
+  async login(serverAddress: string, credentials: Credentials): Promise<{ identityToken?: string }> {
+    const host = serverAddress === '' ? INDEX_SERVER : serverAddress;
+    const domain = isDockerHub(host) ? 'docker.io' : convertToHostname(host);
+    return translating(() => new RegistryClient(domain, { credentials, insecure: this.#insecure }).login());
+  }
+}
