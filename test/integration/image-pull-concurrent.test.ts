@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 import { berth, berthArgv } from '../fixtures/berth-cli.ts';
 import { show } from '../fixtures/busybox.ts';
@@ -135,6 +137,63 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
     } finally {
       const rm = await berth(root, ['bundle', 'rm', bundle]);
       assert.equal(rm.code, 0, show(rm));
+    }
+  });
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`17: a pull ${sig}ed mid-unpack exits ${code} with no tmp dir and no lease left, right after the exit`, async () => {
+      const root = join(T, `sig-${sig}`);
+      const [cmd, ...pre] = berthArgv();
+      const child = spawn(cmd!, [...pre, '--root', root, 'pull', imageA], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      const tmpDir = join(root, 'snapshot', 'tmp');
+      const deadline = Date.now() + 60_000;
+      while (!(existsSync(tmpDir) && readdirSync(tmpDir).length > 0)) {
+        assert.ok(Date.now() < deadline, 'the pull never started unpacking');
+        assert.equal(child.exitCode, null, `the pull ended before it could be interrupted: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      child.kill(sig);
+      const t0 = Date.now();
+      assert.equal(await exited, code, stderr);
+      assert.ok(Date.now() - t0 < 10_000, 'stopped at once');
+      assert.match(stderr, new RegExp(`^berth: pull ${imageA.replace(/[.]/g, '\\.')}: interrupted by ${sig}$`, 'm'));
+      assert.deepEqual(readdirSync(tmpDir), [], 'no unpack dir left');
+      assert.deepEqual(readdirSync(join(root, 'content', 'leases')), [], 'no lease left');
+      assert.deepEqual(readdirSync(join(root, 'snapshot', 'locks')).filter((n) => !n.endsWith('.lock')), []);
+      const refsFile = join(root, 'refs.json');
+      const named = existsSync(refsFile) ? (JSON.parse(readFileSync(refsFile, 'utf8')) as { names?: Record<string, string> }).names ?? {} : {};
+      assert.equal(named[imageA], undefined, 'an interrupted pull tags nothing');
+      // the next pull completes it
+      const again = await berth(root, ['pull', '-q', imageA], { timeoutMs: 120_000 });
+      assert.equal(again.code, 0, show(again));
+      assert.deepEqual(snapshotIds(root), [...chainsA].sort());
+      assert.deepEqual(leftovers(root), []);
+    });
+  }
+
+  it('17: BERTH_REGISTRY_STALL_TIMEOUT: a registry that never answers fails the pull after the retries, each stall said on stderr', async () => {
+    const held: import('node:http').ServerResponse[] = [];
+    const server = createServer((_req, res) => void held.push(res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const domain = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const t0 = Date.now();
+      const r = await berth(join(T, 'stall'), ['pull', `${domain}/stall/me:1`], { env: { BERTH_REGISTRY_STALL_TIMEOUT: '300ms' }, timeoutMs: 60_000 });
+      assert.equal(r.code, 1, show(r));
+      const what = `manifest stall/me:1 from registry ${domain}: stalled: no data from the registry for 300ms`;
+      const retries = [2, 3, 4, 5].map((n) => `berth: ${what}; retrying (attempt ${n} of 5)`);
+      assert.equal(r.stderr, `${retries.join('\n')}\nberth: ${what} (gave up after 5 attempts)\n`);
+      assert.equal(held.length, 5);
+      assert.ok(Date.now() - t0 < 30_000);
+      const bad = await berth(join(T, 'stall'), ['pull', `${domain}/stall/me:1`], { env: { BERTH_REGISTRY_STALL_TIMEOUT: 'soon' } });
+      assert.equal(bad.code, 1, show(bad));
+      assert.match(bad.stderr, /^berth: BERTH_REGISTRY_STALL_TIMEOUT: want a duration such as "30s", "500ms" or a number of seconds, got "soon"$/m);
+    } finally {
+      for (const res of held) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });
