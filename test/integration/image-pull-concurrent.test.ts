@@ -4,12 +4,12 @@
 // with nothing left in the store's ingest/ or tmp/ dirs. Against Debian's docker-registry.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -20,6 +20,7 @@ import { LocalRegistry } from '../fixtures/registry.ts';
 import { tarOf } from '../fixtures/tar.ts';
 import { chainIds } from '../../src/image/snapshot/chain.ts';
 import { digestHex } from '../../src/image/store/digest.ts';
+import { ContentStore } from '../../src/image/store/content.ts';
 
 const reg = new LocalRegistry();
 let T = '';
@@ -194,6 +195,56 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
       for (const res of held) res.destroy();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+  it('18: image prune -a reports what it freed (blobs, unpacked layers, what a killed pull left); a dead pull\'s download goes at once, a live one\'s stays', async () => {
+    const root = join(T, 'prune18');
+    // an image of its own (3 MB, unshared), pulled whole after the killed pull
+    await pushImage(reg, 'conc/d18', '1', buildImage({ tars: [await layer('only-d', 60, 50_000)] }));
+    const imageD = `${reg.domain}/conc/d18:1`;
+    // a pull of imageA SIGKILLed mid-download/unpack: partial downloads of a dead process, half-unpacked layers
+    const [cmd, ...pre] = berthArgv();
+    const child = spawn(cmd!, [...pre, '--root', root, 'pull', '-q', imageA], { stdio: 'ignore' });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    const tmpDir = join(root, 'snapshot', 'tmp');
+    const ingestDir = join(root, 'content', 'ingest');
+    const listed = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : []);
+    const ingestBytes = (): number => listed(ingestDir).reduce((n, d) => n + (existsSync(join(ingestDir, d, 'data')) ? statSync(join(ingestDir, d, 'data')).size : 0), 0);
+    const deadline = Date.now() + 60_000;
+    while (!(listed(tmpDir).length > 0 && ingestBytes() > 2 << 20)) {
+      assert.ok(Date.now() < deadline, 'the pull never got going');
+      assert.equal(child.exitCode, null, 'the pull ended before it could be killed');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const dead = readdirSync(ingestDir);
+    assert.ok(dead.length > 0);
+    const got = await berth(root, ['pull', '-q', imageD], { timeoutMs: 120_000 });
+    assert.equal(got.code, 0, show(got));
+    // a download in progress in a live process (this one)
+    const store = await ContentStore.open(join(root, 'content'));
+    const live = await store.writer('test-18-live', { expectedSize: 4 << 20 });
+    await live.write(randomBytes(1 << 20));
+    try {
+      const du = (): number => Number(execFileSync('du', ['-s', '--bytes', root]).toString().split('\t')[0]);
+      const before = du();
+      const prune = await berth(root, ['image', 'prune', '-a', '-f']);
+      assert.equal(prune.code, 0, show(prune));
+      const freed = before - du();
+      const m = /Total reclaimed space: ([\d.]+)(B|kB|MB|GB)\n$/.exec(prune.stdout);
+      assert.ok(m, prune.stdout);
+      const reported = Number(m[1]) * 1000 ** ['B', 'kB', 'MB', 'GB'].indexOf(m[2]!);
+      // du counts directories and metadata files too; docker's figure (and berth's) counts file contents
+      assert.ok(Math.abs(reported - freed) <= 128 * 1024 + freed * 0.01, `prune reported ${m[0]!.trim()} (${reported} B); du says ${freed} B were freed`);
+      assert.ok(freed > 6 << 20, `prune freed ${freed} bytes`);
+      const left = readdirSync(ingestDir);
+      for (const d of dead) assert.ok(!left.includes(d) || (await store.status('test-18-live'))?.ref === 'test-18-live', 'the killed pull\'s downloads are gone');
+      assert.deepEqual((await store.listStatuses()).map((st) => st.ref), ['test-18-live'], 'the live download is kept');
+      assert.deepEqual(readdirSync(tmpDir), []);
+      assert.deepEqual(snapshotIds(root), []);
+    } finally {
+      await live.abort();
     }
   });
 });

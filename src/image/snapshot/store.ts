@@ -429,15 +429,16 @@ export class SnapshotStore {
 
   /**
    * Removes what interrupted unpacks and removals left in tmp/ (entries of live processes are
-   * kept). Returns the names removed.
+   * kept). Returns the names removed; `beforeRemove` sees each one's path first (to measure it).
    */
-  async cleanup(): Promise<string[]> {
+  async cleanup(beforeRemove?: (path: string) => Promise<void>): Promise<string[]> {
     const removed: string[] = [];
     for (const n of await readdir(this.tmpDir)) {
       if (this.#busy.has(n)) continue;
       const m = /^(\d+)-(\d+|-)-[0-9a-f]+$/.exec(n);
       if (m && Number(m[1]) !== process.pid && ownerAlive({ pid: Number(m[1]), start: m[2] === '-' ? undefined : m[2], token: '' })) continue;
       if (m && Number(m[1]) === process.pid && m[2] === ownStart) continue; // ours: another instance in this process may be using it
+      await beforeRemove?.(join(this.tmpDir, n));
       await rm(join(this.tmpDir, n), { recursive: true, force: true });
       removed.push(n);
     }
