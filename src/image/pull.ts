@@ -115,7 +115,8 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
       onProgress?.({ digest: d.digest, phase, total: d.size, ...(current !== undefined && { current }) });
     const twin = fetchedLayer.get(d.digest);
     if (twin) {
-      // the same blob twice in one manifest: the first fetch streams it, this one reads the store
+      // the same blob twice in one manifest: the first fetch streams it; this chain position waits
+      // for that unpack and links its tree (the snapshot store unpacks one DiffID once)
       if (unpack) {
         const layers = (refs ??= layerRefs(l.layers, l.config, where));
         track(d.digest, twin.promise.then(async () => {
