@@ -81,7 +81,11 @@ async function main(argv: string[]): Promise<number> {
     stdout: process.stdout,
     stderr: process.stderr,
     log: (line) => void process.stderr.write(`${line}\n`),
-    registry: registryOptions(list(g, 'insecure-registry')),
+    registry: {
+      ...registryOptions(list(g, 'insecure-registry')),
+      // a stalled or failing registry is retried: the user sees why the pull is slow
+      onRetry: (m) => void process.stderr.write(`berth: ${m}\n`),
+    },
   };
   try {
     return await command.run(p, ctx);

@@ -11,7 +11,7 @@
  * If a download restarts from byte 0 (a registry that ignores Range), the stream is abandoned
  * and the layer unpacked again from the store once its blob is complete.
  */
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 
 import type { BerthStores } from './bundle/create.ts';
 import { parseReference } from './reference.ts';
@@ -37,6 +37,11 @@ export interface PullAndUnpackOptions extends Omit<PullOptions, 'onLayer' | 'bef
   onProgress?: (p: LayerProgress) => void;
   /** skip the unpack (fetch only, as before pull unpacked) */
   unpack?: boolean;
+  /**
+   * Stops the pull (SIGINT): downloads and unpacks in flight end at once, their temporary
+   * directories and the pull's lease removed; the pull rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface PullAndUnpackResult extends PullResult {
@@ -63,7 +68,26 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
 export async function pullAndUnpack(stores: BerthStores, image: string, opts: PullAndUnpackOptions = {}): Promise<PullAndUnpackResult> {
   const ref = parseReference(image);
   const where = `pull ${ref.toString()}`;
-  const { onProgress, unpack = true, ...pullOpts } = opts;
+  const { onProgress, unpack = true, signal, ...pullOpts } = opts;
+  signal?.throwIfAborted();
+  if (signal) pullOpts.clientOptions = { ...pullOpts.clientOptions, signal };
+  /** blob readers of unpacks fed from the store: an abort destroys them (streams too, below) */
+  const readers = new Set<Readable>();
+  const stop = (): void => {
+    const why = signal?.reason instanceof Error ? signal.reason : new PullUnpackError(`${where}: interrupted`);
+    for (const r of readers) r.destroy(why);
+    for (const pt of streams.values()) pt.destroy(why);
+  };
+  signal?.addEventListener('abort', stop, { once: true });
+  const stored: LayerSource = {
+    reader: async (digest) => {
+      signal?.throwIfAborted();
+      const r = await stores.content.reader(digest);
+      readers.add(r);
+      r.once('close', () => readers.delete(r));
+      return r;
+    },
+  };
   const unpacks: Promise<void>[] = [];
   // An unpack may fail (a hostile layer) while the downloads go on: its rejection is awaited
   // only before the tag, so it is marked handled now or Node kills the process for it. The
@@ -91,11 +115,12 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
       onProgress?.({ digest: d.digest, phase, total: d.size, ...(current !== undefined && { current }) });
     const twin = fetchedLayer.get(d.digest);
     if (twin) {
-      // the same blob twice in one manifest: the first fetch streams it, this one reads the store
+      // the same blob twice in one manifest: the first fetch streams it; this chain position waits
+      // for that unpack and links its tree (the snapshot store unpacks one DiffID once)
       if (unpack) {
         const layers = (refs ??= layerRefs(l.layers, l.config, where));
         track(d.digest, twin.promise.then(async () => {
-          if (await stores.snapshots.prepareLayer(layers, l.index, stores.content)) unpacked++;
+          if (await stores.snapshots.prepareLayer(layers, l.index, stored)) unpacked++;
         }));
       }
       return undefined;
@@ -120,7 +145,7 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
     }
     const fromStore = async (): Promise<void> => {
       progress('extracting');
-      if (await snapshots.prepareLayer(layers, l.index, stores.content)) unpacked++;
+      if (await snapshots.prepareLayer(layers, l.index, stored)) unpacked++;
       progress('complete');
     };
     if (!l.fetched) {
@@ -136,7 +161,7 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
     let expected = 0;
     let broken = false;
     const source: LayerSource = {
-      reader: async (digest) => (digest === d.digest ? pt : stores.content.reader(digest)),
+      reader: async (digest) => (digest === d.digest ? pt : stored.reader(digest)),
     };
     // The unpack starts (and takes the layer's lock) only once bytes flow: a pull whose fetch
     // waits for another process downloading the same blob gets none, and must not hold the lock
@@ -213,6 +238,8 @@ export async function pullAndUnpack(stores: BerthStores, image: string, opts: Pu
     for (const d of fetchedLayer.values()) d.reject(e);
     for (const start of flowStart.values()) start(false);
     await Promise.allSettled(unpacks);
-    throw e;
+    throw signal?.aborted ? signal.reason : e;
+  } finally {
+    signal?.removeEventListener('abort', stop);
   }
 }

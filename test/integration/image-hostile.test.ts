@@ -7,6 +7,7 @@
 // unknown type) by a small HTTP server of this test's own on 127.0.0.1 speaking the few /v2/
 // endpoints a pull uses. Needs root and BERTH_CLI_SRC=1 (or `npm run build`).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -353,6 +354,54 @@ describe('hostile images in the pull path', { timeout: 300_000 }, () => {
     await assertNoResidue({ root, name: image });
     // not one blob was asked for
     assert.ok(!fake.hits.some((h) => h.includes('/hostile/mtype/blobs/')), fake.hits.join('\n'));
+  });
+
+  it('16: a manifest listing one layer blob 4 times: unpacked once (the other chains link it), the image mounts', async () => {
+    // 64 MiB of zeros gzips to ~64 KiB: four listings used to write 256 MiB of snapshots
+    const SIZE = 64 << 20;
+    const tar = await layerTar(async (w) => {
+      await w.add({ path: 'zeros/', type: 'dir', mode: 0o755 });
+      await w.add({ path: 'zeros/z', type: 'file', mode: 0o644 }, Buffer.alloc(SIZE));
+    });
+    const top = await layerTar(async (w) => w.add({ path: 'top', type: 'file' }, Buffer.from('top\n')));
+    const img = buildImage({ tars: [tar, tar, tar, tar, top] });
+    assert.equal(new Set(img.layers.slice(0, 4).map((l) => l.digest)).size, 1, 'one blob listed 4 times');
+    assert.ok(img.layers[0]!.bytes.length < 1 << 20);
+    await pushImage(reg, 'hostile/repeated', '1', img);
+    const image = `${reg.domain}/hostile/repeated:1`;
+    const root = newRoot();
+    const r = await berth(root, ['pull', image]);
+    assert.equal(r.code, 0, show(r));
+    // every chain position is a snapshot of its own (overlayfs refuses one lowerdir twice)
+    const snaps = listOr(join(root, 'snapshot', 'snapshots'));
+    assert.deepEqual(snaps.sort(), chainIds(img.diffIds).map((d) => d.slice(7)).sort());
+    // du counts a hard-linked file once: the store holds the zeros once, not four times
+    const du = (args: string[]): number => Number(execFileSync('du', [...args, root]).toString().split('\t')[0]);
+    const apparent = du(['-s', '--bytes']);
+    assert.ok(apparent >= SIZE && apparent < SIZE + (4 << 20), `the store holds ${apparent} bytes (apparent) for a ${SIZE}-byte layer listed 4 times`);
+    const allocated = du(['-s', '--block-size=1']);
+    assert.ok(allocated < SIZE + (4 << 20), `the store allocates ${allocated} bytes for a ${SIZE}-byte layer listed 4 times`);
+    // the image mounts: four distinct lowerdirs of the same content, the top file above them
+    const bundle = join(T, 'bundles', 'repeated');
+    const b = await berth(root, ['bundle', 'create', image, bundle]);
+    assert.equal(b.code, 0, show(b));
+    try {
+      assert.equal(statSync(join(bundle, 'rootfs', 'zeros', 'z')).size, SIZE);
+      assert.equal(readFileSync(join(bundle, 'rootfs', 'top'), 'utf8'), 'top\n');
+    } finally {
+      const rm = await berth(root, ['bundle', 'rm', bundle]);
+      assert.equal(rm.code, 0, show(rm));
+    }
+    // pruning the image removes every chain, and reports the zeros once, as they were stored
+    const before = du(['-s', '--bytes']);
+    const prune = await berth(root, ['image', 'prune', '-a', '-f']);
+    assert.equal(prune.code, 0, show(prune));
+    assert.deepEqual(listOr(join(root, 'snapshot', 'snapshots')), []);
+    const freed = before - du(['-s', '--bytes']);
+    assert.ok(freed >= SIZE, `${freed}`);
+    const m = /Total reclaimed space: ([\d.]+)MB\n$/.exec(prune.stdout);
+    assert.ok(m, prune.stdout);
+    assert.ok(Math.abs(Number(m[1]) * 1e6 - freed) < 256 * 1024, `prune reported ${m[1]}MB; du says ${freed} bytes were freed`);
   });
 
   it('the good image the hostile ones were made from pulls (the fixtures are sound)', async () => {

@@ -285,6 +285,75 @@ describe('image registry client and pull', { timeout: 120_000 }, () => {
     }
   });
 
+  it('17: a registry that stalls (no headers; mid-blob) fails the attempt after the stall timeout, says so, and is retried', async () => {
+    const data = layer1.bytes;
+    const man = manifest(cfgAmd, [layer1], true);
+    const held: ServerResponse[] = [];
+    const hits: string[] = [];
+    let manifestHits = 0;
+    let blobHits = 0;
+    const srv = await serve((req, res) => {
+      const path = (req.url ?? '').split('?')[0]!;
+      hits.push(`${path} ${req.headers.range ?? ''}`.trim());
+      if (path.includes('/manifests/')) {
+        // the first answer never comes: no status line, no headers
+        if (++manifestHits === 1) return void held.push(res);
+        res.writeHead(200, { 'content-type': MEDIA_TYPE_OCI_MANIFEST, 'content-length': String(man.bytes.length) }).end(man.bytes);
+        return;
+      }
+      if (path.endsWith(cfgAmd.digest)) return void res.writeHead(200, { 'content-length': String(cfgAmd.bytes.length) }).end(cfgAmd.bytes);
+      const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      if (++blobHits === 1) {
+        // headers and 40 bytes, then silence with the connection open
+        res.writeHead(200, { 'content-length': String(data.length) });
+        res.write(data.subarray(0, 40));
+        held.push(res);
+        return;
+      }
+      const from = m ? Number(m[1]) : 0;
+      res.writeHead(m ? 206 : 200, { 'content-length': String(data.length - from), ...(m && { 'content-range': `bytes ${from}-${data.length - 1}/${data.length}` }) });
+      res.end(data.subarray(from));
+    });
+    try {
+      const { store, refs } = await freshStore();
+      const said: string[] = [];
+      const t0 = Date.now();
+      const r = await pullImage(`${srv.domain}/test/stall:1`, store, refs, {
+        clientOptions: { ...fast, stallTimeoutMs: 1000, onRetry: (m) => said.push(m) },
+      });
+      assert.equal(r.manifestDigest, man.digest);
+      assert.deepEqual(await store.readAll(layer1.digest), data);
+      assert.ok(Date.now() - t0 < 10_000, 'each stall cost about the stall timeout');
+      assert.equal(said.length, 2, said.join('\n'));
+      assert.equal(said[0], `manifest test/stall:1 from registry ${srv.domain}: stalled: no data from the registry for 1s; retrying (attempt 2 of 4)`);
+      assert.equal(said[1], `blob test/stall@${layer1.digest} from registry ${srv.domain}: stalled: no data from the registry for 1s (at byte 40 of ${data.length}); retrying (attempt 2 of 4)`);
+      assert.ok(hits.includes(`/v2/test/stall/blobs/${layer1.digest} bytes=40-`), `resumed from the stall: ${hits.join(', ')}`);
+      assert.deepEqual(await store.listStatuses(), []);
+    } finally {
+      for (const res of held) res.destroy();
+      await srv.close();
+    }
+  });
+
+  it('17: a registry that always stalls: the pull fails after the retries, naming the stall', async () => {
+    const held: ServerResponse[] = [];
+    const srv = await serve((_req, res) => void held.push(res));
+    try {
+      const { store, refs } = await freshStore();
+      const said: string[] = [];
+      await assert.rejects(
+        pullImage(`${srv.domain}/test/stall:1`, store, refs, { clientOptions: { retries: 1, backoffMs: 10, stallTimeoutMs: 500, onRetry: (m) => said.push(m) } }),
+        (e: unknown) => e instanceof RegistryError
+          && (e as Error).message === `manifest test/stall:1 from registry ${srv.domain}: stalled: no data from the registry for 500ms (gave up after 2 attempts)`,
+      );
+      assert.equal(held.length, 2);
+      assert.deepEqual(said, [`manifest test/stall:1 from registry ${srv.domain}: stalled: no data from the registry for 500ms; retrying (attempt 2 of 2)`]);
+    } finally {
+      for (const res of held) res.destroy();
+      await srv.close();
+    }
+  });
+
   it('gives up after a bounded number of 5xx', async () => {
     let n = 0;
     const srv = await serve((_req, res) => { n++; res.writeHead(500).end('{"errors":[{"code":"UNKNOWN","message":"boom"}]}'); });

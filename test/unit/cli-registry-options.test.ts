@@ -41,4 +41,16 @@ describe('insecure registries', () => {
     assert.throws(() => registryOptions(['a b'], { BERTH_DAEMON_CONFIG: join(dir, 'absent.json') }), /--insecure-registry "a b": want HOST\[:PORT\]/);
     assert.deepEqual(insecureFromConfig(join(dir, 'absent.json')), []);
   });
+  test('17: the stall timeout: 30 s by default, daemon.json "registry-stall-timeout", BERTH_REGISTRY_STALL_TIMEOUT over it', () => {
+    const absent = join(dir, 'absent.json');
+    assert.equal(registryOptions([], { BERTH_DAEMON_CONFIG: absent }).stallTimeoutMs, 30_000);
+    const file = config('stall.json', JSON.stringify({ 'registry-stall-timeout': '2m' }));
+    assert.equal(registryOptions([], { BERTH_DAEMON_CONFIG: file }).stallTimeoutMs, 120_000);
+    assert.equal(registryOptions([], { BERTH_DAEMON_CONFIG: file, BERTH_REGISTRY_STALL_TIMEOUT: '1.5' }).stallTimeoutMs, 1500);
+    assert.equal(registryOptions([], { BERTH_DAEMON_CONFIG: absent, BERTH_REGISTRY_STALL_TIMEOUT: '500ms' }).stallTimeoutMs, 500);
+    assert.equal(registryOptions([], { BERTH_DAEMON_CONFIG: absent, BERTH_REGISTRY_STALL_TIMEOUT: '0' }).stallTimeoutMs, 0);
+    assert.equal(registryOptions([], { BERTH_DAEMON_CONFIG: config('n.json', '{"registry-stall-timeout": 10}') }).stallTimeoutMs, 10_000);
+    assert.throws(() => registryOptions([], { BERTH_DAEMON_CONFIG: config('b.json', '{"registry-stall-timeout": "forever"}') }),
+      /b\.json: "registry-stall-timeout": want a duration such as "30s", "500ms" or a number of seconds, got "forever"$/);
+  });
 });

@@ -338,7 +338,7 @@ describe('content store: crash recovery', () => {
     await crashed(store, 'crash-1', hello.subarray(0, 5));
     const live = await store.writer('live');
     const r = await store.cleanupStaleIngests();
-    assert.deepEqual(r, { active: ['live'], recovered: ['crash-1'], removed: [] });
+    assert.deepEqual(r, { active: ['live'], recovered: ['crash-1'], removed: [], freedBytes: 0 });
     const dir = store.ingestPath('crash-1');
     assert.deepEqual(readdirSync(dir).sort(), ['data', 'meta']);
     const w = await store.writer('crash-1');
@@ -359,6 +359,7 @@ describe('content store: crash recovery', () => {
     rmSync(join(store.ingestPath('committed'), 'data'));
     const r = await store.cleanupStaleIngests({ maxAgeMs: 60_000 });
     assert.deepEqual(r.removed.sort(), ['committed', 'old']);
+    assert.equal(r.freedBytes, 5, 'the partial data removed');
     assertNoResidue(store);
   });
 

@@ -1,10 +1,15 @@
 // berth pull: fetch an image into the store, unpack its layers and tag it, with docker's output.
+import { constants as osConstants } from 'node:os';
+
 import { pull } from '../../image/bundle/create.ts';
 import { parseReference } from '../../image/reference.ts';
 import { parsePlatform, type Platform } from '../../image/registry/media.ts';
 import { UsageError, bool, str } from '../args.ts';
 import { PullProgressView } from '../progress.ts';
 import type { Command } from './command.ts';
+
+/** The pull was stopped by SIGINT / SIGTERM. */
+export class PullInterruptedError extends Error {}
 
 export const pullCommand: Command = {
   name: 'pull',
@@ -28,12 +33,41 @@ export const pullCommand: Command = {
     view?.header(ref.digest ?? ref.tag ?? 'latest', ref.path);
     const stores = await ctx.stores();
     const before = await stores.refs.resolve(ref.toString());
-    const r = await pull(stores, p.rest[0]!, {
-      clientOptions: ctx.registry, // what `berth login` / `docker login` stored; insecure registries
-      ...(platform !== undefined && { platform }),
-      ...(view && { onProgress: (ev) => view.update(ev) }),
-    });
+    // SIGINT / SIGTERM stop the pull: what it was writing is removed before the exit (128 + the
+    // signal's number, as docker's CLI and shells report it); a second one exits at once.
+    const stop = new AbortController();
+    let caught: NodeJS.Signals | undefined;
+    const interrupted = (sig: NodeJS.Signals): string => `pull ${ref.toString()}: interrupted by ${sig}`;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (caught !== undefined) process.exit(128 + osConstants.signals[sig]);
+      caught = sig;
+      stop.abort(new PullInterruptedError(interrupted(sig)));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let r: Awaited<ReturnType<typeof pull>>;
+    try {
+      r = await pull(stores, p.rest[0]!, {
+        clientOptions: ctx.registry, // what `berth login` / `docker login` stored; insecure registries
+        signal: stop.signal,
+        ...(platform !== undefined && { platform }),
+        ...(view && { onProgress: (ev) => view.update(ev) }),
+      });
+    } catch (e) {
+      if (caught === undefined) throw e;
+      view?.finish();
+      ctx.stderr.write(`berth: ${interrupted(caught)}\n`);
+      return 128 + osConstants.signals[caught];
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     view?.finish();
+    if (caught !== undefined) {
+      // the pull completed as the signal came: the image is whole and tagged; the exit says why it ended
+      ctx.stderr.write(`berth: ${interrupted(caught)} (the pull had completed)\n`);
+      return 128 + osConstants.signals[caught];
+    }
     if (quiet) {
       ctx.stdout.write(`${r.name}\n`);
       return 0;

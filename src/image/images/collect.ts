@@ -24,8 +24,13 @@ export interface CollectResult {
   content: GcResult;
   /** chain IDs of the snapshots removed */
   snapshots: Digest[];
-  /** bytes of the files of the snapshots removed */
+  /**
+   * bytes the snapshots removed freed: their files' apparent sizes, as docker's layer sizes count
+   * them (each inode once; one still linked from a kept snapshot not at all)
+   */
   snapshotBytes: number;
+  /** bytes the leftovers removed freed (half-unpacked layers, abandoned downloads) */
+  leftoverBytes: number;
   /** ids of leases of dead processes dropped */
   staleLeases: string[];
   /** what crashed processes left and was removed (unpack tmp dirs, stale ingests) */
@@ -33,7 +38,16 @@ export interface CollectResult {
 }
 
 /** Collects the garbage of `stores` (see the file comment). */
-export async function collect(stores: BerthStores, opts: { gracePeriodMs?: number } = {}): Promise<CollectResult> {
+export interface CollectOptions {
+  gracePeriodMs?: number;
+  /**
+   * Downloads no live process is writing are removed once idle this long (default a day, so a
+   * pull run again resumes them; prune passes 0: what a dead process left is reclaimed now).
+   */
+  staleIngestAgeMs?: number;
+}
+
+export async function collect(stores: BerthStores, opts: CollectOptions = {}): Promise<CollectResult> {
   const leases = Leases.forContent(stores.content);
   return leases.exclusive(`garbage collection of ${stores.root}`, async () => {
     const active = await leases.active({ removeStale: true });
@@ -60,42 +74,73 @@ export async function collect(stores: BerthStores, opts: { gracePeriodMs?: numbe
     const keep = new Set<string>(active.snapshots);
     // An image whose content is broken keeps no snapshots: nothing could mount it anyway.
     for (const img of await loadImages(stores)) for (const id of img.chainIds) keep.add(id);
-    const sizes = new Map<Digest, number>();
+    // Measured before they go: a removed tree's inodes are freed only when every link is removed.
+    const trees = new Map<string, Inodes>();
     for (const id of await stores.snapshots.ids()) {
       if (keep.has(id) || (await stores.snapshots.owners(id)).length > 0) continue;
-      sizes.set(id, await treeBytes(stores.snapshots.lowerDir(id)));
+      trees.set(id, await inodesOf(stores.snapshots.lowerDir(id)));
     }
     const removed = await stores.snapshots.gc(undefined, keep);
     // What crashed processes left: half-unpacked layers in the snapshot store's tmp/ (never used:
-    // a snapshot is renamed into place only once complete) and downloads idle for a day.
-    const tmp = await stores.snapshots.cleanup();
-    const ingests = await stores.content.cleanupStaleIngests();
+    // a snapshot is renamed into place only once complete) and downloads no live process writes.
+    const leftoverTrees: Inodes[] = [];
+    const tmp = await stores.snapshots.cleanup(async (path) => void leftoverTrees.push(await inodesOf(path)));
+    const ingests = await stores.content.cleanupStaleIngests({ maxAgeMs: opts.staleIngestAgeMs });
+    const snapshotTrees = removed.map((id) => trees.get(id)).filter((t): t is Inodes => t !== undefined);
+    const snapshotBytes = freedBytes(snapshotTrees);
     return {
       content,
       snapshots: removed,
-      snapshotBytes: removed.reduce((n, id) => n + (sizes.get(id) ?? 0), 0),
+      snapshotBytes,
+      // the leftovers' share of what the removed trees together freed, plus the downloads' data
+      leftoverBytes: freedBytes([...snapshotTrees, ...leftoverTrees]) - snapshotBytes + ingests.freedBytes,
       staleLeases: active.stale,
       leftovers: [...tmp.map((n) => `snapshot/tmp/${n}`), ...ingests.removed.map((r) => `ingest ${r}`)],
     };
   });
 }
 
-/** Apparent size of the files under `dir` (what removing it frees, as docker counts it). */
-async function treeBytes(dir: string): Promise<number> {
-  let total = 0;
+/** The non-directory inodes under a tree: `dev:ino` → apparent size, link count, links in the tree. */
+type Inodes = Map<string, { size: number; nlink: number; links: number }>;
+
+async function inodesOf(dir: string, into: Inodes = new Map()): Promise<Inodes> {
   let names: string[];
   try {
     names = await readdir(dir);
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return 0;
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return into;
     throw e;
   }
   for (const n of names) {
     const p = join(dir, n);
     const st = await lstat(p).catch(() => undefined);
     if (!st) continue;
-    if (st.isDirectory()) total += await treeBytes(p);
-    else total += st.size;
+    if (st.isDirectory()) {
+      await inodesOf(p, into);
+      continue;
+    }
+    const key = `${st.dev}:${st.ino}`;
+    const seen = into.get(key);
+    if (seen) seen.links++;
+    else into.set(key, { size: st.size, nlink: st.nlink, links: 1 });
   }
+  return into;
+}
+
+/**
+ * What removing all of `trees` frees, in apparent bytes as docker counts a layer (files only,
+ * each inode once): the inodes all of whose links are in the trees.
+ */
+function freedBytes(trees: readonly Inodes[]): number {
+  const links = new Map<string, { size: number; nlink: number; links: number }>();
+  for (const t of trees) {
+    for (const [k, v] of t) {
+      const seen = links.get(k);
+      if (seen) seen.links += v.links;
+      else links.set(k, { ...v });
+    }
+  }
+  let total = 0;
+  for (const v of links.values()) if (v.links >= v.nlink) total += v.size;
   return total;
 }

@@ -11,7 +11,7 @@
 import type { BerthStores } from '../bundle/create.ts';
 import { InvalidReferenceError, parseReference, type ImageReference } from '../reference.ts';
 import type { Digest } from '../store/digest.ts';
-import { collect, type CollectResult } from './collect.ts';
+import { collect, type CollectOptions, type CollectResult } from './collect.ts';
 import {
   AmbiguousImageError, ImageConflictError, ImagesError, InvalidTagError, NoSuchImageError, shortId, type BrokenImageError,
 } from './errors.ts';
@@ -248,13 +248,13 @@ export class ImageService {
   }
 
   /** Forgets `images` and collects the garbage; Deleted items for their IDs and their snapshots removed. */
-  async #delete(images: LocalImage[]): Promise<{ items: DeleteItem[]; gc: CollectResult }> {
+  async #delete(images: LocalImage[], gcOpts: CollectOptions = {}): Promise<{ items: DeleteItem[]; gc: CollectResult }> {
     const items: DeleteItem[] = [];
     for (const img of images) {
       await this.stores.refs.removeImage(img.digest);
       if (!items.some((i) => 'Deleted' in i && i.Deleted === img.id)) items.push({ Deleted: img.id });
     }
-    const gc = await collect(this.stores);
+    const gc = await collect(this.stores, gcOpts);
     const chains = new Set(images.flatMap((i) => i.chainIds));
     // docker lists the layers an image deletion released: here, its snapshots (by chain ID)
     for (const id of gc.snapshots) if (chains.has(id)) items.push({ Deleted: id });
@@ -263,7 +263,8 @@ export class ImageService {
 
   /**
    * `POST /images/prune`: removes the dangling images (every image with `all`) that no bundle
-   * uses, then collects the garbage. SpaceReclaimed counts the blobs and snapshots removed.
+   * uses, then collects the garbage, downloads dead processes left included. SpaceReclaimed is
+   * what that freed: the blobs, the snapshots (unpacked layers) and the leftovers removed.
    */
   async prune(opts: { all?: boolean } = {}): Promise<PruneReport> {
     const victims: LocalImage[] = [];
@@ -274,9 +275,9 @@ export class ImageService {
     }
     const items: DeleteItem[] = [];
     for (const img of victims) items.push(...untagItems(img));
-    const { items: deleted, gc } = await this.#delete(victims);
+    const { items: deleted, gc } = await this.#delete(victims, { staleIngestAgeMs: 0 });
     items.push(...deleted);
-    return { ImagesDeleted: items.length > 0 ? items : null, SpaceReclaimed: gc.content.freedBytes + gc.snapshotBytes };
+    return { ImagesDeleted: items.length > 0 ? items : null, SpaceReclaimed: gc.content.freedBytes + gc.snapshotBytes + gc.leftoverBytes };
   }
 
   /** Collects the garbage of the root alone (nothing is untagged). */

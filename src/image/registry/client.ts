@@ -22,6 +22,7 @@ import type { ContentStore, ContentWriter } from '../store/content.ts';
 import { digestOf, isDigest, parseDigest, shortDigest, type Digest } from '../store/digest.ts';
 import { DigestMismatchError, LockedError, SizeMismatchError, StoreError } from '../store/errors.ts';
 import { detectMediaType } from './media.ts';
+import { DEFAULT_STALL_TIMEOUT_MS, StallError, StallWatch } from './stall.ts';
 
 export interface Credentials {
   username: string;
@@ -49,6 +50,15 @@ export interface RegistryClientOptions {
   /** overrides the base URL (tests, mirrors): `http://127.0.0.1:5000` */
   baseUrl?: string;
   userAgent?: string;
+  /**
+   * An attempt that gets no byte from the registry (no response headers, or a body that stops)
+   * for this long fails and is retried as a network error (default 30 s; 0: never).
+   */
+  stallTimeoutMs?: number;
+  /** told why each failed attempt is retried (a stall, a network error, a 5xx), before the backoff */
+  onRetry?: (message: string) => void;
+  /** stops every request (a pull interrupted by SIGINT): they reject with the signal's reason */
+  signal?: AbortSignal;
 }
 
 /** A registry request that failed: HTTP status (if any), URL, and the registry's error text. */
@@ -74,6 +84,8 @@ export interface RegistryRequestOptions {
   push?: boolean;
   /** retry transient failures (default true); off where a failed attempt may have half happened (a PATCH of a chunk) */
   retry?: boolean;
+  /** what is fetched, for messages: `blob repo@sha256:…` */
+  what?: string;
 }
 
 /**
@@ -206,7 +218,7 @@ export class RegistryClient {
     const byDigest = tagOrDigest.includes(':');
     const wanted = byDigest ? parseDigest(tagOrDigest, `manifest ${repo}@${tagOrDigest}`) : undefined;
     const url = `${this.baseUrl}/v2/${repo}/manifests/${tagOrDigest}`;
-    const res = await this.#request(repo, url, { headers: { accept: accept.join(', ') } });
+    const res = await this.#request(repo, url, { headers: { accept: accept.join(', ') } }, { what: `manifest ${repo}${byDigest ? '@' : ':'}${tagOrDigest}` });
     if (!res.ok) throw await this.#httpError(res, `manifest ${repo}:${tagOrDigest}`, url);
     const max = this.#opts.maxManifestBytes ?? 4 << 20;
     const declared = Number(res.headers.get('content-length') ?? NaN);
@@ -257,7 +269,7 @@ export class RegistryClient {
     const where = `blob ${repo}@${shortDigest(digest)}`;
     const retries = this.#opts.retries ?? 4;
     for (let attempt = 0; ; attempt++) {
-      let w = await openWriter(store, ref, digest, size);
+      let w = await openWriter(store, ref, digest, size, this.#opts.signal);
       if (w === undefined) return digest; // another process stored it meanwhile
       let committing = false;
       try {
@@ -265,7 +277,7 @@ export class RegistryClient {
           const offset = w.offset;
           const headers: Record<string, string> = {};
           if (offset > 0) headers.range = `bytes=${offset}-`;
-          const res = await this.#request(repo, url, { headers });
+          const res = await this.#request(repo, url, { headers }, { what: `blob ${repo}@${digest}` });
           if (res.status === 416 && offset > 0) {
             await res.body?.cancel();
             await w.abort();
@@ -289,6 +301,8 @@ export class RegistryClient {
             }
           } catch (e) {
             if (e instanceof StoreError) throw e; // more bytes than expected: the ingest is gone
+            if (this.#opts.signal?.aborted) throw this.#opts.signal.reason;
+            if (e instanceof StallError) throw new TransientError(`${e.message} (at byte ${w.offset} of ${size})`, { cause: e });
             throw new TransientError(`${where}: transfer interrupted at byte ${w.offset}: ${(e as Error).message}`, { cause: e });
           }
           if (w.offset < size) throw new TransientError(`${where}: transfer ended at byte ${w.offset} of ${size}`);
@@ -297,11 +311,14 @@ export class RegistryClient {
         return await w.commit(size, digest);
       } catch (e) {
         if (!committing && !(e instanceof StoreError)) await w.close().catch(() => undefined);
+        // interrupted (SIGINT): the partial data stays for the next pull to resume
+        if (this.#opts.signal?.aborted) throw e;
         if (e instanceof DigestMismatchError) {
           throw new DigestMismatchError(`${where} from ${url}`, e.expected, e.actual);
         }
-        if (e instanceof TransientError && attempt < retries) {
-          await sleep(this.#backoff(attempt));
+        if (e instanceof TransientError && attempt < retries && !this.#opts.signal?.aborted) {
+          this.#opts.onRetry?.(`${e.message}; retrying (attempt ${attempt + 2} of ${retries + 1})`);
+          await this.#sleep(this.#backoff(attempt));
           continue;
         }
         // Failed for good: the partial data goes too. Nothing collects an abandoned ingest, and a
@@ -326,6 +343,24 @@ export class RegistryClient {
     return this.#httpError(res, what, url);
   }
 
+  /** The backoff wait; an abort of the client's signal ends it with the signal's reason. */
+  #sleep(ms: number): Promise<void> {
+    const signal = this.#opts.signal;
+    if (!signal) return sleep(ms);
+    signal.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        signal.removeEventListener('abort', abort);
+        resolve();
+      }, ms);
+      const abort = (): void => {
+        clearTimeout(t);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', abort, { once: true });
+    });
+  }
+
   #backoff(attempt: number): number {
     const base = this.#opts.backoffMs ?? 200;
     return Math.min(5000, base * 2 ** attempt) * (0.75 + Math.random() * 0.5);
@@ -346,10 +381,17 @@ export class RegistryClient {
     const retries = opts.retry === false ? 0 : this.#opts.retries ?? 4;
     const scope = `repository:${repo}:${opts.push ? 'pull,push' : 'pull'}`;
     let answeredChallenge = false;
+    const what = opts.what ?? `${init.method ?? 'GET'} ${url}`;
     for (let attempt = 0; ; attempt++) {
+      this.#opts.signal?.throwIfAborted();
+      // Only a request without a body is watched: an upload's answer waits for the whole body.
+      const stallMs = this.#opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+      const watch = stallMs > 0 && init.body === undefined
+        ? new StallWatch(stallMs, () => `${what} from registry ${this.domain}`, this.#opts.signal)
+        : undefined;
       try {
         const auth = await this.#authorization(scope);
-        const res = await this.#followRedirects(url, init, auth);
+        const res = await this.#followRedirects(url, init, auth, watch ?? this.#opts.signal);
         if (res.status === 401 && !answeredChallenge) {
           const header = res.headers.get('www-authenticate') ?? '';
           await res.body?.cancel();
@@ -371,16 +413,28 @@ export class RegistryClient {
         }
         if (isTransientStatus(res.status) && attempt < retries) {
           await res.body?.cancel();
-          await sleep(this.#backoff(attempt));
+          watch?.close();
+          this.#opts.onRetry?.(`${what} from registry ${this.domain}: HTTP ${res.status}; retrying (attempt ${attempt + 2} of ${retries + 1})`);
+          await this.#sleep(this.#backoff(attempt));
           continue;
         }
-        return res;
-      } catch (e) {
-        if (e instanceof RegistryError) throw e;
-        if (attempt >= retries) {
-          throw new RegistryError(`${url}: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as { cause?: unknown }).cause)})` : ''} (gave up after ${attempt + 1} attempts)`, undefined, { cause: e });
+        if (!watch || res.body === null) {
+          watch?.close();
+          return res;
         }
-        await sleep(this.#backoff(attempt));
+        // the body read under the same watch: a transfer that stops is a stall too
+        return new Response(watch.guard(res.body), { status: res.status, statusText: res.statusText, headers: res.headers });
+      } catch (err) {
+        watch?.close();
+        const e = watch ? watch.explain(err) : err;
+        if (e instanceof RegistryError) throw e;
+        if (this.#opts.signal?.aborted) throw this.#opts.signal.reason;
+        const why = e instanceof StallError ? e.message : `${url}: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as { cause?: unknown }).cause)})` : ''}`;
+        if (attempt >= retries) {
+          throw new RegistryError(`${why} (gave up after ${attempt + 1} attempts)`, undefined, { cause: e });
+        }
+        this.#opts.onRetry?.(`${why}; retrying (attempt ${attempt + 2} of ${retries + 1})`);
+        await this.#sleep(this.#backoff(attempt));
       }
     }
   }
@@ -507,8 +561,13 @@ export class RegistryClient {
     let res: Response | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        res = await fetch(u, init);
+        // a token realm that stalls fails the attempt as a registry does (small answers: one timeout)
+        const stallMs = this.#opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+        const signals = [...(this.#opts.signal ? [this.#opts.signal] : []), ...(stallMs > 0 ? [AbortSignal.timeout(stallMs)] : [])];
+        res = await fetch(u, { ...init, ...(signals.length > 0 && { signal: AbortSignal.any(signals) }) });
+        if (this.#opts.signal?.aborted) throw this.#opts.signal.reason;
       } catch (e) {
+        if (this.#opts.signal?.aborted) throw this.#opts.signal.reason;
         if (attempt >= retries) throw new RegistryError(`token from ${u.origin}${u.pathname}: ${(e as Error).message}`, undefined, { cause: e });
         await sleep(this.#backoff(attempt));
         continue;
@@ -543,7 +602,9 @@ export class RegistryClient {
    * fetch with redirects followed by hand; Authorization only to the registry's origin (an
    * upload's Location may name another host). A 303 turns the request into a GET without body.
    */
-  async #followRedirects(url: string, init: RegistryRequestInit, auth: string | undefined): Promise<Response> {
+  async #followRedirects(url: string, init: RegistryRequestInit, auth: string | undefined, watch?: StallWatch | AbortSignal): Promise<Response> {
+    const signal = watch instanceof StallWatch ? watch.signal : watch;
+    const stall = watch instanceof StallWatch ? watch : undefined;
     const origin = new URL(this.baseUrl).origin;
     let current = url;
     let method = init.method ?? 'GET';
@@ -553,7 +614,9 @@ export class RegistryClient {
       if (auth !== undefined && new URL(current).origin === origin) h.authorization = auth;
       const body = method === 'GET' || method === 'HEAD' ? undefined : init.body?.();
       // duplex: a stream body is sent while the answer may already be coming (undici requires it)
-      const res = await fetch(current, { method, headers: h, redirect: 'manual', ...(body !== undefined && { body, duplex: 'half' }) } as RequestInit);
+      stall?.arm(); // until the headers come
+      const res = await fetch(current, { method, headers: h, redirect: 'manual', ...(signal && { signal }), ...(body !== undefined && { body, duplex: 'half' }) } as RequestInit);
+      stall?.disarm();
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
       const location = res.headers.get('location');
       await res.body?.cancel();
@@ -571,8 +634,9 @@ export class RegistryClient {
  * The store's writer for `ref`; while another process holds the ref (a concurrent pull of the
  * same blob), waits for it to finish: undefined once the blob is stored.
  */
-async function openWriter(store: ContentStore, ref: string, digest: Digest, size: number): Promise<ContentWriter | undefined> {
+async function openWriter(store: ContentStore, ref: string, digest: Digest, size: number, signal?: AbortSignal): Promise<ContentWriter | undefined> {
   for (let waited = 0; ; waited += 100) {
+    signal?.throwIfAborted();
     try {
       return await store.writer(ref, { expectedSize: size, expectedDigest: digest });
     } catch (e) {

@@ -9,6 +9,10 @@
  *   tmp/<pid>-<start>-<random>/           unpacks in progress and removals (renamed out first)
  *   locks/<chainid-hex>.lock              per-chain lock (src/image/store/lock.ts)
  *
+ * One DiffID is unpacked once: a snapshot of a layer already unpacked at another chain position
+ * (a manifest listing one blob several times) is a hard-linked copy of that tree (clone.ts), and
+ * an unpack waits for one of the same DiffID in flight in this process to link from it.
+ *
  * Crash safety: a layer is unpacked into tmp/… and renamed to snapshots/<hex> only once complete
  * and verified (DiffID), so a snapshot under its final name is always whole. gc renames a
  * snapshot into tmp/ before deleting it. Whatever a crash leaves in tmp/ is removed by cleanup()
@@ -31,6 +35,7 @@ import { lock, ownerAlive, processStart } from '../store/lock.ts';
 import { applyLayerAnywhere } from '../unpack/worker.ts';
 import type { ExtractStats } from '../unpack/index.ts';
 import { chainIds } from './chain.ts';
+import { linkTree } from './clone.ts';
 import { DiffIdMismatchError, SnapshotError, SnapshotNotFoundError, UnsupportedLayerError } from './errors.ts';
 
 /** A layer of an image, as the manifest (digest, mediaType) and config (rootfs.diff_ids) give it. */
@@ -102,6 +107,8 @@ export class SnapshotStore {
   unpacked = 0;
   /** tmp entries this process is using (cleanup() leaves them alone) */
   readonly #busy = new Set<string>();
+  /** unpacks in flight in this process, by DiffID: another chain position of it waits, then links */
+  readonly #unpacking = new Map<Digest, Promise<void>>();
 
   private constructor(readonly root: string) {
     this.snapshotsDir = join(root, 'snapshots');
@@ -213,14 +220,31 @@ export class SnapshotStore {
   }
 
   async #unpack(layer: LayerRef, id: Digest, parent: Digest | null, content: LayerSource): Promise<void> {
+    const diffId = parseDigest(layer.diffId);
+    // The same layer at another chain position (a manifest that lists it twice) is unpacked once:
+    // wait for that unpack, then link its tree (see clone.ts).
+    for (let running = this.#unpacking.get(diffId); running; running = this.#unpacking.get(diffId)) {
+      await running.catch(() => undefined);
+    }
+    const done = this.#unpackOrLink(layer, id, parent, content);
+    const settled = done.then(() => undefined, () => undefined);
+    this.#unpacking.set(diffId, settled);
+    try {
+      await done;
+    } finally {
+      if (this.#unpacking.get(diffId) === settled) this.#unpacking.delete(diffId);
+    }
+  }
+
+  async #unpackOrLink(layer: LayerRef, id: Digest, parent: Digest | null, content: LayerSource): Promise<void> {
     const name = this.#tmpName();
     const tmp = join(this.tmpDir, name);
     this.#busy.add(name);
     try {
-      await mkdir(join(tmp, 'fs'), { recursive: true, mode: 0o755 });
-      const stats = await this.#extractVerified(layer, content, join(tmp, 'fs'));
+      await mkdir(tmp, { mode: 0o755 });
+      const size = (await this.#linkFromTwin(layer, id, join(tmp, 'fs'))) ?? (await this.#extractInto(layer, content, join(tmp, 'fs')));
       const meta: SnapshotMeta = {
-        size: stats.bytes,
+        size,
         chainId: id,
         diffId: parseDigest(layer.diffId),
         parent,
@@ -238,6 +262,50 @@ export class SnapshotStore {
       await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
       this.#busy.delete(name);
     }
+  }
+
+  async #extractInto(layer: LayerRef, content: LayerSource, dest: string): Promise<number> {
+    await mkdir(dest, { mode: 0o755 });
+    return (await this.#extractVerified(layer, content, dest)).bytes;
+  }
+
+  /**
+   * Links `dest` from a complete snapshot of the same DiffID (another chain), held under its
+   * lock so that no collection removes it meanwhile; returns its size, or undefined when there is
+   * none (or linking failed, e.g. a link count at its limit: the caller extracts instead).
+   */
+  async #linkFromTwin(layer: LayerRef, id: Digest, dest: string): Promise<number | undefined> {
+    for (const twin of await this.#withDiffId(parseDigest(layer.diffId))) {
+      if (twin === id) continue;
+      const size = await this.#withLock(twin, 60_000, async () => {
+        let meta: SnapshotMeta;
+        try {
+          meta = JSON.parse(await readFile(join(this.snapshotPath(twin), 'meta.json'), 'utf8')) as SnapshotMeta;
+        } catch {
+          return undefined; // removed meanwhile
+        }
+        if (meta.diffId !== layer.diffId) return undefined;
+        try {
+          await linkTree(this.lowerDir(twin), dest);
+        } catch {
+          await rm(dest, { recursive: true, force: true });
+          return undefined;
+        }
+        return typeof meta.size === 'number' ? meta.size : 0;
+      }).catch(() => undefined);
+      if (size !== undefined) return size;
+    }
+    return undefined;
+  }
+
+  /** Chain IDs of the complete snapshots unpacked from `diffId`. */
+  async #withDiffId(diffId: Digest): Promise<Digest[]> {
+    const out: Digest[] = [];
+    for (const id of await this.ids()) {
+      const meta = await readFile(join(this.snapshotPath(id), 'meta.json'), 'utf8').then((t) => JSON.parse(t) as SnapshotMeta, () => undefined);
+      if (meta?.diffId === diffId) out.push(id);
+    }
+    return out;
   }
 
   /** Decompresses blob `layer.digest` into `dest`, hashing the tar it yields against the DiffID. */
@@ -367,15 +435,16 @@ export class SnapshotStore {
 
   /**
    * Removes what interrupted unpacks and removals left in tmp/ (entries of live processes are
-   * kept). Returns the names removed.
+   * kept). Returns the names removed; `beforeRemove` sees each one's path first (to measure it).
    */
-  async cleanup(): Promise<string[]> {
+  async cleanup(beforeRemove?: (path: string) => Promise<void>): Promise<string[]> {
     const removed: string[] = [];
     for (const n of await readdir(this.tmpDir)) {
       if (this.#busy.has(n)) continue;
       const m = /^(\d+)-(\d+|-)-[0-9a-f]+$/.exec(n);
       if (m && Number(m[1]) !== process.pid && ownerAlive({ pid: Number(m[1]), start: m[2] === '-' ? undefined : m[2], token: '' })) continue;
       if (m && Number(m[1]) === process.pid && m[2] === ownStart) continue; // ours: another instance in this process may be using it
+      await beforeRemove?.(join(this.tmpDir, n));
       await rm(join(this.tmpDir, n), { recursive: true, force: true });
       removed.push(n);
     }

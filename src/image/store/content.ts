@@ -119,6 +119,8 @@ export interface CleanupResult {
   recovered: string[];
   /** ingests removed (too old, or left without data/meta by a crash) */
   removed: string[];
+  /** bytes of data the removed ingests held */
+  freedBytes: number;
 }
 
 interface Meta {
@@ -357,7 +359,7 @@ export class ContentStore implements Provider, Ingester, Manager, IngestManager 
    */
   async cleanupStaleIngests(opts: CleanupOptions = {}): Promise<CleanupResult> {
     const maxAge = opts.maxAgeMs ?? DAY_MS;
-    const result: CleanupResult = { active: [], recovered: [], removed: [] };
+    const result: CleanupResult = { active: [], recovered: [], removed: [], freedBytes: 0 };
     for (const name of await this.ingestNames()) {
       const dir = join(this.ingestDir, name);
       let lock: FileLock;
@@ -375,9 +377,10 @@ export class ContentStore implements Provider, Ingester, Manager, IngestManager 
       const meta = await readMeta(join(dir, 'meta')).catch(() => undefined);
       const data = await statOrUndefined(join(dir, 'data'));
       const label = meta?.ref ?? name;
-      if (!meta || !data || Date.now() - data.mtimeMs > maxAge) {
+      if (!meta || !data || Date.now() - data.mtimeMs >= maxAge) {
         await removeIngest(dir, lock);
         result.removed.push(label);
+        result.freedBytes += data?.size ?? 0;
       } else {
         await lock.release();
         result.recovered.push(label);
