@@ -185,6 +185,10 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   // container's mounts are made on the host, under the rootfs (see mountLog)
   const hostMounts = sharesHostMountNs(namespaces);
   if (hostMounts && !input.mountLog) throw new Error('linux.namespaces: no mount namespace, and no file to log the host mounts to');
+  // the validator refuses these with their JSON paths: each would mount over, or remount, host paths unlogged
+  if (hostMounts && (linux.maskedPaths?.length || linux.readonlyPaths?.length || spec.root?.readonly || linux.rootfsPropagation)) {
+    throw new Error('linux.namespaces: maskedPaths, readonlyPaths, root.readonly and rootfsPropagation need a mount namespace of the container\'s own');
+  }
 
   // ---- stage 0
   plan.add('trace', input.tracePath);
