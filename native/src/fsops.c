@@ -217,7 +217,7 @@ int op_rootfs(const struct rec *r)
 	return rootfd < 0 ? -1 : 0;
 }
 
-int op_mount(const struct rec *r)
+static int mount_record(const struct rec *r)
 {
 	/* mount SRC DST FSTYPE FLAGS DATA PROPFLAGS KIND */
 	const char *src = r->a[0], *dst = r->a[1], *fstype = r->a[2], *data = r->a[4], *kind = r->a[6];
@@ -372,13 +372,137 @@ int op_remount_root(const struct rec *r)
 	return mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | (unsigned long)arg_ull(r, 0), NULL);
 }
 
+static uint64_t top_mount_in_root(const char *path);
+static int log_new_mount(const char *path, uint64_t before, int rc);
+
 int fs_bind_console(const char *ptspath)
 {
 	/* the terminal of the container is also its /dev/console, as in runc (not for exec) */
 	if (rootfd < 0)
 		return 0;
+	uint64_t before = top_mount_in_root("/dev/console");
 	int fd = open_target("/dev/console", "file");
 	if (fd < 0)
 		return -1;
-	return mount_on_fd(fd, ptspath, NULL, MS_BIND, NULL);
+	return log_new_mount("/dev/console", before, mount_on_fd(fd, ptspath, NULL, MS_BIND, NULL));
+}
+
+/* ---- a container in the host's mount namespace (linux.namespaces lists no "mount")
+ * Its mounts are made under the rootfs on the host and outlive the container unless berth-oci
+ * unmounts them. Each one is logged (its mount id) the moment it exists, to a file berth-oci
+ * named; `delete` and a failed `create` unmount exactly those, in reverse order, even after a
+ * crash of berth-oci or of this helper. Nothing the project did not mount is ever touched, the
+ * host's "/" included (no propagation change), and there is no pivot_root: a plain chroot. */
+
+static int mount_log_fd = -1;
+
+int op_mount_log(const struct rec *r)
+{
+	/* mount_log PATH (stage 0, so that the file is opened as berth-oci's user, before any setns) */
+	mount_log_fd = open(r->a[0], O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	return mount_log_fd < 0 ? -1 : 0;
+}
+
+/* The mount id of the mount `fd` is on when `fd` is that mount's root, else 0. */
+static uint64_t mount_root_id(int fd)
+{
+	struct statx stx;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0 || !(stx.stx_mask & STATX_MNT_ID))
+		return 0;
+	return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? stx.stx_mnt_id : 0;
+}
+
+/* The mount whose root `path` (resolved in the root) is, or 0: missing, or a plain directory. */
+static uint64_t top_mount_in_root(const char *path)
+{
+	if (mount_log_fd < 0)
+		return 0;
+	int e = errno;
+	int fd = openat2_in_root(path, O_PATH);
+	uint64_t id = fd < 0 ? 0 : mount_root_id(fd);
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+	return id;
+}
+
+/* After a mount step on `path` that returned `rc`: a mount rooted there that was not there before
+ * is ours (also when a later part of the step failed, e.g. the remount of a bind): log it. If it
+ * cannot be logged, detach it now, since nobody could find it later. Keeps the step's errno. */
+static int log_new_mount(const char *path, uint64_t before, int rc)
+{
+	if (mount_log_fd < 0)
+		return rc;
+	int e = errno;
+	uint64_t after = top_mount_in_root(path);
+	if (after && after != before) {
+		char line[4200];
+		int n = snprintf(line, sizeof(line), "%llu\t%s\n", (unsigned long long)after, path);
+		if (n < 0 || n >= (int)sizeof(line) || write(mount_log_fd, line, (size_t)n) != n) {
+			int we = errno;
+			int fd = openat2_in_root(path, O_PATH);
+			if (fd >= 0) {
+				char self[64];
+				fdpath(fd, self, sizeof(self));
+				umount2(self, MNT_DETACH);
+				close(fd);
+			}
+			errno = we ? we : EIO;
+			return -1;
+		}
+	}
+	errno = e;
+	return rc;
+}
+
+int op_mount(const struct rec *r)
+{
+	uint64_t before = top_mount_in_root(r->a[1]);
+	return log_new_mount(r->a[1], before, mount_record(r));
+}
+
+int op_root_dir(const struct rec *r)
+{
+	/* root_dir PATH: the root, as op_rootfs sets it, without binding it onto itself (which in the
+	 * host's mount namespace would be one more mount on the host, for no pivot_root to need) */
+	snprintf(rootpath, sizeof(rootpath), "%s", r->a[0]);
+	rootfd = open(rootpath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return rootfd < 0 ? -1 : 0;
+}
+
+int op_chroot_dir(const struct rec *r)
+{
+	/* chroot_dir: chroot into the root set by root_dir; no mount moves (op_chroot would move the
+	 * rootfs over the host's "/") */
+	if (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		return -1;
+	close(rootfd);
+	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return rootfd < 0 ? -1 : 0;
+}
+
+int op_umount_mnt(const struct rec *r)
+{
+	/* umount_mnt PATH ID: unmount mount ID, whose mount point /proc/self/mountinfo names PATH;
+	 * only if PATH still reaches that very mount (a mount stacked on it since is not ours to
+	 * remove). A mount the container made under it keeps it busy: then detach the whole tree. */
+	const char *path = r->a[0];
+	uint64_t want = arg_ull(r, 1);
+	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		die("umount_mnt", errno, "%s (mount %llu)", path, (unsigned long long)want);
+	}
+	uint64_t got = mount_root_id(fd);
+	close(fd);
+	if (got != want)
+		die("umount_mnt", 0, "%s: mount %llu is covered by %s%llu, mounted on it after berth-oci's", path,
+		    (unsigned long long)want, got ? "mount " : "", (unsigned long long)got);
+	/* by path, not through the fd: an open fd, even O_PATH, keeps the mount busy */
+	if (umount2(path, UMOUNT_NOFOLLOW) == 0)
+		return 0;
+	if (errno == EBUSY && umount2(path, UMOUNT_NOFOLLOW | MNT_DETACH) == 0)
+		return 0;
+	die("umount_mnt", errno, "%s (mount %llu)", path, (unsigned long long)want);
 }

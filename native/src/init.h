@@ -54,6 +54,11 @@ int op_mask(const struct rec *r);
 int op_readonly(const struct rec *r);
 int op_remount_root(const struct rec *r);
 int fs_bind_console(const char *ptspath);
+/* a container in the host's mount namespace: logged mounts, no bind of the root, plain chroot */
+int op_mount_log(const struct rec *r);
+int op_root_dir(const struct rec *r);
+int op_chroot_dir(const struct rec *r);
+int op_umount_mnt(const struct rec *r);
 
 /* tmpcopyup.c */
 int tmpcopyup_mount(int dirfd, int targetfd, const char *target, unsigned long flags, const char *data);

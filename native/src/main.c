@@ -238,6 +238,10 @@ static int run(const struct rec *r)
 	if (IS("mkdir")) return op_mkdir(r);
 	if (IS("pivot_root")) return op_pivot_root(r);
 	if (IS("chroot")) return op_chroot(r);
+	if (IS("mount_log")) return op_mount_log(r);
+	if (IS("root_dir")) return op_root_dir(r);
+	if (IS("chroot_dir")) return op_chroot_dir(r);
+	if (IS("umount_mnt")) return op_umount_mnt(r);
 	if (IS("mask")) return op_mask(r);
 	if (IS("readonly")) return op_readonly(r);
 	if (IS("remount_root")) return op_remount_root(r);

@@ -22,6 +22,8 @@ import { oomKillCount } from './cgroups/oom.ts';
 import { TraceRecorder, explain } from './trace.ts';
 import type { Plan, PlanRecord } from './plan/encode.ts';
 import { sleepSync as sleep } from './sleep.ts';
+import { unmountHostMounts } from './hostmounts.ts';
+import { sharesHostMountNs } from './spec/validate.ts';
 
 export const OCI_VERSION = '1.0.2-dev';
 
@@ -152,6 +154,9 @@ export class Runtime {
       throw new RuntimeError(`create ${id}: rootfs ${rootfs}: ${errnoCode(e) === 'ENOENT' ? 'does not exist' : (e as Error).message}`);
     }
     checkRootfsPath(id, configPath, bundle, spec.root.path);
+    if (sharesHostMountNs(spec.linux?.namespaces ?? []) && realpathSync(rootfs) === '/') {
+      throw new RuntimeError(`create ${id}: ${configPath}: $.root.path: the host's "/" cannot be the rootfs of a container without a mount namespace: its mounts would cover the host's own /proc, /dev and /sys`);
+    }
     const layout = detectLayout();
     const cgroupsPath = resolveCgroupsPath(spec.linux?.cgroupsPath, id);
     const annotations = spec.annotations;
@@ -191,6 +196,7 @@ export class Runtime {
           deviceFilter: v2DeviceFilter(layout, rec.cgroup, spec),
           consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
           preserveFds: opts.preserveFds ?? 0, noPivot: !!opts.noPivot, noNewKeyring: !!opts.noNewKeyring, id, foreground: !!opts.foreground,
+          mountLog: this.store.mountLog(id),
         });
       } catch (e) {
         throw new RuntimeError(`create ${id}: ${(e as Error).message}`);
@@ -248,6 +254,11 @@ export class Runtime {
         sleep(Math.min(1 + i, 10));
       }
       session?.detach();
+      try {
+        await unmountHostMounts(this.store.mountLog(id), rec.rootfs, `create ${id}`);
+      } catch (u) {
+        process.stderr.write(`berth-oci: warning: create ${id} failed and left ${(u as Error).message}\n`);
+      }
       const left = removeCgroup(rec.cgroup);
       this.store.remove(id);
       if (left.length) process.stderr.write(`berth-oci: warning: create ${id} failed and left cgroups: ${left.join('; ')}\n`);
@@ -356,6 +367,13 @@ export class Runtime {
       }
       sleep(10);
     }
+    // before the poststop hooks, which see the rootfs as a mount namespace's end would leave it;
+    // on failure the state stays, so that `delete` can be tried again
+    try {
+      await unmountHostMounts(this.store.mountLog(id), rec.rootfs, `delete ${id}`);
+    } catch (e) {
+      throw new RuntimeError(`delete ${id}: ${(e as Error).message}`);
+    }
     if (rec.pid > 0) {
       const errors = await runHooks(rec.spec.hooks?.poststop, this.hookState(rec, 'stopped'), true);
       for (const e of errors) process.stderr.write(`berth-oci: warning: poststop ${e}\n`);
@@ -459,6 +477,8 @@ export class Runtime {
         spec: rec.spec, process: proc, pid: rec.pid, joinNamespaces: join, cgroupDirs: cgroupDirs(detectLayout(), rec.cgroup),
         consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
         preserveFds: opts.preserveFds ?? 0, foreground: !opts.detach,
+        // no mount namespace to join: the process would otherwise run in the host's "/"
+        chrootTo: join.some((n) => n.type === 'mount') ? undefined : rec.rootfs,
       });
     } catch (e) {
       throw new RuntimeError(`exec ${id}: ${(e as Error).message}`);

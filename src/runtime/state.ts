@@ -1,7 +1,7 @@
 /**
  * The state directory of each container: <root>/<id>/ holding state.json (written to a temp
  * file, then renamed, so a crash never leaves a torn file), exec.fifo while the container is
- * created-but-not-started, and trace.log. mkdir of the directory is the lock that makes ids unique.
+ * created-but-not-started, trace.log, and `mounts` for a container in the host's mount namespace. mkdir of the directory is the lock that makes ids unique.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Spec, ContainerStatus } from './spec/types.ts';
@@ -54,6 +54,11 @@ export class StateStore {
 
   tracePath(id: string): string {
     return `${this.dir(id)}/trace.log`;
+  }
+
+  /** berth-init's log of the mounts it made on the host, for a container without a mount namespace (hostmounts.ts) */
+  mountLog(id: string): string {
+    return `${this.dir(id)}/mounts`;
   }
 
   /** Claims the id: fails if a container with this id exists. */

@@ -46,6 +46,7 @@ const STAGE: Readonly<Record<string, string>> = {
   hostname: 'clone', domainname: 'clone', session_keyring: 'security', lo_up: 'network', oom_score_adj: 'cgroups',
   propagation: 'rootfs', rootfs: 'rootfs', mount: 'rootfs', mkdev: 'rootfs', symlink: 'rootfs', mkdir: 'rootfs',
   hooks_sync: 'hooks', hook: 'hooks', hooks: 'hooks', pivot_root: 'pivot_root', chroot: 'pivot_root',
+  mount_log: 'prepare', root_dir: 'rootfs', chroot_dir: 'pivot_root',
   sysctl: 'rootfs', mask: 'rootfs', readonly: 'rootfs', remount_root: 'rootfs',
   rlimit: 'security', console: 'exec', resolve_exec: 'exec', seccomp_init: 'security', seccomp_arch: 'security',
   seccomp_flag: 'security', seccomp_rule: 'security', seccomp_load: 'security', cap_bounding: 'security',
@@ -81,6 +82,9 @@ export function explain(step: string, a: string[]): string {
       return `mknod("${a[0]}", ${(mode & 0o170000) === 0o020000 ? 'S_IFCHR' : (mode & 0o170000) === 0o060000 ? 'S_IFBLK' : 'S_IFIFO'}|0${(mode & 0o7777).toString(8)}, ${a[2]})`;
     }
     case 'pivot_root': return 'pivot_root(".", ".") + umount2(old root, MNT_DETACH)';
+    case 'mount_log': return `open("${a[0]}", O_APPEND): each mount made on the host is logged there (no mount namespace)`;
+    case 'root_dir': return `open("${a[0]}", O_PATH): the root, in the host's mount namespace (no bind, no propagation change)`;
+    case 'chroot_dir': return 'chroot(root) + chdir("/") (no mount namespace: no pivot_root)';
     case 'cap_bounding': return `prctl(PR_CAPBSET_DROP) keeping ${caps(a[0]!)}`;
     case 'cap_set': return `capset(effective=${caps(a[0]!)}, permitted=${caps(a[1]!)}, inheritable=${caps(a[2]!)})`;
     case 'cap_ambient': return `prctl(PR_CAP_AMBIENT_RAISE, ${caps(a[0]!)})`;

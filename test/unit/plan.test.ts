@@ -281,19 +281,52 @@ describe('buildCreatePlan: the init', () => {
     assert.equal(count(create(spec(), { noNewKeyring: true }), 'session_keyring'), 0);
   });
 
-  test('a config without a mount namespace throws', () => {
+  /** The records that touch "/" or the rootfs as a mount: none may reach the host's own. */
+  const ROOT_MOUNT_OPS = ['propagation', 'rootfs', 'pivot_root', 'chroot', 'remount_root', 'mask', 'readonly'];
+
+  test('without a mount namespace: mounts logged from stage 0, root_dir and a plain chroot_dir, nothing on "/"', () => {
     const s = spec((x) => {
       x.linux!.namespaces = x.linux!.namespaces!.filter((n) => n.type !== 'mount');
+      delete x.linux!.maskedPaths;
+      delete x.linux!.readonlyPaths;
+      x.root!.readonly = false;
     });
-    assert.throws(() => buildCreatePlan(input(s)), /mount namespace/);
+    const built = buildCreatePlan(input(s, { mountLog: '/run/berth/c1/mounts' }));
+    const recs = built.plan.records;
+    assert.equal(built.hostMounts, true);
+    assert.deepEqual(recs[first(recs, 'mount_log')]!.args, ['/run/berth/c1/mounts']);
+    assert.ok(first(recs, 'mount_log') < first(recs, 'clone'));
+    assert.deepEqual(recs[first(recs, 'root_dir')]!.args, [join(bundle, 'rootfs')]);
+    assert.ok(first(recs, 'root_dir') < first(recs, 'mount') && last(recs, 'mount') < first(recs, 'chroot_dir'));
+    assert.ok(first(recs, 'chroot_dir') < first(recs, 'exec'));
+    for (const op of ROOT_MOUNT_OPS) assert.equal(count(recs, op), 0, `${op} in the host's mount namespace`);
+    assert.equal(Number(recs[first(recs, 'clone')]!.args[0]) & CLONE.NEWNS, 0, 'no CLONE_NEWNS');
+    assert.throws(() => buildCreatePlan(input(s)), /no file to log the host mounts to/);
   });
 
-  test('a joined (path) mount namespace is enough', () => {
+  test('a mount namespace joined by path that is berth-oci\'s own is no mount namespace of the container\'s own', () => {
     const s = spec((x) => {
-      x.linux!.namespaces = x.linux!.namespaces!.map((n) => (n.type === 'mount' ? { type: 'mount', path: '/proc/7/ns/mnt' } : n));
+      x.linux!.namespaces = x.linux!.namespaces!.map((n) => (n.type === 'mount' ? { type: 'mount', path: '/proc/self/ns/mnt' } : n));
+      x.root!.readonly = false;
+    });
+    // the validator refuses these with their JSON paths; the plan never turns them into host mounts
+    assert.throws(() => buildCreatePlan(input(s, { mountLog: '/run/berth/c1/mounts' })), /maskedPaths/);
+    delete s.linux!.maskedPaths;
+    delete s.linux!.readonlyPaths;
+    const built = buildCreatePlan(input(s, { mountLog: '/run/berth/c1/mounts' }));
+    assert.equal(built.hostMounts, true);
+    for (const op of ROOT_MOUNT_OPS) assert.equal(count(built.plan.records, op), 0, `${op} would pivot or remount the host`);
+  });
+
+  test('a joined (path) mount namespace of another process is the container\'s own', () => {
+    const other = '/nonexistent-berth-test/ns/mnt'; // not ours: setns names it if it is missing
+    const s = spec((x) => {
+      x.linux!.namespaces = x.linux!.namespaces!.map((n) => (n.type === 'mount' ? { type: 'mount', path: other } : n));
     });
     const recs = create(s);
     assert.equal(recs.filter((r) => r.op === 'setns' && r.args[1] === String(CLONE.NEWNS)).length, 1);
+    assert.ok(first(recs, 'rootfs') < first(recs, 'pivot_root'));
+    assert.equal(count(recs, 'mount_log'), 0);
   });
 
   test('process.terminal without a console socket throws', () => {
@@ -609,6 +642,17 @@ describe('buildCreatePlan: process (identity, capabilities, seccomp, exec)', () 
 });
 
 describe('buildExecPlan', () => {
+  test('a container without a mount namespace: after clone, chroot into its rootfs before the process steps', () => {
+    const s = spec();
+    const recs = buildExecPlan(execInput(s, {
+      joinNamespaces: [{ type: 'pid', path: '/proc/4242/ns/pid' }], chrootTo: '/b/rootfs',
+    })).records;
+    assert.deepEqual(recs[first(recs, 'root_dir')]!.args, ['/b/rootfs']);
+    assert.ok(first(recs, 'clone') < first(recs, 'root_dir'));
+    assert.ok(first(recs, 'root_dir') < first(recs, 'chroot_dir') && first(recs, 'chroot_dir') < first(recs, 'resolve_exec'));
+    assert.equal(count(buildExecPlan(execInput(s)).records, 'chroot_dir'), 0, 'not when the mount namespace is joined');
+  });
+
   test('cgroup records before every setns; clone after all of them, with no new namespaces', () => {
     const recs = buildExecPlan(execInput(spec())).records;
     const firstSetns = first(recs, 'setns');

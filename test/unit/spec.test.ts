@@ -906,6 +906,16 @@ describe('5 and 10: sysctl namespaces; security settings that cannot be applied'
     rejects(() => parse(mutate((s) => { ns(s, ['pid', 'uts']); s.linux.maskedPaths = ['/proc/kcore']; })), '$.linux.maskedPaths', /unable to restrict sys entries without a private MNT namespace/);
   });
 
+  test('root.readonly and rootfsPropagation need a mount namespace of the container\'s own (runc would remount or re-propagate the host\'s)', () => {
+    const noMnt = (s: any) => { ns(s, ['pid', 'uts']); delete s.linux.maskedPaths; delete s.linux.readonlyPaths; };
+    rejects(() => parse(mutate((s) => { noMnt(s); s.root.readonly = true; })), '$.root.readonly', /needs a mount namespace of the container's own/);
+    rejects(() => parse(mutate((s) => { noMnt(s); s.root.readonly = false; s.linux.rootfsPropagation = 'rslave'; })), '$.linux.rootfsPropagation', /needs a mount namespace of the container's own/);
+    // joining berth-oci's own mount namespace by path is the same as listing none
+    rejects(() => parse(mutate((s) => { ns(s, ['pid', 'uts']); s.linux.namespaces.push({ type: 'mount', path: '/proc/self/ns/mnt' }); s.linux.maskedPaths = ['/proc/kcore']; })), '$.linux.maskedPaths', /private MNT namespace/);
+    parse(mutate((s) => { noMnt(s); s.root.readonly = false; }));
+    parse(mutate((s) => { ns(s, ['pid', 'uts', 'mount']); s.root.readonly = true; s.linux.rootfsPropagation = 'rslave'; }));
+  });
+
   test('apparmorProfile, selinuxLabel, mountLabel, intelRdt, seccomp listener: errors (an empty value asks for nothing)', () => {
     rejects(() => parse(mutate((s) => (s.process.apparmorProfile = 'p'))), '$.process.apparmorProfile', /AppArmor/);
     rejects(() => parse(mutate((s) => (s.process.selinuxLabel = 'l'))), '$.process.selinuxLabel', /selinux/);

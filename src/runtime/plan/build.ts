@@ -10,7 +10,7 @@ import { capMask } from '../caps.ts';
 import { CLONE, MS, RLIMIT, S_IF, makedev } from '../linux.ts';
 import { parseMountOptions, propagationFlags } from '../mountopts.ts';
 import { addSeccompBuild } from '../seccomp.ts';
-import { sysctlFile } from '../spec/validate.ts';
+import { sharesHostMountNs, sysctlFile } from '../spec/validate.ts';
 import type { CgroupLayout } from '../cgroups/layout.ts';
 import { Plan, type PlanRecord } from './encode.ts';
 
@@ -41,6 +41,12 @@ export interface CreatePlanInput {
   /** the container id, for the session keyring's name */
   id: string;
   foreground: boolean;
+  /**
+   * Where berth-init logs the mounts it makes when the container shares the host's mount
+   * namespace (no "mount" in linux.namespaces): they are made on the host, and `delete` or a
+   * failed create unmounts them from this log.
+   */
+  mountLog?: string;
 }
 
 export interface CgroupDir {
@@ -61,6 +67,8 @@ export interface CreatePlan {
   plan: Plan;
   newNamespaces: string[];
   userns: boolean;
+  /** no mount namespace of its own: its mounts are on the host, logged to `mountLog` */
+  hostMounts: boolean;
 }
 
 /** A validated uint64 (rlimits): exact, RLIM_INFINITY included, as the validator kept it. */
@@ -173,8 +181,13 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   const namespaces = linux.namespaces ?? [];
   const newNs = namespaces.filter((n) => !n.path).map((n) => n.type);
   const userns = newNs.includes('user');
-  if (!namespaces.some((n) => n.type === 'mount')) {
-    throw new Error('linux.namespaces: berth-oci needs a mount namespace (new or joined) to set up the root filesystem');
+  // runtime-spec: a namespace type not listed is the runtime's own; for "mount" that means the
+  // container's mounts are made on the host, under the rootfs (see mountLog)
+  const hostMounts = sharesHostMountNs(namespaces);
+  if (hostMounts && !input.mountLog) throw new Error('linux.namespaces: no mount namespace, and no file to log the host mounts to');
+  // the validator refuses these with their JSON paths: each would mount over, or remount, host paths unlogged
+  if (hostMounts && (linux.maskedPaths?.length || linux.readonlyPaths?.length || spec.root?.readonly || linux.rootfsPropagation)) {
+    throw new Error('linux.namespaces: maskedPaths, readonlyPaths, root.readonly and rootfsPropagation need a mount namespace of the container\'s own');
   }
 
   // ---- stage 0
@@ -186,6 +199,7 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
     plan.add('console_socket', input.consoleSocket);
   }
   plan.add('preserve_fds', input.preserveFds);
+  if (hostMounts) plan.add('mount_log', input.mountLog!);
   // before any setns: paths must resolve in our own mount and cgroup namespaces
   for (const r of input.deviceFilter ?? []) plan.add(r.op, ...r.args);
   addCgroupJoin(plan, input.cgroupDirs);
@@ -219,9 +233,15 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   if (proc?.oomScoreAdj !== undefined) plan.add('oom_score_adj', proc.oomScoreAdj);
 
   const prop = linux.rootfsPropagation;
-  const pre = prop === 'private' || prop === 'rprivate' ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC;
-  plan.add('propagation', '/', pre);
-  plan.add('rootfs', input.rootfs);
+  if (hostMounts) {
+    // the host's "/" is not ours to make rslave (runc does), and the rootfs needs no bind onto
+    // itself: there is no pivot_root (the validator refuses rootfsPropagation and root.readonly)
+    plan.add('root_dir', input.rootfs);
+  } else {
+    const pre = prop === 'private' || prop === 'rprivate' ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC;
+    plan.add('propagation', '/', pre);
+    plan.add('rootfs', input.rootfs);
+  }
 
   let devIsTmpfs = false;
   for (const m of spec.mounts ?? []) {
@@ -255,8 +275,12 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   if ((spec.hooks?.prestart?.length ?? 0) + (spec.hooks?.createRuntime?.length ?? 0) > 0) plan.add('hooks_sync');
   for (const h of spec.hooks?.createContainer ?? []) addHook(plan, h);
 
-  plan.add(input.noPivot ? 'chroot' : 'pivot_root');
-  if (prop && prop !== 'private' && prop !== 'rprivate') plan.add('propagation', '/', propagationFlags(prop));
+  if (hostMounts) {
+    plan.add('chroot_dir');
+  } else {
+    plan.add(input.noPivot ? 'chroot' : 'pivot_root');
+    if (prop && prop !== 'private' && prop !== 'rprivate') plan.add('propagation', '/', propagationFlags(prop));
+  }
 
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) plan.add('sysctl', sysctlFile(key), value);
   for (const p of linux.maskedPaths ?? []) plan.add('mask', p);
@@ -274,7 +298,7 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
     plan.add('release');
     plan.add('exec', 1, '/berth-oci: config.json has no process');
   }
-  return { plan, newNamespaces: newNs, userns };
+  return { plan, newNamespaces: newNs, userns, hostMounts };
 }
 
 export interface ExecPlanInput {
@@ -286,6 +310,8 @@ export interface ExecPlanInput {
   consoleSocket?: string;
   preserveFds: number;
   foreground: boolean;
+  /** the container shares the host's mount namespace: its root is entered with chroot, not setns */
+  chrootTo?: string;
 }
 
 export function buildExecPlan(input: ExecPlanInput): Plan {
@@ -304,6 +330,10 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   }
   if (input.spec.linux?.seccomp) addSeccompBuild(plan, input.spec.linux.seccomp);
   plan.add('clone', 0, input.foreground ? 1 : 0);
+  if (input.chrootTo !== undefined) {
+    plan.add('root_dir', input.chrootTo);
+    plan.add('chroot_dir');
+  }
   for (const r of proc.rlimits ?? []) plan.add('rlimit', RLIMIT[r.type]!, u64(r.soft), u64(r.hard));
   if (proc.terminal) plan.add('console', proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0);
   addProcessSteps(plan, proc, input.spec, { ready: true, fifo: false });

@@ -841,6 +841,23 @@ function checkSysctl(linux: Linux | undefined, nsList: Namespace[]): void {
   }
 }
 
+/**
+ * Whether the container's mounts are made in berth-oci's own mount namespace: none is listed
+ * (runtime-spec: the runtime's is inherited), or the one joined by path is ours.
+ */
+export function sharesHostMountNs(nsList: readonly Namespace[]): boolean {
+  const mnt = nsList.find((n) => n.type === 'mount');
+  if (!mnt) return true;
+  if (mnt.path === undefined) return false;
+  try {
+    const theirs = statSync(mnt.path);
+    const ours = statSync('/proc/self/ns/mnt');
+    return theirs.dev === ours.dev && theirs.ino === ours.ino;
+  } catch {
+    return false; // a path that is not there fails at setns, with its name
+  }
+}
+
 /** Cross-field rules that runc's config validator enforces. */
 function checkNamespaceConsistency(spec: Spec): void {
   const linux = spec.linux;
@@ -848,9 +865,14 @@ function checkNamespaceConsistency(spec: Spec): void {
   const nsIndex = (t: NamespaceType) => nsList.findIndex((n) => n.type === t);
 
   // runc: masking needs mounts of the container's own
-  if (nsIndex('mount') < 0) {
+  if (sharesHostMountNs(nsList)) {
     if (linux?.maskedPaths?.length) fail('$.linux.maskedPaths', 'unable to restrict sys entries without a private MNT namespace');
     if (linux?.readonlyPaths?.length) fail('$.linux.readonlyPaths', 'unable to restrict sys entries without a private MNT namespace');
+    // runc remounts the host's mount holding the rootfs (and with it whatever else is on it)
+    // read-only here, or ignores it; berth does not change a mount it did not make
+    if (spec.root?.readonly) fail('$.root.readonly', 'a read-only rootfs needs a mount namespace of the container\'s own (linux.namespaces lists none): remounting it read-only would change the host\'s mount that holds it');
+    // runc applies it to the host's "/"
+    if (linux?.rootfsPropagation) fail('$.linux.rootfsPropagation', 'needs a mount namespace of the container\'s own (linux.namespaces lists none): it would change the propagation of the host\'s "/"');
   }
   checkSysctl(linux, nsList);
 
