@@ -89,8 +89,16 @@ static void fatal(int e, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* on the sync socket in berth-init's own words, so the runtime reports it as a create error */
-	if (o.sync_fd >= 0)
+	if (o.sync_fd >= 0) {
 		dprintf(o.sync_fd, "error\tmonitor\t%d\t%s%s%s\n", e, msg, e ? ": " : "", e ? strerror(e) : "");
+		/* the runtime may still be writing its plan: exiting now would fail its write, and Node
+		 * drops a socket's unread data on a write error. Swallow the plan until it lets go. */
+		shutdown(o.sync_fd, SHUT_WR);
+		char sink[4096];
+		struct pollfd p = { .fd = o.sync_fd, .events = POLLIN };
+		while (poll(&p, 1, 5000) > 0 && read(o.sync_fd, sink, sizeof(sink)) > 0)
+			;
+	}
 	dprintf(2, "berth-monitor: %s%s%s\n", msg, e ? ": " : "", e ? strerror(e) : "");
 	_exit(127);
 }
