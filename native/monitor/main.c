@@ -58,8 +58,8 @@ struct ctl {
 	size_t n;
 };
 
-static struct stream out = { .fd = -1, .name = "stdout", .kind = 1 };
-static struct stream err = { .fd = -1, .name = "stderr", .kind = 2 };
+/* set up in main: initialised here, their buffers would sit in .data and cost resident pages */
+static struct stream out, err;
 static struct jlog jl = { .fd = -1 };
 static struct client att[MAX_ATTACH];
 static int natt;
@@ -429,8 +429,9 @@ static void ctl_line(char *l)
 			if (reaped[i].pid == init_pid)
 				record_exit(init_pid, reaped[i].status);
 	} else if (!strncmp(l, "resize ", 7)) {
-		unsigned rows = 0, cols = 0;
-		if (sscanf(l + 7, "%u %u", &rows, &cols) != 2)
+		char *end;
+		unsigned long rows = strtoul(l + 7, &end, 10), cols = strtoul(end, &end, 10);
+		if (*end || rows > 0xffff || cols > 0xffff)
 			return;
 		pending_ws.ws_row = (unsigned short)rows;
 		pending_ws.ws_col = (unsigned short)cols;
@@ -628,7 +629,26 @@ enum { T_SIG, T_OUT, T_ERR, T_STDIN, T_ATT_L, T_CTL_L, T_CON_L, T_CON_C, T_ATT, 
 
 int main(int argc, char **argv)
 {
+	out.fd = err.fd = -1;
+	out.name = "stdout", out.kind = 1;
+	err.name = "stderr", err.kind = 2;
 	parse(argc, argv);
+	if (o.sync_fd >= 0 && fcntl(o.sync_fd, F_GETFD) < 0) {
+		o.sync_fd = -1;
+		usage("--sync-fd is not an open fd");
+	}
+	if (o.sync_fd >= 0) {
+		/* fds 3..sync-fd are berth-init's: any hole among them is filled (close-on-exec) so that
+		 * every fd of our own numbers above them, and closing 3..sync-fd later closes only theirs */
+		int nul = -1;
+		for (int fd = 3; fd <= o.sync_fd; fd++)
+			if (fcntl(fd, F_GETFD) < 0) {
+				if (nul < 0 && (nul = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+					fatal(errno, "/dev/null");
+				if (nul != fd && dup3(nul, fd, O_CLOEXEC) < 0)
+					fatal(errno, "reserving fd %d", fd);
+			}
+	}
 	if (chdir(o.dir) < 0)
 		fatal(errno, "--dir %s", o.dir);
 	/* container init reparents to us once berth-init's stage 0 exits */
@@ -657,8 +677,7 @@ int main(int argc, char **argv)
 	if (o.sync_fd >= 0) {
 		/* berth-init has them now; what we keep would hide its EOF from the runtime */
 		for (int fd = 3; fd <= o.sync_fd; fd++)
-			if (fd != sigfd && fd != jl.fd && fd != ctl_lfd && fd != attach_lfd && fd != console_lfd)
-				close(fd);
+			close(fd);
 		o.sync_fd = -1;
 	}
 

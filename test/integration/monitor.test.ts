@@ -12,11 +12,12 @@ import { makeBundle, uniqueId, type Bundle } from '../fixtures/busybox.ts';
 import { alive, cgroupDirsOf } from '../fixtures/host.ts';
 import { sleep, waitFor } from '../fixtures/wait.ts';
 import { Runtime } from '../../src/runtime/container.ts';
-import { AttachClient, MonitorClient, monitorCommand, readExit, type ExitRecord, type MonitorOptions } from '../../src/native/monitor.ts';
+import { AttachClient, MonitorClient, monitorCommand, readExit, spawnMonitor, type ExitRecord, type MonitorOptions } from '../../src/native/monitor.ts';
 
 const ROOT = '/run/berth-oci-test-h9mon';
 /** conmon's footprint measured on this machine (issue 9): the monitor must stay under it */
 const CONMON_RSS_KB = 1.96 * 1024;
+const CONMON_PSS_KB = 0.39 * 1024;
 const CREATOR = fileURLToPath(new URL('../fixtures/monitor-creator.ts', import.meta.url));
 /** docker's json-file time: RFC 3339, UTC, nanoseconds with the trailing zeros trimmed */
 const TIME_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/;
@@ -93,6 +94,8 @@ async function runMonitored(t: TestContext, o: {
   monitor?: Partial<MonitorOptions>;
   mutate?: (spec: any) => void;
   beforeStart?: (m: Monitored) => Promise<void>;
+  /** default true: tell the monitor the init's pid before start */
+  sendPid?: boolean;
 }): Promise<Monitored> {
   const id = uniqueId('h9mon-');
   const tty = !!o.monitor?.tty;
@@ -113,7 +116,7 @@ async function runMonitored(t: TestContext, o: {
   cleanup(t, rt, m, bundle);
   m.client = await MonitorClient.connect(opts.ctlSocket, opts.exitPath);
   t.after(() => m.client.close());
-  m.client.sendPid(c.rec.pid);
+  if (o.sendPid !== false) m.client.sendPid(c.rec.pid);
   c.session.detach();
   await o.beforeStart?.(m);
   await rt.start(id);
@@ -171,6 +174,43 @@ describe('berth-monitor', { concurrency: false }, () => {
     assert.equal(st.mode & 0o777, 0o640, 'the log is 0640 as docker makes it');
     await m.rt.delete(m.id);
     await assertGone(m);
+  });
+
+  test('with ten monitors running, each one\'s PSS is under conmon\'s (the static binary\'s pages are shared)', async (t) => {
+    const mons: { pid: number; opts: MonitorOptions }[] = [];
+    t.after(async () => {
+      for (const m of mons) {
+        if (!alive(m.pid)) continue;
+        const c = await MonitorClient.connect(m.opts.ctlSocket, m.opts.exitPath);
+        if (c.connected) c.closeStdin();
+        await c.exited.catch(() => {});
+        c.close();
+      }
+    });
+    for (let i = 0; i < 10; i++) {
+      const opts = await monitorDir(t, `h9mon-pss-${i}`, { stdin: true });
+      // any command will do: cat holds its stdin until close-stdin
+      mons.push({ pid: await spawnMonitor(opts, ['/bin/cat']), opts });
+    }
+    await waitFor('the monitors\' sockets', () => mons.every((m) => existsSync(m.opts.ctlSocket)), 5000);
+    await sleep(100);
+    const mem = mons.map((m) => smapsRollup(m.pid));
+    const pss = Math.max(...mem.map((x) => x.pssKb));
+    const rss = Math.max(...mem.map((x) => x.rssKb));
+    t.diagnostic(`10 idle berth-monitors: RSS ${rss} kB, PSS ${pss} kB each at most (conmon: 2007 kB RSS, 399 kB PSS)`);
+    console.log(`10 idle berth-monitors: RSS ${(rss / 1024).toFixed(2)} MiB, PSS ${(pss / 1024).toFixed(2)} MiB each at most`);
+    assert.ok(rss < CONMON_RSS_KB, `RSS ${rss} kB`);
+    assert.ok(pss < CONMON_PSS_KB, `PSS ${pss} kB must stay under conmon's ${CONMON_PSS_KB} kB`);
+    for (const m of mons) {
+      const c = await MonitorClient.connect(m.opts.ctlSocket, m.opts.exitPath);
+      c.closeStdin();
+      const ex = await withTimeout(c.exited, 5000, 'cat to exit');
+      c.close();
+      assert.equal(ex.exitCode, 0);
+      assert.equal(ex.status, 'exited');
+      await waitFor('the monitor to exit', () => !alive(m.pid), 5000);
+      assert.equal(existsSync(m.opts.ctlSocket), false);
+    }
   });
 
   test('the container keeps running and logging when the process that created it is killed (-9); a new ctl client sees its exit', async (t) => {
@@ -273,6 +313,16 @@ describe('berth-monitor', { concurrency: false }, () => {
     const log = readLog(m.opts.logPath);
     assert.ok(log.every((e) => e.stream === 'stdout'), 'a tty has only stdout');
     assert.deepEqual(log.map((e) => e.log).filter((l) => /pts|\d+ \d+/.test(l)), ['/dev/pts/0\r\n', '24 80\r\n', '30 100\r\n']);
+    await m.rt.delete(m.id);
+    await assertGone(m);
+  });
+
+  test('an init that exits before berthd names its pid is not missed: exit.json has its pid and code', async (t) => {
+    const m = await runMonitored(t, { args: ['/bin/sh', '-c', 'echo early; exit 5'], sendPid: false });
+    const ex = await exited(m);
+    assert.equal(ex.pid, m.initPid);
+    assert.equal(ex.exitCode, 5);
+    assert.deepEqual(readLog(m.opts.logPath).map((e) => e.log), ['early\n']);
     await m.rt.delete(m.id);
     await assertGone(m);
   });
