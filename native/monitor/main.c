@@ -389,7 +389,9 @@ static void console_recv(void)
 		memcpy(&fd, CMSG_DATA(c), sizeof(int));
 		nonblock(fd);
 		out.fd = fd;
-		stdin_fd = fd;
+		/* without --stdin (docker's -t without -i) what clients type goes nowhere */
+		if (o.stdin_open)
+			stdin_fd = fd;
 		if (have_ws)
 			ioctl(fd, TIOCSWINSZ, &pending_ws);
 	}
