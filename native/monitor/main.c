@@ -159,19 +159,21 @@ static void parse(int argc, char **argv)
 		usage("--log-max-file needs --log-max-size");
 }
 
+/* The socket gets its name only once it listens (bound under a temporary name, then renamed):
+ * whoever finds the path can connect, and a path that refuses means a dead monitor. */
 static int listen_unix(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
+	if (strlen(path) + 4 >= sizeof(sa.sun_path))
 		fatal(ENAMETOOLONG, "socket %s", path);
-	strcpy(sa.sun_path, path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.new", path);
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		fatal(errno, "socket %s", path);
 	mode_t old = umask(077); /* root's only */
-	if (unlink(path) < 0 && errno != ENOENT)
-		fatal(errno, "removing the old socket %s", path);
-	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 16) < 0)
+	if (unlink(sa.sun_path) < 0 && errno != ENOENT)
+		fatal(errno, "removing the old socket %s", sa.sun_path);
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 16) < 0 || rename(sa.sun_path, path) < 0)
 		fatal(errno, "listening on %s", path);
 	umask(old);
 	return s;
@@ -627,7 +629,7 @@ static void finish(void)
 		close(jl.fd);
 }
 
-enum { T_SIG, T_OUT, T_ERR, T_STDIN, T_ATT_L, T_CTL_L, T_CON_L, T_CON_C, T_ATT, T_CTL };
+enum { T_SIG, T_ATT_L, T_CTL_L, T_CON_L, T_CON_C, T_OUT, T_ERR, T_STDIN, T_ATT, T_CTL };
 
 int main(int argc, char **argv)
 {
@@ -689,18 +691,19 @@ int main(int argc, char **argv)
 		int n = 0;
 #define ADD(f, ev, t, i) do { p[n] = (struct pollfd){ .fd = (f), .events = (ev) }; tag[n] = (t); idx[n] = (i); n++; } while (0)
 		ADD(sigfd, POLLIN, T_SIG, 0);
-		if (out.fd >= 0)
-			ADD(out.fd, POLLIN, T_OUT, 0);
-		if (err.fd >= 0)
-			ADD(err.fd, POLLIN, T_ERR, 0);
-		if (stdin_fd >= 0 && stdin_plen && stdin_fd != out.fd)
-			ADD(stdin_fd, POLLOUT, T_STDIN, 0);
+		/* new clients before output: a client connected before the container wrote gets all of it */
 		ADD(attach_lfd, POLLIN, T_ATT_L, 0);
 		ADD(ctl_lfd, POLLIN, T_CTL_L, 0);
 		if (console_lfd >= 0 && console_cfd < 0)
 			ADD(console_lfd, POLLIN, T_CON_L, 0);
 		if (console_cfd >= 0)
 			ADD(console_cfd, POLLIN, T_CON_C, 0);
+		if (out.fd >= 0)
+			ADD(out.fd, POLLIN, T_OUT, 0);
+		if (err.fd >= 0)
+			ADD(err.fd, POLLIN, T_ERR, 0);
+		if (stdin_fd >= 0 && stdin_plen && stdin_fd != out.fd)
+			ADD(stdin_fd, POLLOUT, T_STDIN, 0);
 		for (int i = 0; i < natt; i++) {
 			/* backpressure: clients are not read while the container's stdin is full */
 			short ev = (short)((att[i].reading && stdin_plen == 0 ? POLLIN : 0) | (att[i].plen ? POLLOUT : 0));

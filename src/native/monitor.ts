@@ -8,7 +8,7 @@
  * (`MonitorClient.sendPid`) and lets go of it: it lives on without any Node process.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { findNativeBinary } from './binary.ts';
@@ -69,20 +69,30 @@ export function monitorCommand(opts: MonitorOptions): { command: string; args: s
 
 /**
  * Starts a monitor around any command (no sync fd): detached in its own session and unref'ed, so
- * the caller may exit. Resolves with its pid once it runs; its sockets exist once `ctlSocket` answers.
+ * the caller may exit. Resolves with its pid once its sockets listen (or it has already finished:
+ * then exit.json is there).
  */
-export function spawnMonitor(opts: Omit<MonitorOptions, 'preserveFds'>, command: string[]): Promise<number> {
+export async function spawnMonitor(opts: Omit<MonitorOptions, 'preserveFds'>, command: string[]): Promise<number> {
   const { command: bin, args } = monitorCommand(opts);
-  const i = args.indexOf('--sync-fd');
-  args.splice(i, 2);
-  const child = spawn(bin, [...args, ...command], { stdio: 'ignore', detached: true, argv0: 'berth-monitor' });
-  return new Promise((resolve, reject) => {
+  args.splice(args.indexOf('--sync-fd'), 2);
+  const child = spawn(bin, [...args, ...command], { stdio: ['ignore', 'ignore', 'pipe'], detached: true, argv0: 'berth-monitor' });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  await new Promise<void>((resolve, reject) => {
     child.once('error', (e) => reject(new MonitorError(`starting berth-monitor: ${e.message}`)));
-    child.once('spawn', () => {
-      child.unref();
-      resolve(child.pid!);
-    });
+    child.once('spawn', resolve);
   });
+  // the sockets are made before the command runs; a monitor that exits before making them failed
+  for (let delay = 1; !existsSync(opts.ctlSocket) && !existsSync(opts.exitPath); delay = Math.min(delay * 2, 20)) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new MonitorError(stderr.trim() || `berth-monitor exited (${child.exitCode ?? child.signalCode}) before listening`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  // from now on its stderr is nobody's: a closed pipe, which it ignores (SIGPIPE is ignored)
+  child.stderr!.destroy();
+  child.unref();
+  return child.pid!;
 }
 
 /** exit.json, or undefined while there is none. */

@@ -351,6 +351,46 @@ describe('berth-monitor', { concurrency: false }, () => {
     await assertGone(m);
   });
 
+  test('a line longer than 16 KiB is logged in 16 KiB pieces that share the first one\'s time; max-file 1 truncates', async (t) => {
+    const opts = await monitorDir(t, 'h9mon-long', { logMaxSize: 20_000 });
+    // 40000 bytes then a newline, then a UTF-8 character cut by the 16 KiB boundary, then 100 short lines
+    const script = 'head -c 40000 /dev/zero | tr "\\0" a; echo; head -c 16383 /dev/zero | tr "\\0" b; printf "\\303\\251\\n"; ' +
+      'i=0; while [ $i -lt 100 ]; do echo "short $i"; i=$((i+1)); done';
+    await spawnMonitor(opts, ['/bin/sh', '-c', script]);
+    const c = await MonitorClient.connect(opts.ctlSocket, opts.exitPath);
+    const ex = await withTimeout(c.exited, 5000, 'the command to exit');
+    c.close();
+    assert.equal(ex.exitCode, 0);
+    assert.deepEqual(readdirSync(opts.dir).filter((n) => n.includes('json.log')), ['h9mon-long-json.log'], 'max-file 1: no rotated file');
+    // checked before each entry: the 2nd piece makes the file pass 20000 bytes, the 3rd truncates it,
+    // then the line of b's, and the entry after it truncates again; the short lines stay under
+    const log = readLog(opts.logPath);
+    assert.deepEqual(log.map((e) => e.log), ['\ufffd\n', ...Array.from({ length: 100 }, (_, i) => `short ${i}\n`)]);
+    await fs.rm(opts.logPath);
+  });
+
+  test('pieces of long lines and invalid UTF-8 across a piece boundary, as docker logs them', async (t) => {
+    const opts = await monitorDir(t, 'h9mon-pieces');
+    const script = 'head -c 40000 /dev/zero | tr "\\0" a; echo; head -c 16383 /dev/zero | tr "\\0" b; printf "\\303\\251\\n"';
+    await spawnMonitor(opts, ['/bin/sh', '-c', script]);
+    const c = await MonitorClient.connect(opts.ctlSocket, opts.exitPath);
+    await withTimeout(c.exited, 5000, 'the command to exit');
+    c.close();
+    const log = readLog(opts.logPath);
+    assert.deepEqual(log.map((e) => e.log.length), [16384, 16384, 40000 - 2 * 16384 + 1, 16384, 2]);
+    assert.ok(log.slice(0, 3).every((e) => e.time === log[0]!.time), 'the pieces of one line share its first piece\'s time');
+    assert.equal(log[2]!.log.at(-1), '\n', 'only the last piece ends the line');
+    // "é" is C3 A9: the first byte ends the first piece, the second starts the next, each invalid alone
+    assert.equal(log[3]!.log.at(-1), '\ufffd');
+    assert.equal(log[4]!.log, '\ufffd\n');
+  });
+
+  test('bad monitor flags are refused with a reason', async (t) => {
+    const opts = await monitorDir(t, 'h9mon-bad', { logMaxSize: 0 });
+    await assert.rejects(spawnMonitor(opts, ['/bin/true']), /--log-max-size: "0" is not a number >= 1/);
+    assert.equal(existsSync(opts.ctlSocket), false);
+  });
+
   test('a monitor that cannot start fails the create with its reason and leaves nothing', async (t) => {
     const id = uniqueId('h9mon-');
     const bundle = await makeBundle({ args: ['/bin/true'] });
