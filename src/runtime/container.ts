@@ -11,7 +11,7 @@ import { cgroupPids, createCgroup, removeCgroup, type CgroupPlacement } from './
 import type { CgroupLayout } from './cgroups/layout.ts';
 import type { CgroupDir } from './plan/build.ts';
 import { buildCreatePlan, buildExecPlan } from './plan/build.ts';
-import { HelperSession } from './helper.ts';
+import { HelperSession, type SpawnVia } from './helper.ts';
 import { runHooks } from './hooks.ts';
 import { RuntimeError, errnoCode } from './errors.ts';
 import { NotFoundError, StateStore, isAlive, processStart, statusOf, validateId, type ContainerRecord } from './state.ts';
@@ -37,6 +37,11 @@ export interface CreateOptions {
   noNewKeyring?: boolean;
   /** run: the helper stays the init's parent and reports its exit status */
   foreground?: boolean;
+  /**
+   * berth-init is exec'd by this command (berth-monitor, see src/native/monitor.ts), which stays
+   * the init's parent once berth-init's stage 0 exits (detached mode only); `session.pid` is its pid.
+   */
+  spawnVia?: SpawnVia;
 }
 
 export interface Created {
@@ -160,6 +165,7 @@ export class Runtime {
     const layout = detectLayout();
     const cgroupsPath = resolveCgroupsPath(spec.linux?.cgroupsPath, id);
     const annotations = spec.annotations;
+    if (opts.spawnVia && opts.foreground) throw new RuntimeError(`create ${id}: a foreground container cannot be started through another process`);
 
     this.store.claim(id);
     const rec: ContainerRecord = {
@@ -172,7 +178,7 @@ export class Runtime {
     try {
       // the helper execs (on the other core) while we make the cgroups and compute its plan
       t = trace.now();
-      session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `create ${id}` });
+      session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `create ${id}`, spawnVia: opts.spawnVia });
       if (opts.foreground) rec.helperPid = session.pid;
       const tc = trace.now();
       rec.cgroup = createCgroup(layout, cgroupsPath);

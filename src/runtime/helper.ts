@@ -24,6 +24,12 @@ function findHelper(): string {
   throw new RuntimeError('berth-init (the native helper) is not built: run `npm install` (make -C native)');
 }
 
+/** A process that starts berth-init for us: `command args... /path/berth-init SYNCFD` */
+export interface SpawnVia {
+  command: string;
+  args: string[];
+}
+
 export interface HelperMessage {
   kind: 'pid' | 'hooks' | 'ready' | 'error' | 'fail' | 'done';
   fields: string[];
@@ -40,13 +46,21 @@ export class HelperSession {
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private plan?: Plan;
 
-  /** Starts the helper; it waits for its plan, which `sendPlan` gives it (so both can be prepared at once). */
-  constructor(opts: { preserveFds: number; what: string }) {
+  /**
+   * Starts the helper; it waits for its plan, which `sendPlan` gives it (so both can be prepared at once).
+   * With `spawnVia` the process started is that command (berth-monitor), detached in its own
+   * session with no stdio of ours, and berth-init's command line follows its `args`: it execs
+   * berth-init with the same fds, so the session talks to berth-init as usual.
+   */
+  constructor(opts: { preserveFds: number; what: string; spawnVia?: SpawnVia }) {
     const syncIndex = 3 + opts.preserveFds;
-    const stdio: StdioOptions = ['inherit', 'inherit', 'inherit'];
+    const via = opts.spawnVia;
+    const stdio: StdioOptions = via ? ['ignore', 'ignore', 'ignore'] : ['inherit', 'inherit', 'inherit'];
     for (let fd = 3; fd < syncIndex; fd++) stdio.push(fd);
     stdio.push('pipe');
-    this.child = spawn(findHelper(), [String(syncIndex)], { stdio, argv0: 'berth-init' });
+    this.child = via
+      ? spawn(via.command, [...via.args, findHelper(), String(syncIndex)], { stdio, detached: true, argv0: 'berth-monitor' })
+      : spawn(findHelper(), [String(syncIndex)], { stdio, argv0: 'berth-init' });
     this.exited = new Promise((res) => {
       this.child.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };
