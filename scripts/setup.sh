@@ -15,7 +15,7 @@ APT_PACKAGES=(
   iproute2 nftables iptables
   runc crun containerd podman conmon skopeo umoci docker-registry
   apache2-utils zstd openssl debootstrap
-  jq hyperfine procps util-linux
+  jq hyperfine procps util-linux strace
 )
 
 missing=()

@@ -48,8 +48,9 @@ function scope(t: TestContext) {
     if (first) throw first;
   });
   return {
+    /** a fresh id with this prefix, deleted after the test; or `id` itself when it is one already */
     id(prefix: string): string {
-      const id = uniqueId(prefix);
+      const id = prefix.endsWith('-') ? uniqueId(prefix) : prefix;
       ids.push(id);
       return id;
     },
@@ -172,7 +173,8 @@ describe('start under parallel load', () => {
     const worker = async () => {
       while (next < RUNS) {
         next++;
-        const id = s.id('hs3-par-');
+        // not in the scope's list: each run deletes its own, and only a failed delete is left to it
+        const id = uniqueId('hs3-par-');
         const c = await oci(['create', '--bundle', b.dir, id], { timeoutMs: 60_000 });
         if (c.code !== 0) {
           failures.push(`create ${id}: ${show(c)}`);
@@ -181,12 +183,47 @@ describe('start under parallel load', () => {
         const st = await oci(['start', id], { timeoutMs: 60_000 });
         if (st.code !== 0) failures.push(`start ${id}: ${show(st)}`);
         const d = await oci(['delete', '--force', id], { timeoutMs: 60_000 });
-        if (d.code !== 0) failures.push(`delete ${id}: ${show(d)}`);
+        if (d.code !== 0) {
+          failures.push(`delete ${id}: ${show(d)}`);
+          s.id(id);
+        }
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
     t.diagnostic(`${RUNS} runs in ${Date.now() - t0} ms`);
     assert.deepEqual(failures, []);
+  });
+
+  test('start paused between its fifo read and its liveness check while the init releases, execs and exits: success, the program ran once', async (t) => {
+    // strace delays start's open of /proc/PID/stat (its liveness check) by 30 ms: the pause a
+    // loaded machine may give it between reading nothing from the fifo and looking at the init
+    const s = scope(t);
+    const out = await fs.mkdtemp('/var/tmp/berth-hs3-race-');
+    await fs.chmod(out, 0o755);
+    s.defer(() => fs.rm(out, { recursive: true, force: true }));
+    const b = await s.bundle({
+      args: ['/bin/sh', '-c', 'echo ran >> /out/runs'],
+      mutate: (c) => {
+        c.mounts.push({ destination: '/out', type: 'bind', source: out, options: ['rbind', 'rw'] });
+        // the init waits here after start opened the fifo, so start is polling when it releases
+        c.hooks = { startContainer: [{ path: '/bin/sleep', args: ['sleep', '0.05'] }] };
+      },
+    });
+    const RUNS = 8;
+    const failures: string[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const id = s.id('hs3-race-');
+      ok(await oci(['create', '--bundle', b.dir, id]), 'create');
+      const { pid } = await state(id);
+      const r = await runCommand('strace', [
+        '-qq', '-o', '/dev/null', '-P', `/proc/${pid}/stat`, '-e', 'trace=openat', '-e', 'inject=openat:delay_enter=30000',
+        process.execPath, BERTH_OCI, '--root', ROOT, 'start', id,
+      ]);
+      if (r.code !== 0) failures.push(show(r));
+      await waitStatus(id, 'stopped');
+    }
+    assert.deepEqual(failures, []);
+    assert.equal(await fs.readFile(path.join(out, 'runs'), 'utf8'), 'ran\n'.repeat(RUNS), 'each container ran its program once');
   });
 });
 
@@ -206,7 +243,7 @@ describe('rootfs lookups racing renames on the host', () => {
       await fs.mkdir(path.join(b.rootfs, `tmp/d${k}/m`), { recursive: true });
       await fs.symlink('../'.repeat(10) + `tmp/d${k}`, path.join(b.rootfs, `l${k}`));
     }
-    const dir = await fs.mkdtemp('/var/tmp/berth-4-storm-');
+    const dir = await fs.mkdtemp('/var/tmp/berth-hs4-storm-');
     s.defer(() => fs.rm(dir, { recursive: true, force: true }));
     const storm = spawn('perl', ['-e', 'chdir $ARGV[0] or die; open F, ">a"; close F; while (1) { rename "a", "b"; rename "b", "a" }', dir], { stdio: 'ignore' });
     const stopped = new Promise((r) => storm.once('exit', r));
