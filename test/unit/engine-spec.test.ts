@@ -11,6 +11,9 @@ import { tweakCapabilities, parseSecurityOpts } from '../../src/engine/spec/secu
 import { defaultProfile, resolveProfile } from '../../src/engine/spec/seccomp-default.ts';
 import { ramInBytes, fromHumanSize, parseUlimit } from '../../src/engine/spec/units.ts';
 import { InvalidParameterError } from '../../src/engine/errors.ts';
+import { CAPABILITIES } from '../../src/runtime/caps.ts';
+
+const ALL_CAPS = [...CAPABILITIES.keys()];
 
 const ID = 'ab12cd34ef56'.padEnd(64, '0');
 let rootfs: string;
@@ -33,7 +36,7 @@ function input(over: Partial<BuildSpecInput> = {}): BuildSpecInput {
     config: {},
     hostConfig: {},
     rootfs,
-    host: { cgroupV2: true, ncpu: 2, kernel: '6.1.0', arch: 'amd64', lastCap: 40 },
+    host: { cgroupV2: true, ncpu: 2, kernel: '6.1.0', arch: 'amd64', capabilities: ALL_CAPS },
     ...over,
   };
 }
@@ -72,7 +75,7 @@ describe('docker defaults', () => {
   });
 
   test('cgroup v1 hosts keep the host cgroup namespace, as docker does', async () => {
-    const { spec } = await buildSpec(input({ host: { cgroupV2: false, ncpu: 2, lastCap: 40 } }));
+    const { spec } = await buildSpec(input({ host: { cgroupV2: false, ncpu: 2, capabilities: ALL_CAPS } }));
     assert.ok(!spec.linux!.namespaces!.some((n) => n.type === 'cgroup'));
   });
 
@@ -121,11 +124,11 @@ describe('user', () => {
 
 describe('capabilities and security options', () => {
   test('cap-add/cap-drop with and without CAP_, ALL', () => {
-    assert.deepEqual(tweakCapabilities(['net_admin'], ['CAP_CHOWN', 'mknod'], false, 40),
+    assert.deepEqual(tweakCapabilities(['net_admin'], ['CAP_CHOWN', 'mknod'], false, ALL_CAPS),
       [...DOCKER_DEFAULT_CAPS.filter((c) => c !== 'CAP_CHOWN' && c !== 'CAP_MKNOD'), 'CAP_NET_ADMIN']);
-    assert.deepEqual(tweakCapabilities(['KILL'], ['ALL'], false, 40), ['CAP_KILL']);
-    assert.equal(tweakCapabilities(['ALL'], ['SYS_ADMIN'], false, 40).length, 40);
-    assert.equal(tweakCapabilities([], [], true, 40).length, 41);
+    assert.deepEqual(tweakCapabilities(['KILL'], ['ALL'], false, ALL_CAPS), ['CAP_KILL']);
+    assert.equal(tweakCapabilities(['ALL'], ['SYS_ADMIN'], false, ALL_CAPS).length, 40);
+    assert.equal(tweakCapabilities([], [], true, ALL_CAPS).length, 41);
   });
   test('unknown capability', async () => {
     await rejects(buildSpec(input({ hostConfig: { CapAdd: ['FOO'] } })), 'unknown capability: "CAP_FOO"');

@@ -43,7 +43,7 @@ export interface BuildSpecInput {
   initBinary?: string;
   cgroupsPath?: string;
   /** facts about the host, for tests; default this host's */
-  host?: { cgroupV2?: boolean; ncpu?: number; kernel?: string; arch?: string; lastCap?: number };
+  host?: { cgroupV2?: boolean; ncpu?: number; kernel?: string; arch?: string; capabilities?: string[] };
 }
 
 export interface BuiltSpec {
@@ -209,7 +209,7 @@ export async function buildSpec(input: BuildSpecInput): Promise<BuiltSpec> {
   }
   const user = await resolveUser(input.rootfs, config.User ?? '', (hc.GroupAdd ?? []).filter((g) => g !== ''));
 
-  const caps = tweakCapabilities(hc.CapAdd ?? [], hc.CapDrop ?? [], privileged, host.lastCap);
+  const caps = tweakCapabilities(hc.CapAdd ?? [], hc.CapDrop ?? [], privileged, host.capabilities);
   const sec = parseSecurityOpts(hc.SecurityOpt ?? []);
 
   const spec: Spec = {

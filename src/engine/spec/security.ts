@@ -9,19 +9,24 @@ import { CAP_LAST_CAP, capName } from '../../runtime/caps.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { DOCKER_DEFAULT_CAPS } from './defaults.ts';
 
-/** Every capability this kernel knows (docker's GetAllCapabilities), in number order. */
-export function allCapabilities(lastCap = hostLastCap()): string[] {
-  const out: string[] = [];
-  for (let i = 0; i <= Math.min(lastCap, CAP_LAST_CAP); i++) out.push(capName(i)!);
-  return out;
-}
-
-function hostLastCap(): number {
+/**
+ * The capabilities a container can be given: those this kernel knows that the engine itself
+ * holds in its bounding set (what moby's caps list does since it runs in containers too); a
+ * capability outside it would make the runtime's capset fail.
+ */
+export function availableCapabilities(): string[] {
+  let last = CAP_LAST_CAP;
+  let bounding = (1n << BigInt(CAP_LAST_CAP + 1)) - 1n;
   try {
-    return Number.parseInt(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'), 10);
+    last = Number.parseInt(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'), 10);
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) bounding = BigInt(`0x${m[1]}`);
   } catch {
-    return CAP_LAST_CAP;
+    // not Linux /proc: every capability berth knows
   }
+  const out: string[] = [];
+  for (let i = 0; i <= Math.min(last, CAP_LAST_CAP); i++) if ((bounding >> BigInt(i)) & 1n) out.push(capName(i)!);
+  return out;
 }
 
 /** Upper-cases, adds CAP_, keeps ALL; docker's `unknown capability: "CAP_X"`. */
@@ -36,8 +41,8 @@ function normalize(caps: readonly string[], known: readonly string[]): string[] 
 }
 
 /** The container's capabilities (bounding = effective = permitted), as docker computes them. */
-export function tweakCapabilities(adds: readonly string[], drops: readonly string[], privileged: boolean, lastCap?: number): string[] {
-  const all = allCapabilities(lastCap);
+export function tweakCapabilities(adds: readonly string[], drops: readonly string[], privileged: boolean, available: readonly string[] = availableCapabilities()): string[] {
+  const all = [...available];
   if (privileged) return all;
   if (adds.length === 0 && drops.length === 0) return [...DOCKER_DEFAULT_CAPS];
   const capDrop = normalize(drops, all);
