@@ -15,7 +15,7 @@ APT_PACKAGES=(
   iproute2 nftables iptables
   runc crun containerd podman conmon skopeo umoci docker-registry
   apache2-utils zstd openssl debootstrap
-  jq hyperfine procps util-linux
+  jq hyperfine procps util-linux strace
   # clients only, the acceptance tests of berthd: Debian's docker CLI 20.10 (API 1.41), the
   # Docker SDK for Python and compose. dockerd comes with docker.io and is never started here.
   docker.io python3-docker docker-compose

@@ -24,6 +24,20 @@ static void close_keep_errno(int fd)
 	errno = e;
 }
 
+/* openat2(2), retried while it fails with EAGAIN. With RESOLVE_IN_ROOT (or BENEATH), a lookup
+ * that walks ".." fails with EAGAIN when any mount or rename happened anywhere on the system
+ * during it: the kernel cannot then prove ".." stayed inside the root. Nothing is wrong with
+ * the path; the lookup is tried again, a bounded number of times (a host that mounts or renames
+ * without pause could otherwise keep us here for ever). */
+int openat2_retry(int dirfd, const char *path, struct open_how *how)
+{
+	for (int i = 0;; i++) {
+		int fd = (int)syscall(SYS_openat2, dirfd, path, how, sizeof(*how));
+		if (fd >= 0 || errno != EAGAIN || i == 1000)
+			return fd;
+	}
+}
+
 static int openat2_in_root(const char *path, int flags)
 {
 	struct open_how how = {
@@ -34,7 +48,7 @@ static int openat2_in_root(const char *path, int flags)
 		path++;
 	if (!*path)
 		path = ".";
-	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	return openat2_retry(rootfd, path, &how);
 }
 
 /* Split "a/b/c" into a parent fd (resolved in root) and the last name. */

@@ -25,7 +25,8 @@ int plan_read(int fd, struct plan *p);
 extern int sync_fd;
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int sync_readline(char **line); /* returns length, or -1 on EOF/error; *line valid until next call */
-_Noreturn void die_record(int index, int err);
+_Noreturn void die_record(int index, const char *op, int err);
+int status_map(const char *path);
 _Noreturn void die(const char *op, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* trace.c: creation trace, buffered and flushed at well-defined points */
@@ -35,6 +36,7 @@ void trace_note(const char *step, uint64_t t0, uint64_t t1, const char *detail);
 void trace_flush(void);
 uint64_t now_ns(void);
 int trace_fd(void);
+void trace_seal(void);
 
 /* arg helpers */
 long long arg_ll(const struct rec *r, int i);
@@ -42,6 +44,8 @@ unsigned long long arg_ull(const struct rec *r, int i);
 int hexval(char c);
 
 /* fsops.c: root filesystem */
+struct open_how;
+int openat2_retry(int dirfd, const char *path, struct open_how *how);
 int op_propagation(const struct rec *r);
 int op_rootfs(const struct rec *r);
 int op_mount(const struct rec *r);
@@ -74,6 +78,7 @@ int op_seccomp_arch(const struct rec *r);
 int op_seccomp_flag(const struct rec *r);
 int op_seccomp_rule(const struct rec *r);
 int op_seccomp_load(const struct rec *r);
+int op_session_keyring(const struct rec *r);
 
 /* procops.c: process environment, hooks, console, exec */
 extern int console_sock;
@@ -93,6 +98,8 @@ int op_resolve_exec(const struct rec *r);
 int op_wait_fifo(const struct rec *r);
 int op_release(const struct rec *r);
 int op_close_fds(const struct rec *r);
+int exec_prepare(const struct rec *r);
+void exec_trace_note(void);
 _Noreturn void op_exec(const struct rec *r);
 
 /* bpfdev.c: cgroup v2 device filter (eBPF) */

@@ -23,7 +23,7 @@ static int open_in_root(const char *op, const char *root, const char *rel, unsig
 	if (rootfd < 0)
 		die(op, errno, "layer root %s", root);
 	struct open_how how = { .flags = flags | O_PATH | O_CLOEXEC, .mode = 0, .resolve = RESOLVE };
-	int fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+	int fd = openat2_retry(rootfd, rel, &how);
 	int e = errno;
 	close(rootfd);
 	errno = e;

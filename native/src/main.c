@@ -211,11 +211,14 @@ static int run(const struct rec *r)
 		hook_state = state;
 		return 0;
 	}
-	if (IS("session_keyring")) {
-		/* a fresh session keyring, so the container cannot see or use the caller's keys */
-		long k = syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, r->a[0]);
-		return (k < 0 && errno == ENOSYS) ? 0 : (k < 0 ? -1 : 0);
-	}
+	if (IS("session_keyring"))
+		return op_session_keyring(r);
+	if (IS("setsid"))
+		/* a session of its own, as runc and crun give it: a signal to the caller's process
+		 * group or session (a terminal's ^C, a hang-up) does not reach the container */
+		return setsid() < 0 ? -1 : 0;
+	if (IS("exec_status"))
+		return status_map(r->a[0]);
 	if (IS("become_root"))
 		return setresgid(0, 0, 0) < 0 ? -1 : setresuid(0, 0, 0);
 	if (IS("hooks_sync")) {
@@ -310,14 +313,16 @@ int main(int argc, char **argv)
 	for (int i = 0; i < plan.nrecs; i++) {
 		ns_fds[i] = -1;
 		if (!strcmp(plan.recs[i].op, "setns") && (ns_fds[i] = open(plan.recs[i].a[0], O_RDONLY | O_CLOEXEC)) < 0)
-			die_record(i, errno);
+			die_record(i, plan.recs[i].op, errno);
+		if (!strcmp(plan.recs[i].op, "exec") && exec_prepare(&plan.recs[i]) < 0)
+			die_record(i, plan.recs[i].op, errno);
 	}
 	for (int i = 0; i < plan.nrecs; i++) {
 		const struct rec *r = &plan.recs[i];
 		uint64_t t0 = now_ns();
 		int rc = run(r);
 		if (rc < 0)
-			die_record(i, errno);
+			die_record(i, r->op, errno);
 		trace_rec(r, t0, now_ns(), rc);
 	}
 	die("plan", 0, "the plan ended without exec");

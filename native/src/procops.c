@@ -130,7 +130,8 @@ int op_console(const struct rec *r)
 	close(master);
 	close(console_sock);
 	console_sock = -1;
-	if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
+	/* the plan's `setsid` made us a session leader without a terminal: this one becomes ours */
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
 		return -1;
 	for (int i = 0; i < 3; i++)
 		if (dup2(slave, i) < 0)
@@ -270,24 +271,46 @@ int op_close_fds(const struct rec *r)
 	return (int)syscall(SYS_close_range, 3 + preserve_fds, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
 }
 
+static char **exec_argv, **exec_envp;
+
+int exec_prepare(const struct rec *r)
+{
+	/* exec NARGS ARG... ENV...: the arrays are built when the plan is read, so that nothing
+	 * between the seccomp filter and execve allocates (malloc may need brk or mmap) */
+	int nargs = (int)arg_ll(r, 0);
+	if (nargs < 1 || 1 + nargs > r->n) {
+		errno = EINVAL;
+		return -1;
+	}
+	exec_argv = calloc((size_t)nargs + 1, sizeof(char *));
+	exec_envp = calloc((size_t)(r->n - 1 - nargs) + 1, sizeof(char *));
+	if (!exec_argv || !exec_envp)
+		return -1;
+	for (int i = 0; i < nargs; i++)
+		exec_argv[i] = r->a[1 + i];
+	for (int i = 1 + nargs, k = 0; i < r->n; i++)
+		exec_envp[k++] = r->a[i];
+	return 0;
+}
+
+static const char *exec_target(void)
+{
+	return exec_path[0] ? exec_path : exec_argv[0];
+}
+
+void exec_trace_note(void)
+{
+	uint64_t t = now_ns();
+	trace_note("exec", t, t, exec_target());
+}
+
 _Noreturn void op_exec(const struct rec *r)
 {
-	/* exec NARGS ARG... ENV... */
-	int nargs = (int)arg_ll(r, 0);
-	if (nargs < 1 || 1 + nargs > r->n)
+	if (!exec_argv)
 		die("exec", EINVAL, "bad exec record");
-	char **argv = calloc((size_t)nargs + 1, sizeof(char *));
-	char **envp = calloc((size_t)(r->n - 1 - nargs) + 1, sizeof(char *));
-	if (!argv || !envp)
-		die("exec", ENOMEM, "allocating argv");
-	for (int i = 0; i < nargs; i++)
-		argv[i] = r->a[1 + i];
-	for (int i = 1 + nargs, k = 0; i < r->n; i++)
-		envp[k++] = r->a[i];
-	const char *path = exec_path[0] ? exec_path : argv[0];
-	uint64_t t = now_ns();
-	trace_note("exec", t, t, path);
+	/* a no-op once the seccomp filter is loaded (it noted the exec ahead) */
+	exec_trace_note();
 	trace_flush();
-	execve(path, argv, envp);
-	die("exec", errno, "exec %s", path);
+	execve(exec_target(), exec_argv, exec_envp);
+	die("exec", errno, "execve(\"%s\")", exec_target());
 }

@@ -2,9 +2,15 @@
 #include "init.h"
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/keyctl.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -84,6 +90,8 @@ int op_no_new_privs(const struct rec *r)
 }
 
 static scmp_filter_ctx ctx;
+/* SECCOMP_FILTER_FLAG_* for the seccomp(2) that loads the filter (see op_seccomp_load) */
+static unsigned int load_flags;
 
 static int neg(int rc)
 {
@@ -116,11 +124,11 @@ int op_seccomp_flag(const struct rec *r)
 {
 	const char *f = r->a[0];
 	if (!strcmp(f, "SECCOMP_FILTER_FLAG_LOG"))
-		return neg(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1));
+		return load_flags |= SECCOMP_FILTER_FLAG_LOG, 0;
 	if (!strcmp(f, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"))
-		return neg(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1));
+		return load_flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW, 0;
 	if (!strcmp(f, "SECCOMP_FILTER_FLAG_TSYNC"))
-		return neg(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1));
+		return load_flags |= SECCOMP_FILTER_FLAG_TSYNC, 0;
 	die("seccomp", 0, "flag %s is not supported by this libseccomp", f);
 }
 
@@ -152,5 +160,66 @@ int op_seccomp_rule(const struct rec *r)
 
 int op_seccomp_load(const struct rec *r)
 {
-	return neg(seccomp_load(ctx));
+	/* The filter is the last thing before execve: after it, no syscall may run that the user's
+	 * profile could deny. libseccomp's seccomp_load() frees its program once loaded, and free()
+	 * may munmap or trim the heap; so the program is exported (before the load) and loaded with
+	 * one seccomp(2) that returns straight to execve. The trace is written ahead for the same
+	 * reason: this step (timed up to the load) and the exec to come. */
+	uint64_t t0 = now_ns();
+	int mfd = memfd_create("berth-seccomp", MFD_CLOEXEC);
+	if (mfd < 0)
+		return -1;
+	int rc = seccomp_export_bpf(ctx, mfd);
+	off_t len = rc < 0 ? -1 : lseek(mfd, 0, SEEK_END);
+	struct sock_filter *insns = len > 0 ? malloc((size_t)len) : NULL;
+	int e = rc < 0 ? -rc : errno;
+	if (insns && pread(mfd, insns, (size_t)len, 0) != len) {
+		e = errno ? errno : EIO;
+		free(insns);
+		insns = NULL;
+	}
+	close(mfd);
+	if (!insns || len % (off_t)sizeof(struct sock_filter) || len / (off_t)sizeof(struct sock_filter) > USHRT_MAX) {
+		errno = e ? e : EINVAL;
+		return -1;
+	}
+	struct sock_fprog prog = { .len = (unsigned short)(len / (off_t)sizeof(struct sock_filter)), .filter = insns };
+	trace_rec(r, t0, now_ns(), 0);
+	exec_trace_note();
+	trace_flush();
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, load_flags, &prog) != 0)
+		return -1;
+	trace_seal();
+	return 0;
+}
+
+#define KEY_USR_SEARCH 0x00080000 /* keyutils.h: the owner may search (find by name) */
+
+int op_session_keyring(const struct rec *r)
+{
+	/* session_keyring NAME: join the session keyring of that name, creating it if there is
+	 * none, so that no process of the container possesses the caller's keys. As in runc, the
+	 * init creates `_ses.<id>` and makes it searchable by its owner: that is what lets
+	 * `exec` (KEYCTL_JOIN_SESSION_KEYRING of the same name) find and join it */
+	long k = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, r->a[0]);
+	if (k < 0)
+		return errno == ENOSYS ? 0 : -1;
+	char desc[512];
+	long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, k, desc, sizeof(desc));
+	if (n < 0)
+		return -1;
+	desc[(size_t)n < sizeof(desc) ? (size_t)n : sizeof(desc) - 1] = 0;
+	/* "type;uid;gid;perm;description", perm in hex */
+	char *p = desc;
+	for (int i = 0; i < 3 && p; i++)
+		if ((p = strchr(p, ';')))
+			p++;
+	if (!p) {
+		errno = EPROTO;
+		return -1;
+	}
+	unsigned long perm = strtoul(p, NULL, 16);
+	if (perm & KEY_USR_SEARCH)
+		return 0;
+	return syscall(SYS_keyctl, KEYCTL_SETPERM, k, perm | KEY_USR_SEARCH) < 0 ? -1 : 0;
 }

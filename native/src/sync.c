@@ -1,13 +1,52 @@
 /* The sync socket: short text lines between berth-oci and this helper. */
 #include "init.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 int sync_fd = -1;
+
+/* Once `ready` has closed the sync socket, a failure before execve is reported in this page: a
+ * file of the container's state directory (exec.status), mapped shared in stage 0 and inherited
+ * by the init, which `start` reads when the exec fifo has closed. Writing it is a memory store,
+ * not a syscall, so it works even after the seccomp filter is loaded; execve drops the mapping,
+ * so an empty page at the fifo's EOF means the user's program replaced the init. */
+#define STATUS_SIZE 4096
+static char *status_page;
+
+int status_map(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	void *p = MAP_FAILED;
+	if (ftruncate(fd, STATUS_SIZE) == 0)
+		p = mmap(NULL, STATUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int e = errno;
+	close(fd);
+	if (p == MAP_FAILED) {
+		errno = e;
+		return -1;
+	}
+	status_page = p;
+	/* fault the page in now, so that the report cannot need memory the cgroup might refuse */
+	*(volatile char *)status_page = 0;
+	return 0;
+}
+
+static void status_report(const char *msg)
+{
+	if (!status_page || sync_fd >= 0)
+		return;
+	size_t n = strnlen(msg, STATUS_SIZE - 1);
+	memcpy(status_page, msg, n);
+	status_page[n] = 0;
+}
 
 static void write_all(int fd, const char *buf, size_t len)
 {
@@ -79,6 +118,10 @@ _Noreturn void die(const char *op, int err, const char *fmt, ...)
 	for (char *c = msg; *c; c++)
 		if (*c == '\n' || *c == '\t')
 			*c = ' ';
+	/* first the report, which needs no syscall: what follows may be denied by a seccomp filter */
+	char report[STATUS_SIZE];
+	snprintf(report, sizeof(report), "%s: %s%s%s", op, msg, err ? ": " : "", err ? strerror(err) : "");
+	status_report(report);
 	trace_note("error", now_ns(), now_ns(), msg);
 	trace_flush();
 	if (sync_fd >= 0)
@@ -90,8 +133,11 @@ _Noreturn void die(const char *op, int err, const char *fmt, ...)
 
 /* A record failed: berth-oci knows the plan, so the index is enough for it to explain which
  * step failed and with what values. */
-_Noreturn void die_record(int index, int err)
+_Noreturn void die_record(int index, const char *op, int err)
 {
+	char report[256];
+	snprintf(report, sizeof(report), "step %d of the plan (%s): %s", index, op, strerror(err));
+	status_report(report);
 	char note[64];
 	snprintf(note, sizeof(note), "record %d", index);
 	trace_note("error", now_ns(), now_ns(), note);
@@ -99,6 +145,6 @@ _Noreturn void die_record(int index, int err)
 	if (sync_fd >= 0)
 		sync_send("fail\t%d\t%d\t%s", index, err, strerror(err));
 	else
-		dprintf(2, "berth-init: step %d of the plan failed: %s\n", index, strerror(err));
+		dprintf(2, "berth-init: %s\n", report);
 	_exit(127);
 }

@@ -11,12 +11,25 @@
 static int tfd = -1;
 static char tbuf[1 << 16];
 static size_t tlen;
+/* set once the seccomp filter is loaded: from then on nothing is recorded, not even the time
+ * (clock_gettime may be a real syscall where the vDSO cannot read the clock), because nothing
+ * but execve may run under the user's filter */
+static int sealed;
+static uint64_t last_ns;
 
 uint64_t now_ns(void)
 {
+	if (sealed)
+		return last_ns;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void trace_seal(void)
+{
+	trace_flush();
+	sealed = 1;
 }
 
 void trace_open(const char *path)
@@ -52,7 +65,7 @@ static void put_clean(const char *s)
 
 void trace_rec(const struct rec *r, uint64_t t0, uint64_t t1, long result)
 {
-	if (tfd < 0)
+	if (tfd < 0 || sealed)
 		return;
 	char head[128];
 	snprintf(head, sizeof(head), "%s\t%llu\t%llu\t%ld", r->op, (unsigned long long)t0,
@@ -67,7 +80,7 @@ void trace_rec(const struct rec *r, uint64_t t0, uint64_t t1, long result)
 
 void trace_note(const char *step, uint64_t t0, uint64_t t1, const char *detail)
 {
-	if (tfd < 0)
+	if (tfd < 0 || sealed)
 		return;
 	char head[128];
 	snprintf(head, sizeof(head), "%s\t%llu\t%llu\t0\t", step, (unsigned long long)t0, (unsigned long long)t1);
@@ -78,7 +91,7 @@ void trace_note(const char *step, uint64_t t0, uint64_t t1, const char *detail)
 
 void trace_flush(void)
 {
-	if (tfd >= 0 && tlen > 0) {
+	if (tfd >= 0 && tlen > 0 && !sealed) {
 		ssize_t n = write(tfd, tbuf, tlen);
 		(void)n;
 	}

@@ -200,7 +200,7 @@ function warm(): void {
   spec.process!.terminal = false;
   const layout = detectLayout();
   const plan = buildCreatePlan({
-    spec, bundle: '/', rootfs: '/', fifoPath: '/x', tracePath: '/x', cgroupsPath: '/berth/x', layout,
+    spec, bundle: '/', rootfs: '/', fifoPath: '/x', statusPath: '/x', tracePath: '/x', cgroupsPath: '/berth/x', layout,
     cgroupDirs: layout.hierarchies.map((h) => ({ dir: `${h.mountPoint}/berth/x`, version: h.version })),
     preserveFds: 0, noPivot: false, noNewKeyring: false, id: 'x', foreground: true,
   });

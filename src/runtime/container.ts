@@ -172,6 +172,7 @@ export class Runtime {
       id, bundle, rootfs, pid: 0, pidStart: '', created: new Date().toISOString(), owner: '',
       cgroup: { path: cgroupsPath, dirs: [], created: [] }, spec,
     };
+    if (opts.noNewKeyring) rec.noNewKeyring = true;
     if (annotations) rec.annotations = annotations;
     let session: HelperSession | undefined;
     let pid = 0;
@@ -197,7 +198,7 @@ export class Runtime {
       let built;
       try {
         built = buildCreatePlan({
-          spec, bundle, rootfs, fifoPath: this.store.fifo(id), tracePath: this.store.tracePath(id), cgroupsPath, layout,
+          spec, bundle, rootfs, fifoPath: this.store.fifo(id), statusPath: this.store.execStatus(id), tracePath: this.store.tracePath(id), cgroupsPath, layout,
           cgroupDirs: cgroupDirs(layout, rec.cgroup),
           deviceFilter: v2DeviceFilter(layout, rec.cgroup, spec),
           consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
@@ -282,6 +283,15 @@ export class Runtime {
     return false;
   }
 
+  /**
+   * The exec fifo tells `start` where the init is. The init opens it for writing (which blocks
+   * until we open it for reading), runs the startContainer hooks, writes one byte (the release),
+   * loads the seccomp filter and calls execve; the write end is close-on-exec, so the fifo reaches
+   * EOF when execve succeeds or when the init dies. The two are told apart by exec.status, where
+   * the init writes why it is dying (a memory store, so even under a filter that denies writes).
+   * The verdict is exact: released and no report means the user's program ran, even if it has
+   * already exited; anything else is a failure, with the init's message.
+   */
   async start(id: string): Promise<void> {
     const rec = this.store.read(id);
     const status = statusOf(this.store, rec);
@@ -291,35 +301,57 @@ export class Runtime {
     const fifo = this.store.fifo(id);
     // non-blocking open so a dead init cannot hang us; its blocked open(O_WRONLY) completes now
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    let released = false;
     try {
-      // one byte once the startContainer hooks ran, then EOF when execve closes the write end:
-      // poststart hooks must see the user's process, not our init
       const buf = Buffer.alloc(16);
-      let got = 0;
-      for (let delay = 0.05; ; delay = Math.min(delay * 2, 20)) {
-        let n = -1;
+      /** bytes read now: 0 at EOF (no writer: not opened yet, or gone), -1 when the writer has not written */
+      const read = (): number => {
         try {
-          n = readSync(fd, buf, 0, buf.length, null);
+          return readSync(fd, buf, 0, buf.length, null);
         } catch (e) {
-          if (errnoCode(e) !== 'EAGAIN') throw e;
+          if (errnoCode(e) === 'EAGAIN') return -1;
+          throw e;
         }
+      };
+      for (let delay = 0.05; ; delay = Math.min(delay * 2, 20)) {
+        const n = read();
         if (n > 0) {
-          got += n;
+          released = true;
           continue;
         }
-        if (n === 0 && got > 0) break;
+        if (n === 0 && released) break;
         if (!isAlive(rec)) {
-          if (got > 0) break;
-          throw new RuntimeError(`cannot start container ${id}: its init exited before start`);
+          // it may have released, exec'd and exited since the last read: the byte is still in
+          // the pipe, which we hold open
+          while (read() > 0) released = true;
+          break;
         }
         sleep(delay);
       }
     } finally {
       closeSync(fd);
     }
+    const report = this.execReport(id);
+    if (report !== undefined || !released) {
+      throw new RuntimeError(`cannot start container ${id}: ${report ?? 'its init exited before start'}`);
+    }
     unlinkSync(fifo);
     const errors = await runHooks(rec.spec.hooks?.poststart, this.hookState(rec, 'running'), true);
     for (const e of errors) process.stderr.write(`berth-oci: warning: poststart ${e}\n`);
+  }
+
+  /** What the init wrote in exec.status before dying, if anything. */
+  private execReport(id: string): string | undefined {
+    let page: Buffer;
+    try {
+      page = readFileSync(this.store.execStatus(id));
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+    const end = page.indexOf(0);
+    const text = page.subarray(0, end < 0 ? page.length : end).toString('utf8').trim();
+    return text || undefined;
   }
 
   kill(id: string, signal: NodeJS.Signals | number, all = false): void {
@@ -481,6 +513,7 @@ export class Runtime {
     try {
       plan = buildExecPlan({
         spec: rec.spec, process: proc, pid: rec.pid, joinNamespaces: join, cgroupDirs: cgroupDirs(detectLayout(), rec.cgroup),
+        keyringOf: rec.noNewKeyring ? undefined : rec.id,
         consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
         preserveFds: opts.preserveFds ?? 0, foreground: !opts.detach,
         // no mount namespace to join: the process would otherwise run in the host's "/"

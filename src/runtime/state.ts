@@ -1,7 +1,8 @@
 /**
  * The state directory of each container: <root>/<id>/ holding state.json (written to a temp
  * file, then renamed, so a crash never leaves a torn file), exec.fifo while the container is
- * created-but-not-started, trace.log, and `mounts` for a container in the host's mount namespace. mkdir of the directory is the lock that makes ids unique.
+ * created-but-not-started, exec.status (see Runtime.start), trace.log, and `mounts` for a container in
+ * the host's mount namespace. mkdir of the directory is the lock that makes ids unique.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Spec, ContainerStatus } from './spec/types.ts';
@@ -29,6 +30,8 @@ export interface ContainerRecord {
   spec: Spec;
   /** foreground run: the berth-init that waits for the init to report its status (in the cgroup too) */
   helperPid?: number;
+  /** create --no-new-keyring: the init kept the caller's session keyring, and so does exec */
+  noNewKeyring?: boolean;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_+.-]{0,1023}$/;
@@ -50,6 +53,11 @@ export class StateStore {
 
   fifo(id: string): string {
     return `${this.dir(id)}/exec.fifo`;
+  }
+
+  /** The page in which the init reports why it died between `ready` and execve (empty if it did not). */
+  execStatus(id: string): string {
+    return `${this.dir(id)}/exec.status`;
   }
 
   tracePath(id: string): string {

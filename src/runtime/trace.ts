@@ -52,6 +52,7 @@ const STAGE: Readonly<Record<string, string>> = {
   seccomp_flag: 'security', seccomp_rule: 'security', seccomp_load: 'security', cap_bounding: 'security',
   user: 'security', cwd: 'exec', cap_set: 'security', cap_ambient: 'security', no_new_privs: 'security',
   ready: 'exec', wait_fifo: 'exec', close_fds: 'security', exec: 'exec', start: 'exec', error: 'error',
+  exec_status: 'prepare', setsid: 'clone',
 };
 
 function caps(mask: string): string {
@@ -89,7 +90,11 @@ export function explain(step: string, a: string[]): string {
     case 'cap_set': return `capset(effective=${caps(a[0]!)}, permitted=${caps(a[1]!)}, inheritable=${caps(a[2]!)})`;
     case 'cap_ambient': return `prctl(PR_CAP_AMBIENT_RAISE, ${caps(a[0]!)})`;
     case 'no_new_privs': return 'prctl(PR_SET_NO_NEW_PRIVS, 1)';
-    case 'seccomp_load': return 'seccomp(SECCOMP_SET_MODE_FILTER) via seccomp_load()';
+    case 'seccomp_load': return 'seccomp(SECCOMP_SET_MODE_FILTER), the program exported by libseccomp: the last step, only execve follows';
+    case 'close_fds': return 'close_range(3 + preserved fds, ~0, CLOSE_RANGE_CLOEXEC)';
+    case 'setsid': return 'setsid(): a session of its own';
+    case 'session_keyring': return `keyctl(KEYCTL_JOIN_SESSION_KEYRING, "${a[0]}") + KEY_USR_SEARCH`;
+    case 'exec_status': return `mmap("${a[0]}", MAP_SHARED): where the init reports a failure after ready`;
     case 'seccomp_rule': return `seccomp rule: ${a[1]} -> action 0x${Number(a[0]).toString(16)}${a[2] !== '0' ? ` (${a[2]} arg conditions)` : ''}`;
     case 'user': return `setgroups([${a.slice(4).join(',')}]) setresgid(${a[1]}) setresuid(${a[0]}) umask(0${Number(a[2]).toString(8)})`;
     case 'hostname': return `sethostname("${a[0]}")`;

@@ -133,8 +133,8 @@ describe('lifecycle', () => {
     assert.equal((await state(id)).status, 'created', 'still created before start');
 
     ok(await ociFor(id, ['start', id]), 'start');
-    await waitFor('the program to write /out/started', () => existsSync(`${out}/started`));
-    assert.equal(await fs.readFile(`${out}/started`, 'utf8'), 'started\n');
+    // the shell creates the file (its redirection) before echo writes to it
+    await waitFor('the program to write /out/started', () => existsSync(`${out}/started`) && readFileSync(`${out}/started`, 'utf8') === 'started\n');
     const running = await state(id);
     assert.equal(running.status, 'running');
     assert.equal(running.pid, created.pid, 'start keeps the init pid');

@@ -63,6 +63,7 @@ function input(s: Spec, over: Partial<CreatePlanInput> = {}): CreatePlanInput {
     bundle,
     rootfs: join(bundle, 'rootfs'),
     fifoPath: '/run/berth/c1/exec.fifo',
+    statusPath: '/run/berth/c1/exec.status',
     tracePath: '/run/berth/c1/trace.log',
     cgroupsPath: '/berth/c1',
     layout: HYBRID,
@@ -521,21 +522,61 @@ describe('buildCreatePlan: root filesystem', () => {
 });
 
 describe('buildCreatePlan: process (identity, capabilities, seccomp, exec)', () => {
-  test('seccomp_load comes before user when noNewPrivileges is false (loading needs CAP_SYS_ADMIN)', () => {
+  test('without noNewPrivileges: seccomp_load is still the last step before exec, CAP_SYS_ADMIN kept in cap_set for it', () => {
     const recs = create(spec((s) => { s.process!.noNewPrivileges = false; s.linux!.seccomp = SECCOMP; }));
     assert.equal(count(recs, 'seccomp_load'), 1);
-    assert.ok(first(recs, 'seccomp_load') < first(recs, 'user'));
-    assert.ok(first(recs, 'seccomp_load') < first(recs, 'cap_bounding'));
+    const load = first(recs, 'seccomp_load');
+    assert.equal(recs[load + 1]!.op, 'exec');
+    assert.equal(load, recs.length - 2);
+    for (const op of ['user', 'cap_set', 'close_fds', 'wait_fifo', 'release']) assert.ok(first(recs, op) < load, `${op} before seccomp_load`);
     assert.equal(count(recs, 'no_new_privs'), 0);
+    const caps = defaultSpec().process!.capabilities!;
+    const admin = capMask(['CAP_SYS_ADMIN']);
+    assert.deepEqual(recs[first(recs, 'cap_set')]!.args,
+      [String(capMask(caps.effective!) | admin), String(capMask(caps.permitted!) | admin), '0'], 'CAP_SYS_ADMIN effective until the load');
+    assert.deepEqual(recs[first(recs, 'cap_ambient')]!.args, [String(capMask(caps.ambient!))], 'ambient unchanged');
   });
 
-  test('seccomp_load comes after close_fds when noNewPrivileges is true (as late as possible)', () => {
-    const recs = create(spec((s) => { s.process!.noNewPrivileges = true; s.linux!.seccomp = SECCOMP; }));
+  test('without noNewPrivileges: the CAP_SYS_ADMIN kept for the load never becomes ambient unless the config permits it', () => {
+    const recs = create(spec((s) => {
+      s.process!.noNewPrivileges = false;
+      s.linux!.seccomp = SECCOMP;
+      s.process!.capabilities = { ambient: ['CAP_SYS_ADMIN', 'CAP_KILL'], inheritable: ['CAP_SYS_ADMIN', 'CAP_KILL'], permitted: ['CAP_KILL'] };
+    }));
+    assert.deepEqual(recs[first(recs, 'cap_ambient')]!.args, [String(capMask(['CAP_KILL']))]);
+  });
+
+  test('with noNewPrivileges: seccomp_load after close_fds, the fifo release and no_new_privs, right before exec; cap_set as given', () => {
+    const recs = create(spec((s) => {
+      s.process!.noNewPrivileges = true;
+      s.linux!.seccomp = SECCOMP;
+      s.hooks = { startContainer: [{ path: '/s1' }] };
+    }));
     assert.equal(count(recs, 'seccomp_load'), 1);
     const load = first(recs, 'seccomp_load');
-    assert.ok(load > first(recs, 'close_fds'));
-    assert.ok(load > first(recs, 'no_new_privs'));
+    for (const op of ['close_fds', 'no_new_privs', 'wait_fifo', 'hook', 'release']) assert.ok(load > first(recs, op), `${op} before seccomp_load`);
     assert.equal(recs[load + 1]!.op, 'exec');
+    const caps = defaultSpec().process!.capabilities!;
+    assert.deepEqual(recs[first(recs, 'cap_set')]!.args, [String(capMask(caps.effective!)), String(capMask(caps.permitted!)), '0']);
+  });
+
+  test('close_fds comes before the exec fifo handshake (nothing after the release may need a syscall but execve)', () => {
+    const recs = create(spec());
+    assert.ok(first(recs, 'ready') < first(recs, 'close_fds'));
+    assert.ok(first(recs, 'close_fds') < first(recs, 'wait_fifo'));
+    assert.deepEqual(ops(recs).slice(-2), ['release', 'exec']);
+  });
+
+  test('exec_status is mapped in stage 0; the init makes its own session (after wait_go and become_root, if any), before console', () => {
+    const recs = create(spec());
+    const clone = first(recs, 'clone');
+    assert.ok(first(recs, 'exec_status') < clone);
+    assert.deepEqual(recs[first(recs, 'exec_status')]!.args, ['/run/berth/c1/exec.status']);
+    assert.equal(recs[clone + 1]!.op, 'setsid');
+    const tty = create(spec((s) => { s.process!.terminal = true; s.hooks = { startContainer: [{ path: '/s1' }] }; }));
+    assert.equal(count(tty, 'setsid'), 1);
+    assert.equal(tty[first(tty, 'wait_go') + 1]!.op, 'setsid', 'right after wait_go');
+    assert.ok(first(tty, 'setsid') < first(tty, 'console'));
   });
 
   test('the seccomp filter is built in stage 0 (before clone) and loaded in the init', () => {
@@ -600,9 +641,9 @@ describe('buildCreatePlan: process (identity, capabilities, seccomp, exec)', () 
     assert.throws(() => buildCreatePlan(input(spec((s) => { s.process!.args = []; }))), /process\.args is empty/);
   });
 
-  test('a config without process: ready, wait_fifo, release, then an exec that fails', () => {
+  test('a config without process: ready, close_fds, wait_fifo, release, then an exec that fails', () => {
     const recs = create(spec((s) => { delete s.process; }));
-    assert.deepEqual(ops(recs).slice(-4), ['ready', 'wait_fifo', 'release', 'exec']);
+    assert.deepEqual(ops(recs).slice(-5), ['ready', 'close_fds', 'wait_fifo', 'release', 'exec']);
     assert.equal(count(recs, 'user'), 0);
   });
 
@@ -681,11 +722,32 @@ describe('buildExecPlan', () => {
     assert.deepEqual(recs.at(-1)!.args, ['2', 'ps', 'aux', ...s.process!.env!]);
   });
 
-  test('exec: seccomp built before clone, loaded before user when noNewPrivileges is false', () => {
+  test('exec: seccomp built before clone, loaded last (after close_fds, right before exec) when noNewPrivileges is false', () => {
     const s = spec((x) => { x.linux!.seccomp = SECCOMP; });
     const recs = buildExecPlan(execInput(s, { process: { ...s.process!, terminal: false, noNewPrivileges: false } })).records;
     assert.ok(first(recs, 'seccomp_init') < first(recs, 'clone'));
-    assert.ok(first(recs, 'seccomp_load') < first(recs, 'user'));
+    assert.ok(first(recs, 'seccomp_load') > first(recs, 'close_fds'));
+    assert.deepEqual(ops(recs).slice(-2), ['seccomp_load', 'exec']);
+  });
+
+  test('exec: setsid right after clone; joins the container\'s session keyring as its root, before user', () => {
+    const recs = buildExecPlan(execInput(spec(), { keyringOf: 'c1' })).records;
+    const clone = first(recs, 'clone');
+    assert.equal(recs[clone + 1]!.op, 'setsid');
+    assert.ok(first(recs, 'become_root') > clone, 'the user namespace is joined: become its root first');
+    assert.ok(first(recs, 'become_root') < first(recs, 'session_keyring'));
+    assert.deepEqual(recs[first(recs, 'session_keyring')]!.args, ['_ses.c1']);
+    assert.ok(first(recs, 'session_keyring') < first(recs, 'user'));
+  });
+
+  test('exec: no user namespace joined, no become_root; no keyringOf (--no-new-keyring), no session_keyring', () => {
+    const s = spec();
+    const noUser = execInput(s, { keyringOf: 'c1' });
+    noUser.joinNamespaces = noUser.joinNamespaces.filter((n) => n.type !== 'user');
+    const recs = buildExecPlan(noUser).records;
+    assert.equal(count(recs, 'become_root'), 0);
+    assert.equal(count(recs, 'session_keyring'), 1);
+    assert.equal(count(buildExecPlan(execInput(s)).records, 'session_keyring'), 0);
   });
 
   test('exec: terminal without a console socket throws', () => {

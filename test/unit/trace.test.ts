@@ -179,7 +179,14 @@ describe('explain', () => {
 
   test('an unexplained step shows its args space-joined', () => {
     assert.equal(explain('cgroup', ['mkdir /berth/c1 in 1 hierarchies (v2)']), 'mkdir /berth/c1 in 1 hierarchies (v2)');
-    assert.equal(explain('session_keyring', ['_ses.c1']), '_ses.c1');
+    assert.equal(explain('preserve_fds', ['2']), '2');
+  });
+
+  test('the steps between clone and execve that issue 8 added say their syscalls', () => {
+    assert.equal(explain('session_keyring', ['_ses.c1']), 'keyctl(KEYCTL_JOIN_SESSION_KEYRING, "_ses.c1") + KEY_USR_SEARCH');
+    assert.equal(explain('setsid', []), 'setsid(): a session of its own');
+    assert.equal(explain('close_fds', []), 'close_range(3 + preserved fds, ~0, CLOSE_RANGE_CLOEXEC)');
+    assert.match(explain('seccomp_load', []), /only execve follows/);
   });
 
   test('readTrace fills detail with explain()', () => {

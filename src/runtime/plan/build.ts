@@ -27,6 +27,8 @@ export interface CreatePlanInput {
   bundle: string;
   rootfs: string;
   fifoPath: string;
+  /** the page (exec.status) in which the init reports a failure between `ready` and execve */
+  statusPath: string;
   tracePath: string;
   cgroupsPath: string;
   layout: CgroupLayout;
@@ -86,32 +88,54 @@ function addHook(plan: Plan, h: Hook): void {
   plan.add('hook', h.path, h.timeout ?? 0, args.length, ...args, ...(h.env ?? []));
 }
 
-/** The process part shared by create and exec: identity, capabilities, seccomp, exec. */
+/** CAP_SYS_ADMIN as a capability mask */
+const SYS_ADMIN = capMask(['CAP_SYS_ADMIN']);
+
+/**
+ * The process part shared by create and exec: identity, capabilities, seccomp, exec.
+ *
+ * The seccomp filter is the user's, and it may deny anything (a default action of ERRNO or KILL
+ * with a short allow-list): so it is loaded last, after every step of ours, and the only syscall
+ * that follows it is the execve that any working profile allows. Everything that can fail comes
+ * before it: close_fds (close_range), the exec fifo handshake (open, the startContainer hooks,
+ * the release write). A failure after the release is reported in a shared page, not with a
+ * syscall (see status_map in native/src/sync.c), so even a failed execve is reported exactly.
+ *
+ * Without no_new_privs, loading a filter needs CAP_SYS_ADMIN in the effective set. Rather than
+ * load it before the capabilities are dropped (which would put capset, setresuid, chdir, the
+ * fifo and the hooks under the user's filter), the init keeps CAP_SYS_ADMIN in its effective and
+ * permitted sets until execve. That changes nothing the user's process gets: without
+ * no_new_privs, execve computes the new permitted set from the bounding, inheritable and ambient
+ * sets (and the file's capabilities), never from the old permitted one, and the bounding set
+ * has already been cut to the config's.
+ */
 export function addProcessSteps(plan: Plan, proc: Process, spec: Spec, opts: { ready: boolean; fifo: boolean }): void {
   const seccomp = spec.linux?.seccomp;
   const args = proc.args ?? [];
   if (args.length === 0) throw new Error('process.args is empty: nothing to run');
   plan.add('resolve_exec', args[0]!, envPath(proc.env));
-  // without no_new_privs, seccomp must be loaded while we still hold CAP_SYS_ADMIN
-  if (seccomp && !proc.noNewPrivileges) plan.add('seccomp_load');
   const caps = proc.capabilities ?? {};
   plan.add('cap_bounding', capMask(caps.bounding ?? []));
   const u = proc.user;
   const gids = u.additionalGids ?? [];
   plan.add('user', u.uid, u.gid, u.umask ?? 0o022, gids.length, ...gids);
   plan.add('cwd', proc.cwd);
-  plan.add('cap_set', capMask(caps.effective ?? []), capMask(caps.permitted ?? []), capMask(caps.inheritable ?? []));
-  if (caps.ambient?.length) plan.add('cap_ambient', capMask(caps.ambient));
+  const permitted = capMask(caps.permitted ?? []);
+  const keepAdmin = seccomp && !proc.noNewPrivileges ? SYS_ADMIN : 0n;
+  plan.add('cap_set', capMask(caps.effective ?? []) | keepAdmin, permitted | keepAdmin, capMask(caps.inheritable ?? []));
+  // the kernel raises an ambient capability only if it is permitted: CAP_SYS_ADMIN kept for the
+  // load must not become ambient where the config's permitted set would have refused it
+  const ambient = capMask(caps.ambient ?? []) & ~(keepAdmin & ~permitted);
+  if (caps.ambient?.length) plan.add('cap_ambient', ambient);
   if (proc.noNewPrivileges) plan.add('no_new_privs');
   if (opts.ready) plan.add('ready');
+  plan.add('close_fds');
   if (opts.fifo) {
     plan.add('wait_fifo');
     for (const h of spec.hooks?.startContainer ?? []) addHook(plan, h);
     plan.add('release');
   }
-  plan.add('close_fds');
-  // with no_new_privs, load it as late as possible so the filter need not allow our own steps
-  if (seccomp && proc.noNewPrivileges) plan.add('seccomp_load');
+  if (seccomp) plan.add('seccomp_load');
   plan.add('exec', args.length, ...args, ...(proc.env ?? []));
 }
 
@@ -194,6 +218,8 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   plan.add('trace', input.tracePath);
   plan.add('mkfifo', input.fifoPath, 0o622);
   plan.add('fifo', input.fifoPath);
+  // where the init reports a failure after `ready`, for `start` to tell execve from death
+  plan.add('exec_status', input.statusPath);
   if (proc?.terminal) {
     if (!input.consoleSocket) throw new Error('process.terminal is true but no --console-socket was given');
     plan.add('console_socket', input.consoleSocket);
@@ -224,7 +250,9 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   const hooksNeedState = (spec.hooks?.createContainer?.length ?? 0) + (spec.hooks?.startContainer?.length ?? 0) > 0;
   if (userns || hooksNeedState) plan.add('wait_go');
   if (userns) plan.add('become_root');
-  if (!input.noNewKeyring) plan.add('session_keyring', `_ses.${input.id}`);
+  // a session of its own, as with runc and crun (the terminal, if any, is attached by `console`)
+  plan.add('setsid');
+  if (!input.noNewKeyring) plan.add('session_keyring', sessionKeyring(input.id));
   // after berth-oci placed us in the cgroup, so that the namespace's root is the container's cgroup
   if (newNs.includes('cgroup')) plan.add('unshare', CLONE.NEWCGROUP);
   if (spec.hostname !== undefined) plan.add('hostname', spec.hostname);
@@ -294,6 +322,7 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   } else {
     // runtime-spec: a config without process may be created; start then fails
     plan.add('ready');
+    plan.add('close_fds');
     plan.add('wait_fifo');
     plan.add('release');
     plan.add('exec', 1, '/berth-oci: config.json has no process');
@@ -301,10 +330,17 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   return { plan, newNamespaces: newNs, userns, hostMounts };
 }
 
+/** The container's session keyring, which its init creates and `exec` joins (runc's name). */
+export function sessionKeyring(id: string): string {
+  return `_ses.${id}`;
+}
+
 export interface ExecPlanInput {
   spec: Spec;
   process: Process;
   pid: number;
+  /** the container's id, for its session keyring; absent: keep the caller's (--no-new-keyring at create) */
+  keyringOf?: string;
   joinNamespaces: { type: string; path: string }[];
   cgroupDirs: CgroupDir[];
   consoleSocket?: string;
@@ -330,6 +366,12 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   }
   if (input.spec.linux?.seccomp) addSeccompBuild(plan, input.spec.linux.seccomp);
   plan.add('clone', 0, input.foreground ? 1 : 0);
+  plan.add('setsid');
+  if (input.keyringOf !== undefined) {
+    // the keyring belongs to the container's root: in its user namespace, become that root first
+    if (input.joinNamespaces.some((n) => n.type === 'user')) plan.add('become_root');
+    plan.add('session_keyring', sessionKeyring(input.keyringOf));
+  }
   if (input.chrootTo !== undefined) {
     plan.add('root_dir', input.chrootTo);
     plan.add('chroot_dir');
