@@ -1,52 +1,28 @@
 /**
  * `POST /containers/create`: docker's Config merged with the image's, a name, a record, a bundle
- * (the image's layers under an overlay, config.json built from Config + HostConfig + image) in
+ * (the image's layers under an overlay, config.json from the spec builder, src/engine/spec/) in
  * `<data>/containers/<id>/bundle`. The record is written first with `creating` set and cleared
  * once the bundle is complete: a daemon killed in between leaves a record reconcile removes.
  */
 import { createBundle, removeBundle } from '../../image/bundle/create.ts';
-import { specFromImage } from '../../image/bundle/config.ts';
-import type { Spec } from '../../runtime/spec/types.ts';
-import type { ImageContainerConfig } from '../../image/images/types.ts';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { buildSpec, mergeImageConfig } from '../spec/create.ts';
+import type { ImageRunConfig } from '../spec/docker-types.ts';
+import { ramInBytes } from '../spec/units.ts';
 import { InvalidParameterError, SystemError } from '../errors.ts';
 import { BUILTIN_RUNTIME } from '../runtimes.ts';
 import type { ContainerContext } from './context.ts';
 import { normalizeName } from './store.ts';
 import { ZERO_TIME, nowRfc3339, type ContainerRecord, type DockerConfig, type HostConfig } from './types.ts';
 
+export { mergeImageConfig };
+
 export interface CreateRequest {
   name?: string;
   config: DockerConfig;
   hostConfig: HostConfig;
-}
-
-/** docker's daemon/commit.go merge: the image's settings where the client gave none. */
-export function mergeImageConfig(user: DockerConfig, image: ImageContainerConfig): DockerConfig {
-  const c: DockerConfig = { ...user };
-  if (!c.User) c.User = image.User ?? '';
-  if (image.ExposedPorts) c.ExposedPorts = { ...image.ExposedPorts, ...(c.ExposedPorts ?? {}) };
-  const env = [...(c.Env ?? [])];
-  const names = new Set(env.map((e) => e.split('=')[0]));
-  for (const e of image.Env ?? []) if (!names.has(e.split('=')[0])) env.push(e);
-  c.Env = env;
-  if (image.Labels || c.Labels) c.Labels = { ...(image.Labels ?? {}), ...(c.Labels ?? {}) };
-  if (!c.Entrypoint || c.Entrypoint.length === 0) {
-    if (!c.Cmd || c.Cmd.length === 0) c.Cmd = image.Cmd ?? null;
-    if (!c.Entrypoint) c.Entrypoint = image.Entrypoint ?? null;
-  }
-  if (!c.WorkingDir) c.WorkingDir = image.WorkingDir ?? '';
-  if (image.Volumes) c.Volumes = { ...image.Volumes, ...(c.Volumes ?? {}) };
-  if (!c.StopSignal && image.StopSignal) c.StopSignal = image.StopSignal;
-  if (c.Healthcheck === undefined && image.Healthcheck !== undefined) c.Healthcheck = image.Healthcheck;
-  return c;
-}
-
-/** go-units RAMInBytes: `10m`, `1.5g`, `100k`, `512` (binary multiples) */
-export function ramInBytes(s: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$/i.exec(s.trim());
-  if (!m) throw new InvalidParameterError(`invalid size: '${s}' (${what})`);
-  const mult = { '': 1, k: 1 << 10, m: 1 << 20, g: 1 << 30, t: 2 ** 40, p: 2 ** 50 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't' | 'p'];
-  return Math.floor(Number(m[1]) * mult);
 }
 
 /** The json-file options of HostConfig.LogConfig (docker's only driver berth has). */
@@ -57,7 +33,12 @@ export function logOptions(hc: HostConfig): { maxSize?: number; maxFile?: number
   const out: { maxSize?: number; maxFile?: number } = {};
   for (const [k, v] of Object.entries(cfg)) {
     if (k === 'max-size') {
-      const n = ramInBytes(v, 'log-opt max-size');
+      let n: number;
+      try {
+        n = ramInBytes(v);
+      } catch (e) {
+        throw new InvalidParameterError(`log-opt max-size: ${(e as Error).message}`);
+      }
       if (n > 0) out.maxSize = n;
     } else if (k === 'max-file') {
       if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidParameterError(`invalid value for max-file: ${JSON.stringify(v)}: must be a positive integer`);
@@ -70,35 +51,18 @@ export function logOptions(hc: HostConfig): { maxSize?: number; maxFile?: number
   return out;
 }
 
-/** docker's getEntrypointAndArgs */
-function entrypointAndArgs(c: DockerConfig): { path: string; args: string[] } {
-  const ep = c.Entrypoint ?? [];
-  const cmd = c.Cmd ?? [];
-  const all = ep.length > 0 ? [...ep, ...cmd] : cmd;
-  if (all.length === 0 || all[0] === '') throw new InvalidParameterError('No command specified');
-  return { path: all[0]!, args: all.slice(1) };
-}
-
-/**
- * The OCI spec of the container: the image's defaults (specFromImage) with docker's Config over
- * them. The full conversion (docker's default caps, seccomp, mounts, resources) is buildSpec in
- * src/engine/spec/.
- */
-function buildContainerSpec(rec: ContainerRecord, imageConfig: unknown, rootfs: string): Spec {
-  const img = (imageConfig ?? {}) as { config?: Record<string, unknown> };
-  const c = rec.config;
-  const merged = {
-    ...img,
-    config: {
-      ...(img.config ?? {}),
-      Entrypoint: [rec.path], Cmd: rec.args, Env: c.Env ?? [], WorkingDir: c.WorkingDir ?? '', User: c.User ?? '',
-    },
-  };
-  const spec = specFromImage(merged, { rootfs, hostname: c.Hostname || rec.id.slice(0, 12) });
-  spec.process!.terminal = !!c.Tty;
-  if (c.Tty) spec.process!.env = [...(spec.process!.env ?? []), ...((c.Env ?? []).some((e) => e.startsWith('TERM=')) ? [] : ['TERM=xterm'])];
-  spec.linux = { ...(spec.linux ?? {}), cgroupsPath: `/berth/${rec.id}` };
-  return spec;
+/** The files docker bind-mounts on /etc/hostname, /etc/hosts and /etc/resolv.conf (network none: loopback only). */
+async function writeEtcFiles(dir: string, hostname: string): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
+  const files = { hostname: join(dir, 'hostname'), hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf') };
+  await writeFile(files.hostname, `${hostname}\n`, { mode: 0o644 });
+  await writeFile(files.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`, { mode: 0o644 });
+  let resolv = '';
+  try {
+    // a stub resolver on the host's loopback is not reachable from the container's own network namespace
+    resolv = (await readFile('/etc/resolv.conf', 'utf8')).split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
+  } catch { /* no resolver configured on the host */ }
+  await writeFile(files.resolvConf, resolv, { mode: 0o644 });
+  return files;
 }
 
 export async function createContainer(ctx: ContainerContext, req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
@@ -116,14 +80,14 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
     throw new InvalidParameterError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   }
   const image = await ctx.images.inspect(user.Image);
-  const config = mergeImageConfig(user, image.Config);
-  const { path, args } = entrypointAndArgs(config);
+  // docker's merge with the image: refuses a container with no command before anything is made
+  const merged = mergeImageConfig(user, image.Config as ImageRunConfig);
+  const argv = [...(merged.Entrypoint ?? []), ...(merged.Cmd ?? [])];
   const id = ctx.store.newId();
-  if (!config.Hostname) config.Hostname = id.slice(0, 12);
   const name = req.name ? normalizeName(req.name) : `/${generateName(ctx)}`;
   ctx.store.reserveName(name, id);
   const rec: ContainerRecord = {
-    schemaVersion: 1, id, name, created: nowRfc3339(), imageName: user.Image, image: image.Id, path, args, config,
+    schemaVersion: 1, id, name, created: nowRfc3339(), imageName: user.Image, image: image.Id, path: argv[0]!, args: argv.slice(1), config: merged,
     state: {
       Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0,
       ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME,
@@ -137,10 +101,18 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   if (!hostConfig.RestartPolicy) hostConfig.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
   try {
     await ctx.store.add({ rec, hostConfig });
+    const etcFiles = await writeEtcFiles(ctx.store.dir(id), merged.Hostname || id.slice(0, 12));
     await createBundle(ctx.stores, image.Id, ctx.bundleDir(id), {
       pull: false,
-      spec: (imageConfig, rootfs) => buildContainerSpec(rec, imageConfig, rootfs),
+      spec: async (imageConfig, rootfs) => {
+        const built = await buildSpec({
+          id, image: ((imageConfig as { config?: ImageRunConfig }).config ?? {}), config: user, hostConfig, rootfs, etcFiles, cgroupsPath: `/berth/${id}`,
+        });
+        Object.assign(rec, { config: built.config, path: built.path, args: built.args, stopSignal: built.stopSignal, mounts: built.mountPoints });
+        return built.spec;
+      },
     });
+    Object.assign(rec, { hostnamePath: etcFiles.hostname, hostsPath: etcFiles.hosts, resolvConfPath: etcFiles.resolvConf });
     delete rec.creating;
     await ctx.store.save(id);
   } catch (e) {
@@ -148,6 +120,8 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
     await ctx.store.drop(id).catch(() => undefined);
     ctx.store.releaseName(name, id);
     if (e instanceof InvalidParameterError) throw e;
+    // the spec builder's verdict on the request, through createBundle's wrapping
+    if ((e as Error).cause instanceof InvalidParameterError) throw (e as Error).cause;
     throw new SystemError(`create: ${(e as Error).message}`, { cause: e });
   }
   return { Id: id, Warnings: [] };

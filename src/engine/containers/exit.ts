@@ -39,7 +39,7 @@ export function afterExit(l: Loaded): AfterExit {
   let restart = false;
   if (!rec.manuallyStopped) {
     if (p.Name === 'always' || p.Name === 'unless-stopped') restart = true;
-    else if (p.Name === 'on-failure') restart = rec.state.ExitCode !== 0 && (p.MaximumRetryCount === 0 || rec.restartCount < p.MaximumRetryCount);
+    else if (p.Name === 'on-failure') restart = rec.state.ExitCode !== 0 && (!p.MaximumRetryCount || rec.restartCount < p.MaximumRetryCount);
   }
   if (restart) return { kind: 'restart', delayMs: Math.min(100 * 2 ** Math.min(rec.restartCount, 10), 60_000) };
   if (hostConfig.AutoRemove) return { kind: 'remove' };

@@ -137,11 +137,20 @@ export class Containers implements ContainerBackend {
 
   async start(ref: string): Promise<void> {
     const l = this.get(ref);
-    await this.ctx.locked(l.rec.id, async () => {
-      if (isRunningStatus(l.rec.state.Status)) throw new NotModifiedError('Container already started');
-      l.rec.manuallyStopped = false;
-      this.#watch(l, await startContainer(this.ctx, l));
-    });
+    try {
+      await this.ctx.locked(l.rec.id, async () => {
+        if (isRunningStatus(l.rec.state.Status)) throw new NotModifiedError('Container already started');
+        l.rec.manuallyStopped = false;
+        this.#watch(l, await startContainer(this.ctx, l));
+      });
+    } catch (e) {
+      // dockerd removes an --rm container whose start failed
+      if (!(e instanceof NotModifiedError) && l.hostConfig.AutoRemove) {
+        await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: true, stopAndWait: async () => undefined }))
+          .catch((r: Error) => this.ctx.log.warn(`auto-remove of ${l.rec.id} after a failed start: ${r.message}`));
+      }
+      throw e;
+    }
   }
 
   async stop(ref: string, timeoutS?: number): Promise<void> {
@@ -168,7 +177,7 @@ export class Containers implements ContainerBackend {
       const exited = this.ctx.nextExit(x.rec.id);
       x.rec.manuallyStopped = true;
       if (x.rec.state.Paused) {
-        try { this.ctx.runtime.resume(x.rec.id); } catch { /* thawed already */ }
+        try { await this.ctx.runtime.resume(x.rec.id); } catch { /* thawed already */ }
       }
       try { this.ctx.runtime.kill(x.rec.id, 9); } catch { /* exiting */ }
       await exited;

@@ -1,4 +1,5 @@
 /** `GET /containers/{id}/json`: docker's ContainerJSON, projected from the record. */
+import type { MountPoint } from '../spec/mounts.ts';
 import type { ContainerContext } from './context.ts';
 import type { Loaded } from './store.ts';
 
@@ -12,9 +13,9 @@ export function inspectContainer(ctx: ContainerContext, l: Loaded): Record<strin
     Args: rec.args,
     State: { ...rec.state },
     Image: rec.image,
-    ResolvConfPath: '',
-    HostnamePath: '',
-    HostsPath: '',
+    ResolvConfPath: rec.resolvConfPath ?? '',
+    HostnamePath: rec.hostnamePath ?? '',
+    HostsPath: rec.hostsPath ?? '',
     LogPath: rec.logPath,
     Name: rec.name,
     RestartCount: rec.restartCount,
@@ -38,7 +39,9 @@ export function inspectContainer(ctx: ContainerContext, l: Loaded): Record<strin
       Name: rec.driver,
       Data: { MergedDir: `${bundle}/rootfs`, UpperDir: `${bundle}/.berth/upper`, WorkDir: `${bundle}/.berth/work` },
     },
-    Mounts: [],
+    Mounts: ((rec.mounts ?? []) as MountPoint[]).map((m) => ({
+      Type: m.type, ...(m.type === 'volume' && { Name: m.source }), Source: m.source, Destination: m.destination, Mode: m.rw ? '' : 'ro', RW: m.rw, Propagation: m.propagation,
+    })),
     Config: {
       Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false,
       StdinOnce: false, Env: null, Cmd: null, Image: rec.imageName, Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: {},

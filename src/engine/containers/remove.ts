@@ -26,7 +26,7 @@ export async function removeFiles(ctx: ContainerContext, id: string): Promise<vo
 
 export async function removeContainer(ctx: ContainerContext, l: Loaded, opts: { force: boolean; stopAndWait: (l: Loaded) => Promise<void> }): Promise<void> {
   const { rec } = l;
-  if (rec.state.Status === 'removing') throw new ConflictError(`removal of container ${rec.id} is already in progress`);
+  // (a record still marked `removing` here is an attempt that failed: verbs of a container are serialised)
   if (isRunningStatus(rec.state.Status)) {
     if (!opts.force) {
       const what = rec.state.Paused ? 'paused' : 'running';
@@ -36,6 +36,13 @@ export async function removeContainer(ctx: ContainerContext, l: Loaded, opts: { 
   }
   rec.state = { ...rec.state, Status: 'removing' };
   await ctx.store.save(rec.id);
-  await removeFiles(ctx, rec.id);
+  try {
+    await removeFiles(ctx, rec.id);
+  } catch (e) {
+    // docker's SetRemovalError: the container is dead, and `rm` may be tried again
+    rec.state = { ...rec.state, Status: 'dead', Dead: true, Error: `removal failed: ${(e as Error).message}` };
+    await ctx.store.save(rec.id).catch(() => undefined);
+    throw e;
+  }
   ctx.notifyRemoved(rec.id, rec.state.ExitCode);
 }

@@ -26,7 +26,7 @@ export async function stopContainer(ctx: ContainerContext, l: Loaded, timeoutS?:
   // a frozen init cannot act on a signal
   if (rec.state.Paused) {
     try {
-      ctx.runtime.resume(rec.id);
+      await ctx.runtime.resume(rec.id);
     } catch { /* not paused after all */ }
   }
   const t = timeoutS ?? rec.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;

@@ -24,46 +24,9 @@ export interface ContainerState {
   FinishedAt: string;
 }
 
-/** docker's container Config (the fields berth reads; the rest is kept as given) */
-export interface DockerConfig {
-  Hostname?: string;
-  Domainname?: string;
-  User?: string;
-  AttachStdin?: boolean;
-  AttachStdout?: boolean;
-  AttachStderr?: boolean;
-  ExposedPorts?: Record<string, object> | null;
-  Tty?: boolean;
-  OpenStdin?: boolean;
-  StdinOnce?: boolean;
-  Env?: string[] | null;
-  Cmd?: string[] | null;
-  Healthcheck?: unknown;
-  Image?: string;
-  Volumes?: Record<string, object> | null;
-  WorkingDir?: string;
-  Entrypoint?: string[] | null;
-  NetworkDisabled?: boolean;
-  Labels?: Record<string, string> | null;
-  StopSignal?: string;
-  StopTimeout?: number | null;
-  [k: string]: unknown;
-}
-
-export interface RestartPolicy {
-  Name: '' | 'no' | 'always' | 'on-failure' | 'unless-stopped';
-  MaximumRetryCount: number;
-}
-
-/** docker's HostConfig (the fields berth reads; the rest is kept as given) */
-export interface HostConfig {
-  AutoRemove?: boolean;
-  LogConfig?: { Type?: string; Config?: Record<string, string> | null };
-  RestartPolicy?: RestartPolicy;
-  Init?: boolean | null;
-  NetworkMode?: string;
-  [k: string]: unknown;
-}
+/** docker's Config and HostConfig: the request's shapes, defined with the spec builder that takes them */
+export type { ContainerConfig as DockerConfig, HostConfig, RestartPolicy } from '../spec/docker-types.ts';
+import type { ContainerConfig as DockerConfig } from '../spec/docker-types.ts';
 
 export interface ContainerRecord {
   schemaVersion: 1;
@@ -87,6 +50,14 @@ export interface ContainerRecord {
   manuallyStopped?: boolean;
   hasBeenStarted?: boolean;
   logPath: string;
+  /** the files bind-mounted on /etc/hostname, /etc/hosts, /etc/resolv.conf */
+  hostnamePath?: string;
+  hostsPath?: string;
+  resolvConfPath?: string;
+  /** the container's own mounts (binds, volumes, tmpfs) as inspect's Mounts shows them */
+  mounts?: unknown[];
+  /** the signal `docker stop` sends */
+  stopSignal?: string;
   /** the monitor holding the container while it runs */
   monitorPid?: number;
   runtime: string;
