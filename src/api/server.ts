@@ -22,6 +22,7 @@ import { sendJson } from './http.ts';
 import { Router, type Match } from './router.ts';
 import { imageRoutes } from './router/images.ts';
 import { systemRoutes } from './router/system.ts';
+import { volumeRoutes } from './router/volumes.ts';
 import { API_VERSION, MIN_API_VERSION } from './version.ts';
 
 export { API_VERSION, MIN_API_VERSION };
@@ -29,7 +30,7 @@ export { API_VERSION, MIN_API_VERSION };
 export const SERVER_HEADER = `berth/${BERTH_VERSION} (linux)`;
 
 /** The routes of every resource, in the order they are tried. Container routes are added here. */
-const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [systemRoutes, imageRoutes];
+const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [systemRoutes, imageRoutes, volumeRoutes];
 
 const COMMON_HEADERS: Record<string, string> = {
   'Api-Version': API_VERSION,

@@ -11,6 +11,7 @@ import { openStores } from '../image/bundle/create.ts';
 import { ImageEngine } from './images.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { hostFacts, type HostFacts } from './system.ts';
+import { VolumeService } from './volumes/index.ts';
 
 export interface RuntimeConfig {
   path: string;
@@ -51,6 +52,8 @@ const noContainers: ContainerBackend = {
 
 export class Engine {
   containers: ContainerBackend = noContainers;
+  /** the local volume driver (set by open, before the containers, which take references) */
+  volumes!: VolumeService;
 
   private constructor(
     readonly config: EngineConfig,
@@ -70,7 +73,9 @@ export class Engine {
       onBroken: (e) => log.warn(e.message),
     });
     const id = await engineId(config.dataRoot);
-    return new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date());
+    const engine = new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date());
+    engine.volumes = await VolumeService.open(config.dataRoot, { log });
+    return engine;
   }
 }
 
