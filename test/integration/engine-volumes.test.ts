@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { ConflictError, InvalidParameterError, NotFoundError } from '../../src/engine/errors.ts';
-import type { MountPoint } from '../../src/engine/spec/mounts.ts';
+import { parseMountSpec, type MountPoint } from '../../src/engine/spec/mounts.ts';
 import { copyUp, VolumeService } from '../../src/engine/volumes/index.ts';
 
 const SKIP = process.getuid?.() !== 0 ? 'needs root' : false;
@@ -200,6 +200,23 @@ describe('engine volumes: the service container create/rm call', { skip: SKIP },
     await s2.releaseMounts(ID1, false);
     assert.deepEqual(mountsUnder(dataDir), [], 'unmounted when unused');
     await s2.remove('h9l-tmpfs');
+  });
+
+  test('--mount volume-opt/volume-label create the volume with them; a bad option or driver is docker\'s error and leaves nothing', async () => {
+    const s = await VolumeService.open(data);
+    const mp = parseMountSpec({ Type: 'volume', Source: 'h9l-mnt', Target: '/data', VolumeOptions: { Labels: { h9l: 'm' }, DriverConfig: { Name: 'local', Options: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' } } } });
+    const p = await s.prepareMounts(ID1, [mp], rootfs);
+    const info = await s.inspect('h9l-mnt');
+    assert.deepEqual(info.Labels, { h9l: 'm' });
+    assert.deepEqual(info.Options, { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' });
+    assert.deepEqual(mountsUnder(p.paths['/data']!).map((m) => m.fstype), ['tmpfs']);
+    await s.releaseMounts(ID1, false);
+    await s.remove('h9l-mnt');
+    const badOpt = parseMountSpec({ Type: 'volume', Source: 'h9l-bad', Target: '/data', VolumeOptions: { DriverConfig: { Options: { foo: 'x' } } } });
+    await assert.rejects(s.prepareMounts(ID1, [vol('/data')].concat(badOpt), rootfs), { message: 'create h9l-bad: invalid option: "foo"' });
+    const badDriver = parseMountSpec({ Type: 'volume', Source: 'h9l-bad', Target: '/data', VolumeOptions: { DriverConfig: { Name: 'nfsplugin' } } });
+    await assert.rejects(s.prepareMounts(ID1, [badDriver]), (e: Error) => e instanceof NotFoundError && e.message === 'error looking up volume plugin nfsplugin: plugin "nfsplugin" not found');
+    assert.deepEqual((await s.list()).Volumes, [], 'the anonymous volume made before the failure is gone too');
   });
 
   test('a bind device volume: writes reach the device dir, and removing the volume never deletes through the mount', async () => {

@@ -367,7 +367,16 @@ export class VolumeService {
         await this.#lock.with(name, async () => {
           let meta = this.#volumes.get(name);
           if (!meta) {
-            meta = { schemaVersion: 1, name, driver: 'local', labels: null, options: null, createdAt: new Date().toISOString(), anonymous, users: [] };
+            const driver = mp.volumeDriver || 'local';
+            if (driver !== 'local') throw new NotFoundError(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
+            const options = mp.volumeOptions ? { ...mp.volumeOptions } : null;
+            try {
+              validateOptions(options);
+            } catch (e) {
+              throw new InvalidParameterError(`create ${name}: ${(e as Error).message}`);
+            }
+            const labels = mp.volumeLabels ? { ...mp.volumeLabels } : null;
+            meta = { schemaVersion: 1, name, driver: 'local', labels, options, createdAt: new Date().toISOString(), anonymous, users: [] };
             meta.users.push({ containerId, destination: mp.destination, anonymous, rw: mp.rw });
             await this.#make(meta);
           } else if (!meta.users.some((u) => u.containerId === containerId && u.destination === mp.destination)) {
