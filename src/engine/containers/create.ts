@@ -15,6 +15,7 @@ import { InvalidParameterError, SystemError } from '../errors.ts';
 import { BUILTIN_RUNTIME } from '../runtimes.ts';
 import type { ContainerContext } from './context.ts';
 import { normalizeName } from './store.ts';
+import { PhaseClock } from './timings.ts';
 import { ZERO_TIME, nowRfc3339, type ContainerRecord, type DockerConfig, type HostConfig } from './types.ts';
 
 export { mergeImageConfig };
@@ -79,6 +80,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   if (restart?.Name !== 'on-failure' && (restart?.MaximumRetryCount ?? 0) > 0) {
     throw new InvalidParameterError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   }
+  const clock = new PhaseClock();
   const image = await ctx.images.inspect(user.Image);
   // docker's merge with the image: refuses a container with no command before anything is made
   const merged = mergeImageConfig(user, image.Config as ImageRunConfig);
@@ -102,8 +104,10 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   try {
     await ctx.store.add({ rec, hostConfig });
     const etcFiles = await writeEtcFiles(ctx.store.dir(id), merged.Hostname || id.slice(0, 12));
+    clock.mark('directory');
     await createBundle(ctx.stores, image.Id, ctx.bundleDir(id), {
       pull: false,
+      onPhase: (p) => clock.mark(p),
       spec: async (imageConfig, rootfs) => {
         const built = await buildSpec({
           id, image: ((imageConfig as { config?: ImageRunConfig }).config ?? {}), config: user, hostConfig, rootfs, etcFiles, cgroupsPath: `/berth/${id}`,
@@ -114,6 +118,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
     });
     Object.assign(rec, { hostnamePath: etcFiles.hostname, hostsPath: etcFiles.hosts, resolvConfPath: etcFiles.resolvConf });
     delete rec.creating;
+    rec.timings = { createAt: clock.at, create: clock.phases };
     await ctx.store.save(id);
   } catch (e) {
     await removeBundle(ctx.bundleDir(id)).catch(() => undefined);

@@ -17,6 +17,7 @@ import { attachContainer, checkAttachable, type AttachOptions } from './attach.t
 import { ContainerContext } from './context.ts';
 import { createContainer, type CreateRequest } from './create.ts';
 import { afterExit, recordExit } from './exit.ts';
+import { explainContainer, type Explanation } from './explain.ts';
 import { inspectContainer } from './inspect.ts';
 import { killContainer, notRunning } from './kill.ts';
 import { listContainers, type ListOptions } from './list.ts';
@@ -245,6 +246,11 @@ export class Containers implements ContainerBackend {
 
   top(ref: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
     return topContainer(this.ctx, this.get(ref), psArgs);
+  }
+
+  /** `GET /containers/{id}/explain`: how the container was made, read back from the kernel and the trace */
+  explain(ref: string): Promise<Explanation> {
+    return explainContainer(this.ctx, this.get(ref));
   }
 
   /** `POST /containers/prune`: every container that is not running (label filters). */

@@ -3,7 +3,8 @@
  * by the in-process runtime with the monitor as berth-init's launcher. Attach clients waiting for
  * the start connect before the init execs, so they see its first output.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 
 import { MonitorClient, monitorCommand } from '../../native/monitor.ts';
 import { NotFoundError as RuntimeNotFound } from '../../runtime/state.ts';
@@ -11,6 +12,7 @@ import { ConflictError, SystemError } from '../errors.ts';
 import type { ContainerContext } from './context.ts';
 import { logOptions } from './create.ts';
 import type { Loaded } from './store.ts';
+import { PhaseClock } from './timings.ts';
 import { nowRfc3339 } from './types.ts';
 
 /** Deletes what is left in the runtime of an earlier run of `id` (a daemon that died mid-start). */
@@ -29,24 +31,35 @@ export async function startContainer(ctx: ContainerContext, l: Loaded): Promise<
   const id = rec.id;
   if (rec.state.Status === 'removing') throw new ConflictError(`container ${id} is marked for removal and cannot be started`);
   if (rec.state.Status === 'dead') throw new ConflictError(`container ${id} is marked for removal and cannot be started`);
+  const clock = new PhaseClock();
   const c = rec.config;
   const opts = ctx.monitorOptions(id, !!c.Tty, !!c.OpenStdin, !!c.StdinOnce, logOptions(hostConfig));
   await deleteRuntimeContainer(ctx, id);
   await mkdir(ctx.runDir(id), { recursive: true, mode: 0o700 });
   await rm(opts.exitPath, { force: true });
+  clock.mark('prepare');
   let client: MonitorClient | undefined;
   try {
     const created = await ctx.runtime.create({
       id, bundle: ctx.bundleDir(id), ...(opts.consoleSocket && { consoleSocket: opts.consoleSocket }), spawnVia: monitorCommand(opts),
     });
+    clock.mark('runtimeCreate');
     rec.monitorPid = created.session.pid;
     client = await MonitorClient.connect(opts.ctlSocket, opts.exitPath);
     client.sendPid(created.rec.pid);
     created.session.detach();
+    clock.mark('monitor');
     const waiting = ctx.pendingAttach.get(id) ?? [];
     ctx.pendingAttach.delete(id);
     await Promise.all(waiting.map((connect) => connect().catch((e: Error) => ctx.log.warn(`attach to ${id}: ${e.message}`))));
+    clock.mark('attach');
     await ctx.runtime.start(id);
+    clock.mark('runtimeStart');
+    // the runtime deletes its state (trace.log with it) when the container exits: a copy lets a
+    // stopped container still explain how it was made
+    await copyFile(ctx.runtime.store.tracePath(id), join(ctx.store.dir(id), 'trace.log'))
+      .catch((e: Error) => ctx.log.warn(`container ${id}: keeping the creation trace: ${e.message}`));
+    rec.timings = { ...rec.timings, startAt: clock.at, start: clock.phases };
     rec.hasBeenStarted = true;
     rec.state = {
       ...rec.state, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false,

@@ -27,6 +27,7 @@ export interface ContainerState {
 /** docker's Config and HostConfig: the request's shapes, defined with the spec builder that takes them */
 export type { ContainerConfig as DockerConfig, HostConfig, RestartPolicy } from '../spec/docker-types.ts';
 import type { ContainerConfig as DockerConfig } from '../spec/docker-types.ts';
+import type { ContainerTimings } from './timings.ts';
 
 export interface ContainerRecord {
   schemaVersion: 1;
@@ -61,6 +62,8 @@ export interface ContainerRecord {
   /** the monitor holding the container while it runs */
   monitorPid?: number;
   runtime: string;
+  /** how long create and the latest start took, phase by phase (for explain) */
+  timings?: ContainerTimings;
   /**
    * set until create has finished (bundle mounted, spec written): a record found with it at
    * daemon start belongs to a create that died, and is cleaned up

@@ -97,6 +97,8 @@ export interface CreateBundleOptions {
    * are looked up.
    */
   spec?: (imageConfig: unknown, rootfs: string) => Spec | Promise<Spec>;
+  /** called as each phase ends: the image resolved, its layers prepared, the overlay mounted, config.json written */
+  onPhase?: (phase: 'resolve' | 'layers' | 'overlay' | 'spec') => void;
 }
 
 const recordPath = (dir: string): string => join(dir, '.berth', 'bundle.json');
@@ -149,6 +151,7 @@ export async function createBundle(stores: BerthStores, image: string, dirArg: s
     throw new BundleError((e as Error).message, { cause: e });
   }
   const ids = chainIds(layers.map((l) => l.diffId));
+  opts.onPhase?.('resolve');
 
   // The bundle dir: new, or an existing empty one. Either way only root may enter it: the rootfs
   // mounted in it shows the image's setuid-root programs, which anyone reaching DIR/rootfs could
@@ -178,6 +181,7 @@ export async function createBundle(stores: BerthStores, image: string, dirArg: s
     opts.log?.(`preparing ${layers.length} layer(s)`);
     referenced = true; // prepare may reference some before failing
     const lowers = await stores.snapshots.prepare(layers, stores.content, { owner: dir });
+    opts.onPhase?.('layers');
     for (const d of [join(dir, '.berth'), rootfs, work]) await mkdir(d, { recursive: true, mode: 0o700 });
     // the upper dir's root is the mount's root, the container's "/": 0755 whatever the umask
     await mkdir(upper, { mode: 0o755 });
@@ -191,9 +195,11 @@ export async function createBundle(stores: BerthStores, image: string, dirArg: s
     mounted = true;
     rec.mounted = true;
     await writeRecord(dir, rec);
+    opts.onPhase?.('overlay');
     const imageConfig: unknown = JSON.parse(configBytes.toString('utf8'));
     const spec = opts.spec ? await opts.spec(imageConfig, rootfs) : specFromImage(imageConfig, { ...(opts.args !== undefined && { args: opts.args }), rootfs });
     await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2) + '\n');
+    opts.onPhase?.('spec');
     return rec;
   } catch (e) {
     if (mounted) await unmountOverlay(rootfs).catch(() => undefined);
