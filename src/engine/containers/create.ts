@@ -82,6 +82,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   }
   const clock = new PhaseClock();
   const image = await ctx.images.inspect(user.Image);
+  clock.mark('image');
   // docker's merge with the image: refuses a container with no command before anything is made
   const merged = mergeImageConfig(user, image.Config as ImageRunConfig);
   const argv = [...(merged.Entrypoint ?? []), ...(merged.Cmd ?? [])];

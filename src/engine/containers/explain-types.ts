@@ -154,8 +154,10 @@ export interface RootfsStep extends StepBase {
 }
 
 export interface NetworkStep extends StepBase {
-  /** none, host, container:NAME (bridge comes with the next issue) */
+  /** what the container got: none (a namespace with loopback only), host, container:NAME */
   mode: string;
+  /** what was asked for: `default` is none until bridge networking lands */
+  requested: string;
   hostname: string;
   netns: 'new' | 'joined' | 'host' | null;
   /** the interfaces seen in the container's network namespace (/proc/PID/net/dev) */

@@ -90,7 +90,7 @@ export async function explainContainer(ctx: ContainerContext, l: Loaded): Promis
   const startT = rec.timings?.start ?? {};
 
   const image = await imageStep(ctx, bundle, rec.imageName, rec.image);
-  image.tookMs = sum(createT.resolve, createT.layers);
+  image.tookMs = sum(createT.image, createT.resolve, createT.layers);
 
   const runtimeStateDir = ctx.runtime.store.dir(id);
   const mon = ctx.monitorOptions(id, !!rec.config.Tty, false, false, {});
@@ -116,8 +116,9 @@ export async function explainContainer(ctx: ContainerContext, l: Loaded): Promis
   rootfs.tookMs = traceMs(6);
 
   const netns = namespaces.namespaces.find((n) => n.type === 'net');
+  const requested = hostConfig.NetworkMode || 'default';
   const network: NetworkStep = {
-    step: 7, title: TITLES[7]!, tookMs: traceMs(7), mode: hostConfig.NetworkMode || 'none', hostname: spec?.hostname ?? rec.config.Hostname ?? '',
+    step: 7, title: TITLES[7]!, tookMs: traceMs(7), mode: requested === 'host' || requested.startsWith('container:') ? requested : 'none', requested, hostname: spec?.hostname ?? rec.config.Hostname ?? '',
     netns: netns?.mode ?? null, interfaces: live ? await netDevices(pid) : null,
   };
 
