@@ -5,14 +5,14 @@
 // the trace kept at start. Nothing is left behind.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
-import type { Explanation } from '../../src/engine/containers/explain-types.ts';
+import type { Explanation, LayerInfo } from '../../src/engine/containers/explain-types.ts';
 import { busyboxRootfs, runCommand, show } from '../fixtures/busybox.ts';
 import { alive, cgroupDirsOf } from '../fixtures/host.ts';
 import { buildImage, pushImage } from '../fixtures/images.ts';
@@ -21,6 +21,7 @@ import { waitFor } from '../fixtures/wait.ts';
 
 const BERTHD = fileURLToPath(new URL('../../dist/berthd.js', import.meta.url));
 const DOCKER = '/usr/bin/docker';
+const BERTH = fileURLToPath(new URL('../../dist/berth.js', import.meta.url));
 
 const reg = new LocalRegistry();
 let T = '';
@@ -78,8 +79,13 @@ describe('berthd: GET /containers/{id}/explain', { timeout: 180_000 }, () => {
     await reg.start();
     const rootfs = join(T, 'rootfs');
     await busyboxRootfs(rootfs);
-    const img = buildImage({ tars: [await tarDir(rootfs)], config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin:/sbin:/usr/bin'] } });
+    // two layers, so the order of the lowerdirs is checked: the top one adds a file
+    const top = join(T, 'top');
+    mkdirSync(join(top, 'etc'), { recursive: true });
+    writeFileSync(join(top, 'etc', 'h9n-layer'), 'top\n');
+    const img = buildImage({ tars: [await tarDir(rootfs), await tarDir(top)], config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin:/sbin:/usr/bin'] } });
     rmSync(rootfs, { recursive: true, force: true });
+    rmSync(top, { recursive: true, force: true });
     await pushImage(reg, 'h9n/busybox', 'latest', img);
     IMG = `${reg.domain}/h9n/busybox`;
     sock = join(T, 'berthd.sock');
@@ -133,12 +139,14 @@ describe('berthd: GET /containers/{id}/explain', { timeout: 180_000 }, () => {
     // 1: the image's layers and their snapshot dirs
     assert.equal(s.image.requested, IMG);
     assert.match(s.image.id, /^sha256:[0-9a-f]{64}$/);
-    assert.equal(s.image.layers.length, 1);
-    const layer = s.image.layers[0]!;
-    assert.match(layer.diffId, /^sha256:/);
-    assert.equal(layer.chainId, layer.diffId, 'the bottom layer\'s chain ID is its DiffID');
-    assert.ok(statSync(join(layer.dir, 'bin', 'busybox')).isFile(), `${layer.dir} is the unpacked layer`);
-    assert.ok(layer.present);
+    assert.equal(s.image.layers.length, 2);
+    const [bottom, upper] = s.image.layers as [LayerInfo, LayerInfo];
+    assert.match(bottom.diffId, /^sha256:/);
+    assert.equal(bottom.chainId, bottom.diffId, 'the bottom layer\'s chain ID is its DiffID');
+    assert.notEqual(upper.chainId, upper.diffId);
+    assert.ok(statSync(join(bottom.dir, 'bin', 'busybox')).isFile(), `${bottom.dir} is the unpacked bottom layer`);
+    assert.equal(readFileSync(join(upper.dir, 'etc', 'h9n-layer'), 'utf8'), 'top\n', `${upper.dir} is the unpacked top layer`);
+    assert.ok(bottom.present && upper.present);
 
     // 2, 5: the container's directory and the overlay as the host's mount table has it
     const cdir = join(T, 'data', 'containers', id);
@@ -216,6 +224,35 @@ describe('berthd: GET /containers/{id}/explain', { timeout: 180_000 }, () => {
     assert.ok(x.monitor.alive && x.monitor.pid !== null);
     assert.ok(x.monitor.rssKiB !== null && x.monitor.rssKiB > 0);
     assert.equal(x.monitor.logPath, join(cdir, `${id}-json.log`));
+  });
+
+  it('berth explain prints the 9 steps with real values; --format json is the API\'s answer', async () => {
+    const id = (await docker(['run', '-d', '--name', 'h9n-cli', '--memory', '64m', IMG, 'sleep', '1000'])).trim();
+    seen.add(id);
+    const berth = (args: string[]) => runCommand(process.execPath, [BERTH, ...args], { env: { BERTH_HOST: `unix://${sock}` }, label: `berth ${args.join(' ')}` });
+    const text = await berth(['explain', 'h9n-cli']);
+    assert.equal(text.code, 0, show(text));
+    const lines = text.stdout.split('\n');
+    const titles = lines.filter((l) => /^\d\. /.test(l));
+    assert.equal(titles.length, 9, text.stdout);
+    assert.match(titles[0]!, /^1\. Pull image layers\s+\d+\.\d+ ms$/);
+    assert.match(titles[8]!, /^9\. execve\(\): run the application/);
+    const x = await explain(id);
+    const lowers = [...x.steps.overlay.lowerdirs].reverse().join(':');
+    assert.ok(text.stdout.includes(`-o lowerdir=${lowers},upperdir=${x.steps.overlay.upperdir},workdir=${x.steps.overlay.workdir} `), text.stdout);
+    assert.match(text.stdout, /read back\s+memory 64 MiB/);
+    assert.match(text.stdout, /clone\(CLONE_NEW/);
+    assert.match(text.stdout, /pivot_root\("\.", "\."\)/);
+    assert.match(text.stdout, /execve\("\/bin\/sleep 1000"\)/);
+    const json = await berth(['explain', '--format', 'json', id.slice(0, 12)]);
+    assert.equal(json.code, 0, show(json));
+    const fromCli = JSON.parse(json.stdout) as Explanation;
+    assert.equal(fromCli.id, id);
+    assert.deepEqual(fromCli.steps.image, x.steps.image);
+    assert.deepEqual(fromCli.trace, x.trace);
+    const missing = await berth(['explain', 'h9n-no-such']);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, 'Error response from daemon: No such container: h9n-no-such\n');
   });
 
   it('an exited container still explains itself: the trace kept at start, values passed to the kernel', async () => {

@@ -14,6 +14,7 @@ import { tagCommand } from './tag.ts';
 import { imageInspectCommand, inspectCommand } from './inspect.ts';
 import { historyCommand } from './history.ts';
 import { imagePruneCommand } from './prune.ts';
+import { explainCommand } from './explain.ts';
 
 export const COMMANDS: readonly Command[] = [
   pullCommand,
@@ -33,4 +34,5 @@ export const COMMANDS: readonly Command[] = [
   inspectCommand,
   historyCommand,
   imagePruneCommand,
+  explainCommand,
 ];
