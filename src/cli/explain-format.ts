@@ -34,8 +34,8 @@ function traceLines(entries: readonly TraceEntry[]): string[] {
     const n = j - i;
     const took = entries.slice(i, j).reduce((a, x) => a + x.tookMs, 0);
     const fail = entries.slice(i, j).some((x) => x.result < 0) ? '  (failed)' : '';
-    const what = n > 1 ? `${e.step} x${n}, first: ${e.detail}` : e.detail || e.step;
-    out.push(`+${e.atMs.toFixed(3).padStart(8)}  ${took.toFixed(3).padStart(7)}  ${what}${fail}`);
+    const what = n > 1 ? `x${n}, first: ${e.detail}` : e.detail;
+    out.push(`+${e.atMs.toFixed(3).padStart(8)}  ${took.toFixed(3).padStart(7)}  ${e.step.padEnd(14)} ${what}${fail}`);
     i = j;
   }
   return out;
@@ -54,7 +54,7 @@ export function formatExplanation(x: Explanation): string {
   const trace = (n: number): void => {
     const t = x.trace.filter((e) => e.seedStep === n);
     if (t.length === 0) return;
-    L.push(`   trace      AT(ms)   TOOK(ms)  CALL`);
+    L.push(`   trace      AT(ms)   TOOK(ms)  STEP           WHAT`);
     for (const line of traceLines(t)) L.push(`     ${line}`);
   };
 

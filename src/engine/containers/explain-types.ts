@@ -183,7 +183,7 @@ export interface SecurityStep extends StepBase {
   source: string;
   privileged: boolean;
   capabilities: CapabilitySets | null;
-  /** docker's default set compared with the effective one */
+  /** docker's default set compared with the effective one (the bounding one when read from the trace) */
   droppedFromDefault: string[];
   addedToDefault: string[];
   seccomp: {

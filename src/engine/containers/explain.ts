@@ -361,6 +361,7 @@ function securityStep(spec: Spec | null, status: Map<string, string> | null, pri
     const bnd = trace.filter((s) => s.step === 'cap_bounding').at(-1);
     const amb = trace.filter((s) => s.step === 'cap_ambient').at(-1);
     if (set) {
+      step.source = 'trace: the sets berth-init gave the init before execve (CAP_SYS_ADMIN kept only to load the seccomp filter, absent from the bounding set)';
       step.capabilities = {
         effective: capNames(set.args[0] ?? '0'), permitted: capNames(set.args[1] ?? '0'), inheritable: capNames(set.args[2] ?? '0'),
         bounding: bnd ? capNames(bnd.args[0] ?? '0') : [], ambient: amb ? capNames(amb.args[0] ?? '0') : [],
@@ -372,9 +373,11 @@ function securityStep(spec: Spec | null, status: Map<string, string> | null, pri
     if (u) step.user = { uid: [Number(u.args[0])], gid: [Number(u.args[1])], groups: u.args.slice(4).map(Number) };
   }
   if (step.capabilities) {
-    const eff = new Set(step.capabilities.effective);
-    step.droppedFromDefault = DEFAULT_CAPS.filter((c) => !eff.has(c));
-    step.addedToDefault = step.capabilities.effective.filter((c) => !DEFAULT_CAPS.includes(c));
+    // the trace's capset is the init's before execve, with CAP_SYS_ADMIN kept to load the filter
+    // (src/runtime/plan/build.ts): there the bounding set is what the program could get
+    const have = status ? step.capabilities.effective : step.capabilities.bounding;
+    step.droppedFromDefault = DEFAULT_CAPS.filter((c) => !have.includes(c));
+    step.addedToDefault = have.filter((c) => !DEFAULT_CAPS.includes(c));
   }
   const sc = spec?.linux?.seccomp;
   if (sc) {
