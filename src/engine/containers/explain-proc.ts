@@ -36,11 +36,11 @@ export async function procStatus(pid: number): Promise<Map<string, string> | nul
   return out;
 }
 
-/** A capability mask (hex as /proc shows it, or anything BigInt takes) as names, lowest bit first. */
+/** A capability mask as the trace records it (decimal, or anything BigInt takes) as names, lowest bit first. */
 export function capNames(mask: string | bigint): string[] {
   let m: bigint;
   try {
-    m = typeof mask === 'bigint' ? mask : BigInt(/^[0-9a-f]+$/i.test(mask) && !/^\d+$/.test(mask) ? `0x${mask}` : mask);
+    m = typeof mask === 'bigint' ? mask : BigInt(mask);
   } catch {
     return [];
   }
@@ -94,6 +94,8 @@ function splitEscaped(s: string, sep: string): string[] {
   return out;
 }
 
+const unescapeBackslash = (s: string): string => s.replace(/\\(.)/g, '$1');
+
 /**
  * An overlay's lower, upper and work dirs from its superblock options. The kernel shows the
  * lower layers either as one `lowerdir=top:…:bottom` or, for a mount made with fsconfig's
@@ -117,10 +119,10 @@ export function overlayDirs(superOptions: string): { lowers: string[]; upper: st
   }
   rawOpts.push(cur);
   for (const o of rawOpts) {
-    if (o.startsWith('lowerdir+=')) lowersTopFirst.push(splitEscaped(o.slice(10), '\0')[0]!);
+    if (o.startsWith('lowerdir+=')) lowersTopFirst.push(unescapeBackslash(o.slice(10)));
     else if (o.startsWith('lowerdir=')) lowersTopFirst.push(...splitEscaped(o.slice(9), ':').filter(Boolean));
-    else if (o.startsWith('upperdir=')) upper = splitEscaped(o.slice(9), '\0')[0]!;
-    else if (o.startsWith('workdir=')) work = splitEscaped(o.slice(8), '\0')[0]!;
+    else if (o.startsWith('upperdir=')) upper = unescapeBackslash(o.slice(9));
+    else if (o.startsWith('workdir=')) work = unescapeBackslash(o.slice(8));
   }
   return { lowers: lowersTopFirst.reverse(), upper, work };
 }
