@@ -11,6 +11,7 @@ import type { BerthStores } from '../../image/bundle/create.ts';
 import type { MonitorClient } from '../../native/monitor.ts';
 import type { ContainerBackend, ContainerCounts } from '../engine.ts';
 import { InvalidParameterError, NotFoundError, NotModifiedError } from '../errors.ts';
+import type { EventBus } from '../events.ts';
 import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
 import { attachContainer, checkAttachable, type AttachOptions } from './attach.ts';
@@ -37,9 +38,9 @@ export class Containers implements ContainerBackend {
 
   private constructor(readonly ctx: ContainerContext) {}
 
-  static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; log: Logger }): Promise<Containers> {
+  static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; log: Logger; events: EventBus }): Promise<Containers> {
     const store = await ContainerStore.open(join(opts.dataRoot, 'containers'), (dir, why) => opts.log.warn(`container ${dir}: unreadable record, skipped: ${why}`));
-    const c = new Containers(new ContainerContext(store, opts.stores, opts.images, opts.dataRoot, opts.execRoot, opts.log));
+    const c = new Containers(new ContainerContext(store, opts.stores, opts.images, opts.dataRoot, opts.execRoot, opts.log, opts.events));
     await c.#reconcile();
     return c;
   }
@@ -49,7 +50,10 @@ export class Containers implements ContainerBackend {
       try {
         const r = await reconcileOne(this.ctx, l);
         if (r.kind === 'live') this.#watch(r.l, r.client);
-        else if (r.kind === 'exited') void this.#afterExit(r.l);
+        else if (r.kind === 'exited') {
+          this.#emitExit(r.l);
+          void this.#afterExit(r.l);
+        }
         else if (r.kind === 'idle') {
           const p = r.l.hostConfig.RestartPolicy?.Name;
           // docker restarts these at daemon start too (unless stopped by hand)
@@ -88,7 +92,14 @@ export class Containers implements ContainerBackend {
     } catch (e) {
       this.ctx.log.error(`container ${id} exited; recording it: ${(e as Error).message}`);
     }
+    this.#emitExit(l);
     await this.#afterExit(l);
+  }
+
+  /** docker's events at an exit: `oom` when the kernel killed it, then `die` with the exit code. */
+  #emitExit(l: Loaded): void {
+    if (l.rec.state.OOMKilled) this.ctx.emit(l, 'oom');
+    this.ctx.emit(l, 'die', { exitCode: String(l.rec.state.ExitCode) });
   }
 
   async #afterExit(l: Loaded): Promise<void> {
@@ -113,6 +124,7 @@ export class Containers implements ContainerBackend {
     rec.restartCount++;
     try {
       await this.ctx.locked(rec.id, async () => this.#watch(l, await startContainer(this.ctx, l)));
+      this.ctx.emit(l, 'start');
     } catch (e) {
       this.ctx.log.error(`restarting container ${rec.id}: ${(e as Error).message}`);
       rec.state = { ...rec.state, Status: 'exited', Restarting: false };
@@ -131,8 +143,10 @@ export class Containers implements ContainerBackend {
     return { total: all.length, running, paused, stopped: all.length - running - paused };
   }
 
-  create(req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
-    return createContainer(this.ctx, req);
+  async create(req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+    const r = await createContainer(this.ctx, req);
+    this.ctx.emit(this.get(r.Id), 'create');
+    return r;
   }
 
   async start(ref: string): Promise<void> {
@@ -143,6 +157,7 @@ export class Containers implements ContainerBackend {
         l.rec.manuallyStopped = false;
         this.#watch(l, await startContainer(this.ctx, l));
       });
+      this.ctx.emit(l, 'start');
     } catch (e) {
       // dockerd removes an --rm container whose start failed
       if (!(e instanceof NotModifiedError) && l.hostConfig.AutoRemove) {
@@ -154,19 +169,26 @@ export class Containers implements ContainerBackend {
   }
 
   async stop(ref: string, timeoutS?: number): Promise<void> {
-    await stopContainer(this.ctx, this.get(ref), timeoutS);
+    const l = this.get(ref);
+    await stopContainer(this.ctx, l, timeoutS);
+    this.ctx.emit(l, 'stop');
   }
 
   async restart(ref: string, timeoutS?: number): Promise<void> {
     const l = this.get(ref);
-    if (isRunningStatus(l.rec.state.Status)) await stopContainer(this.ctx, l, timeoutS);
+    if (isRunningStatus(l.rec.state.Status)) {
+      await stopContainer(this.ctx, l, timeoutS);
+      this.ctx.emit(l, 'stop');
+    }
     await this.start(l.rec.id);
+    this.ctx.emit(l, 'restart');
   }
 
   async kill(ref: string, signal: number): Promise<void> {
     const l = this.get(ref);
     const exited = signal === 9 && isRunningStatus(l.rec.state.Status) ? this.ctx.nextExit(l.rec.id) : undefined;
     killContainer(this.ctx, l, signal);
+    this.ctx.emit(l, 'kill', { signal: String(signal) });
     // docker waits for a SIGKILLed container to be gone
     if (exited) await exited;
   }
@@ -217,7 +239,9 @@ export class Containers implements ContainerBackend {
   }
 
   attach(id: string, client: Duplex, o: AttachOptions): Promise<void> {
-    return attachContainer(this.ctx, this.get(id), client, o);
+    const l = this.get(id);
+    this.ctx.emit(l, 'attach');
+    return attachContainer(this.ctx, l, client, o);
   }
 
   resize(ref: string, rows: number, cols: number): void {
@@ -226,25 +250,33 @@ export class Containers implements ContainerBackend {
     if (!m || !isRunningStatus(l.rec.state.Status)) throw notRunning(l.rec.id);
     if (!l.rec.config.Tty) return;
     m.resize(rows, cols);
+    this.ctx.emit(l, 'resize', { height: String(rows), width: String(cols) });
   }
 
-  rename(ref: string, name: string): Promise<void> {
+  async rename(ref: string, name: string): Promise<void> {
     const l = this.get(ref);
-    return this.ctx.locked(l.rec.id, () => renameContainer(this.ctx, l, name));
+    const oldName = l.rec.name;
+    await this.ctx.locked(l.rec.id, () => renameContainer(this.ctx, l, name));
+    this.ctx.emit(l, 'rename', { oldName });
   }
 
-  pause(ref: string): Promise<void> {
+  async pause(ref: string): Promise<void> {
     const l = this.get(ref);
-    return this.ctx.locked(l.rec.id, () => pauseContainer(this.ctx, l));
+    await this.ctx.locked(l.rec.id, () => pauseContainer(this.ctx, l));
+    this.ctx.emit(l, 'pause');
   }
 
-  unpause(ref: string): Promise<void> {
+  async unpause(ref: string): Promise<void> {
     const l = this.get(ref);
-    return this.ctx.locked(l.rec.id, () => unpauseContainer(this.ctx, l));
+    await this.ctx.locked(l.rec.id, () => unpauseContainer(this.ctx, l));
+    this.ctx.emit(l, 'unpause');
   }
 
-  top(ref: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
-    return topContainer(this.ctx, this.get(ref), psArgs);
+  async top(ref: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const l = this.get(ref);
+    const r = await topContainer(this.ctx, l, psArgs);
+    this.ctx.emit(l, 'top');
+    return r;
   }
 
   /** `POST /containers/prune`: every container that is not running (label filters). */
