@@ -22,6 +22,7 @@ import { sendJson } from './http.ts';
 import { Router, type Match } from './router.ts';
 import { containerRoutes } from './router/containers.ts';
 import { eventRoutes } from './router/events.ts';
+import { statsRoutes } from './router/stats.ts';
 import { imageRoutes } from './router/images.ts';
 import { systemRoutes } from './router/system.ts';
 import { API_VERSION, MIN_API_VERSION } from './version.ts';
@@ -31,7 +32,7 @@ export { API_VERSION, MIN_API_VERSION };
 export const SERVER_HEADER = `berth/${BERTH_VERSION} (linux)`;
 
 /** The routes of every resource, in the order they are tried. */
-const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [systemRoutes, imageRoutes, containerRoutes, eventRoutes];
+const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [systemRoutes, imageRoutes, containerRoutes, eventRoutes, statsRoutes];
 
 const COMMON_HEADERS: Record<string, string> = {
   'Api-Version': API_VERSION,

@@ -219,4 +219,73 @@ describe('berthd: events, stats, update, system df/prune, healthchecks', { timeo
     }
     await dockerOk(['rm', id]);
   });
+  it('docker stats --no-stream shows the columns and a 64 MiB limit; the API answer has docker\'s v1.41 fields; the SDK streams', async () => {
+    const id = await runDetached(['--name', 'h9m-stats', '--memory', '64m', '--pids-limit', '50', IMG, 'sh', '-c', 'head -c 10000000 /dev/zero > /dev/shm/fill; sleep 1000']);
+    await sleep(500);
+    const out = await dockerOk(['stats', '--no-stream', 'h9m-stats']);
+    const [header, row] = out.trim().split('\n');
+    assert.match(header!, /^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS$/);
+    assert.match(row!, new RegExp(`^${id.slice(0, 12)}\\s+h9m-stats\\s+\\d+\\.\\d+%\\s+[\\d.]+(KiB|MiB) / 64MiB\\s+[\\d.]+%\\s+\\S+ / \\S+\\s+\\S+ / \\S+\\s+[1-9]\\d*$`), out);
+    const py = await python(`
+import docker, json
+c = docker.from_env().containers.get("h9m-stats")
+s = c.stats(stream=False)
+print(json.dumps({k: s[k] for k in ("name", "id", "pids_stats", "memory_stats", "cpu_stats", "precpu_stats", "read", "preread")}))
+it = c.stats(stream=True, decode=True)
+a = next(it); b = next(it)
+print(json.dumps([a["read"], b["read"], b["preread"]]))
+`);
+    assert.equal(py.code, 0, show(py));
+    const [one, two] = py.stdout.trim().split('\n');
+    const s = JSON.parse(one!);
+    assert.equal(s.name, '/h9m-stats');
+    assert.equal(s.id, id);
+    assert.equal(s.memory_stats.limit, 64 * 1024 * 1024);
+    assert.ok(s.memory_stats.usage > 8_000_000 && s.memory_stats.usage < 64 * 1024 * 1024, String(s.memory_stats.usage));
+    assert.ok(Object.keys(s.memory_stats.stats).length > 0);
+    assert.equal(s.pids_stats.limit, 50);
+    assert.ok(s.pids_stats.current >= 1);
+    assert.ok(s.cpu_stats.cpu_usage.total_usage > 0 && s.cpu_stats.system_cpu_usage > 0 && s.cpu_stats.online_cpus > 0, JSON.stringify(s.cpu_stats));
+    // the answer without stream comes primed: precpu is the sample a second before
+    assert.ok(s.precpu_stats.system_cpu_usage > 0 && s.precpu_stats.system_cpu_usage <= s.cpu_stats.system_cpu_usage);
+    assert.notEqual(s.preread, '0001-01-01T00:00:00Z');
+    const [aRead, bRead, bPre] = JSON.parse(two!) as string[];
+    assert.equal(bPre, aRead);
+    assert.ok(Date.parse(bRead!) - Date.parse(aRead!) >= 900, `${aRead} -> ${bRead}`);
+    await dockerOk(['rm', '-f', id]);
+    // a container that is not running: docker's zero answer, at once
+    const cid = (await dockerOk(['create', '--name', 'h9m-stats2', IMG, 'true'])).trim();
+    seen.add(cid);
+    const idle = await dockerOk(['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}} {{.PIDs}}', 'h9m-stats2']);
+    assert.equal(idle.trim(), 'h9m-stats2 0B / 0B 0');
+    await dockerOk(['rm', cid]);
+  });
+
+  it('docker update changes the running container\'s cgroup (memory, pids, cpu quota) and the restart policy; inspect shows them', async () => {
+    const id = await runDetached(['--name', 'h9m-upd', '--memory', '64m', IMG, 'sleep', '1000']);
+    const memFile = cgroupDirsOf(id).map((d) => [join(d, 'memory.limit_in_bytes'), join(d, 'memory.max')]).flat().find((f) => existsSync(f))!;
+    assert.ok(memFile, `a memory limit file of ${id}`);
+    assert.equal(readFileSync(memFile, 'utf8').trim(), String(64 * 1024 * 1024));
+    assert.equal((await dockerOk(['update', '--memory', '96m', '--memory-swap', '200m', '--pids-limit', '33', '--cpus', '0.5', '--restart', 'on-failure:2', 'h9m-upd'])).trim(), 'h9m-upd');
+    assert.equal(readFileSync(memFile, 'utf8').trim(), String(96 * 1024 * 1024));
+    const pidsFile = cgroupDirsOf(id).map((d) => join(d, 'pids.max')).find((f) => existsSync(f))!;
+    assert.equal(readFileSync(pidsFile, 'utf8').trim(), '33');
+    const quota = cgroupDirsOf(id).map((d) => [join(d, 'cpu.cfs_quota_us'), join(d, 'cpu.max')]).flat().find((f) => existsSync(f))!;
+    assert.match(readFileSync(quota, 'utf8').trim(), /^50000( 100000)?$/);
+    assert.equal(await inspect('h9m-upd', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}'),
+      `${96 * 1024 * 1024} ${200 * 1024 * 1024} 33 500000000 on-failure:2`);
+    // docker's checks, as at create
+    const bad = await docker(['update', '--memory', '300m', 'h9m-upd']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time/);
+    const tiny = await docker(['update', '--memory', '1m', 'h9m-upd']);
+    assert.match(tiny.stderr, /Minimum memory limit allowed is 6MB/);
+    // the limits stay across a restart (the bundle's spec has them)
+    await dockerOk(['restart', '-t', '0', 'h9m-upd']);
+    const memFile2 = cgroupDirsOf(id).map((d) => [join(d, 'memory.limit_in_bytes'), join(d, 'memory.max')]).flat().find((f) => existsSync(f))!;
+    assert.equal(readFileSync(memFile2, 'utf8').trim(), String(96 * 1024 * 1024));
+    const missing = await docker(['update', '--memory', '96m', 'h9m-nope']);
+    assert.match(missing.stderr, /No such container: h9m-nope/);
+    await dockerOk(['rm', '-f', id]);
+  });
 });

@@ -27,9 +27,11 @@ import { reconcileOne } from './reconcile.ts';
 import { removeContainer } from './remove.ts';
 import { renameContainer } from './rename.ts';
 import { startContainer } from './start.ts';
+import { streamStats, type StatsJson } from './stats.ts';
 import { stopContainer } from './stop.ts';
 import { ContainerStore, type Loaded } from './store.ts';
 import { topContainer } from './top.ts';
+import { updateContainer, type UpdateRequest } from './update.ts';
 import { isRunningStatus } from './types.ts';
 import { waitContainer, type WaitCondition } from './wait.ts';
 
@@ -276,6 +278,18 @@ export class Containers implements ContainerBackend {
     const l = this.get(ref);
     const r = await topContainer(this.ctx, l, psArgs);
     this.ctx.emit(l, 'top');
+    return r;
+  }
+
+  /** `GET /containers/{id}/stats`: samples to `send` until `closed()` (or one, without `stream`). */
+  stats(ref: string, o: { stream: boolean; oneShot: boolean }, send: (s: StatsJson) => void, closed: () => boolean): Promise<void> {
+    return streamStats(this.ctx, this.get(ref), o, send, closed);
+  }
+
+  async update(ref: string, req: UpdateRequest): Promise<{ Warnings: string[] }> {
+    const l = this.get(ref);
+    const r = await this.ctx.locked(l.rec.id, () => updateContainer(this.ctx, l, req));
+    this.ctx.emit(l, 'update');
     return r;
   }
 
