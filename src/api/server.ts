@@ -21,6 +21,7 @@ import { errorAnswer } from './errors.ts';
 import { sendJson } from './http.ts';
 import { Router, type Match } from './router.ts';
 import { containerRoutes } from './router/containers.ts';
+import { diskRoutes } from './router/df.ts';
 import { eventRoutes } from './router/events.ts';
 import { statsRoutes } from './router/stats.ts';
 import { imageRoutes } from './router/images.ts';
@@ -32,7 +33,7 @@ export { API_VERSION, MIN_API_VERSION };
 export const SERVER_HEADER = `berth/${BERTH_VERSION} (linux)`;
 
 /** The routes of every resource, in the order they are tried. */
-const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [systemRoutes, imageRoutes, containerRoutes, eventRoutes, statsRoutes];
+const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [systemRoutes, imageRoutes, containerRoutes, eventRoutes, statsRoutes, diskRoutes];
 
 const COMMON_HEADERS: Record<string, string> = {
   'Api-Version': API_VERSION,

@@ -27,6 +27,7 @@ import { reconcileOne } from './reconcile.ts';
 import { removeContainer } from './remove.ts';
 import { renameContainer } from './rename.ts';
 import { startContainer } from './start.ts';
+import { dirSize } from './size.ts';
 import { streamStats, type StatsJson } from './stats.ts';
 import { stopContainer } from './stop.ts';
 import { ContainerStore, type Loaded } from './store.ts';
@@ -293,9 +294,15 @@ export class Containers implements ContainerBackend {
     return r;
   }
 
+  /** Bytes in the container's writable layer (the overlay's upper directory). */
+  sizeRw(ref: string): Promise<number> {
+    return dirSize(join(this.ctx.bundleDir(this.get(ref).rec.id), '.berth', 'upper'));
+  }
+
   /** `POST /containers/prune`: every container that is not running (label filters). */
   async prune(filters: Record<string, string[]>): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     const deleted: string[] = [];
+    let reclaimed = 0;
     for (const [k] of Object.entries(filters)) if (k !== 'label' && k !== 'until') throw new InvalidParameterError(`invalid filter '${k}'`);
     for (const l of this.ctx.store.all()) {
       if (isRunningStatus(l.rec.state.Status) || l.rec.creating || l.rec.state.Status === 'removing') continue;
@@ -303,12 +310,15 @@ export class Containers implements ContainerBackend {
       if ((filters.label ?? []).some((v) => (v.includes('=') ? labels[v.split('=')[0]!] !== v.slice(v.indexOf('=') + 1) : !(v in labels)))) continue;
       if ((filters.until ?? []).some((u) => Date.parse(l.rec.created) >= (/^\d+$/.test(u) ? Number(u) * 1000 : Date.parse(u)))) continue;
       try {
+        const size = await this.sizeRw(l.rec.id);
         await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: false, stopAndWait: async () => undefined }));
         deleted.push(l.rec.id);
+        reclaimed += size;
       } catch (e) {
         this.ctx.log.warn(`prune: ${l.rec.id}: ${(e as Error).message}`);
       }
     }
-    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+    this.ctx.events.log('container', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 }
