@@ -317,4 +317,49 @@ print(json.dumps([a["read"], b["read"], b["preread"]]))
     assert.match(await dockerOk(['images', '-q']), /^[0-9a-f]{12}\n$/, 'the image in use stays');
     await dockerOk(['rm', '-f', running]);
   });
+  it('a healthcheck turns healthy then unhealthy: State.Health (status, streak, last results), ps status, health_status events', async () => {
+    const t0 = Date.now() - 1;
+    const id = await runDetached(['--name', 'h9m-hc', '--health-cmd', 'test -f /tmp/ok && echo fine', '--health-interval', '500ms', '--health-timeout', '2s', '--health-retries', '2',
+      IMG, 'sh', '-c', 'touch /tmp/ok; sleep 3; rm /tmp/ok; sleep 1000']);
+    assert.match(await dockerOk(['ps', '--filter', 'name=h9m-hc', '--format', '{{.Status}}']), /^Up .* \(health: starting\)\n$/);
+    await waitFor('healthy', async () => (await inspect(id, '{{.State.Health.Status}}')) === 'healthy', 10_000, () => daemonLog.slice(-2000));
+    assert.match(await dockerOk(['ps', '--filter', 'health=healthy', '--format', '{{.Names}} {{.Status}}']), /^h9m-hc Up .* \(healthy\)\n$/);
+    const healthy = JSON.parse(await inspect(id, '{{json .State.Health}}'));
+    assert.equal(healthy.FailingStreak, 0);
+    assert.equal(healthy.Log.at(-1).ExitCode, 0);
+    assert.equal(healthy.Log.at(-1).Output, 'fine\n');
+    assert.ok(Date.parse(healthy.Log.at(-1).End) >= Date.parse(healthy.Log.at(-1).Start));
+    await waitFor('unhealthy', async () => (await inspect(id, '{{.State.Health.Status}}')) === 'unhealthy', 15_000, () => daemonLog.slice(-2000));
+    const py = await python('import docker, json; c = docker.from_env().containers.get("h9m-hc"); print(json.dumps(c.attrs["State"]["Health"]))');
+    assert.equal(py.code, 0, show(py));
+    const sick = JSON.parse(py.stdout);
+    assert.equal(sick.Status, 'unhealthy');
+    assert.ok(sick.FailingStreak >= 2, String(sick.FailingStreak));
+    assert.ok(sick.Log.length <= 5 && sick.Log.length >= 3, String(sick.Log.length));
+    assert.equal(sick.Log.at(-1).ExitCode, 1);
+    assert.match(await dockerOk(['ps', '--filter', 'name=h9m-hc', '--format', '{{.Status}}']), /\(unhealthy\)\n$/);
+    const evs = await eventsBetween(t0, Date.now(), [`container=${id}`, 'event=health_status']);
+    assert.deepEqual(evs.map((e) => e.Action), ['health_status: healthy', 'health_status: unhealthy']);
+    await dockerOk(['rm', '-f', id]);
+  });
+
+  it("the image's HEALTHCHECK runs (with a timeout result), --no-healthcheck disables it", async () => {
+    const rootfs = join(T, 'rootfs-hc');
+    await busyboxRootfs(rootfs);
+    const img = buildImage({ tars: [await tarDir(rootfs)], config: { Cmd: ['sleep', '1000'], Env: ['PATH=/bin:/sbin:/usr/bin'], Healthcheck: { Test: ['CMD', 'sleep', '5'], Interval: 300e6, Timeout: 300e6, Retries: 1 } } });
+    rmSync(rootfs, { recursive: true, force: true });
+    await pushImage(reg, 'h9m/hc', 'latest', img);
+    const hcImg = `${reg.domain}/h9m/hc`;
+    await dockerOk(['pull', hcImg]);
+    const id = await runDetached(['--name', 'h9m-hc2', hcImg]);
+    await waitFor('unhealthy by timeout', async () => (await inspect(id, '{{.State.Health.Status}}')) === 'unhealthy', 10_000, () => daemonLog.slice(-2000));
+    const h = JSON.parse(await inspect(id, '{{json .State.Health}}'));
+    assert.equal(h.Log[0].ExitCode, -1);
+    assert.equal(h.Log[0].Output, 'Health check exceeded timeout (0.3s)');
+    const off = await runDetached(['--name', 'h9m-hc3', '--no-healthcheck', hcImg]);
+    await sleep(800);
+    assert.equal(await inspect(off, '{{.State.Health}}'), '<nil>');
+    assert.match(await dockerOk(['ps', '--filter', 'name=h9m-hc3', '--format', '{{.Status}}']), /^Up [^(]*\n$/);
+    await dockerOk(['rm', '-f', id, off]);
+  });
 });

@@ -18,6 +18,7 @@ import { attachContainer, checkAttachable, type AttachOptions } from './attach.t
 import { ContainerContext } from './context.ts';
 import { createContainer, type CreateRequest } from './create.ts';
 import { afterExit, recordExit } from './exit.ts';
+import { HealthMonitors } from './health.ts';
 import { inspectContainer } from './inspect.ts';
 import { killContainer, notRunning } from './kill.ts';
 import { listContainers, type ListOptions } from './list.ts';
@@ -38,8 +39,11 @@ import { waitContainer, type WaitCondition } from './wait.ts';
 
 export class Containers implements ContainerBackend {
   #closing = false;
+  readonly #health: HealthMonitors;
 
-  private constructor(readonly ctx: ContainerContext) {}
+  private constructor(readonly ctx: ContainerContext) {
+    this.#health = new HealthMonitors(ctx);
+  }
 
   static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; log: Logger; events: EventBus }): Promise<Containers> {
     const store = await ContainerStore.open(join(opts.dataRoot, 'containers'), (dir, why) => opts.log.warn(`container ${dir}: unreadable record, skipped: ${why}`));
@@ -52,7 +56,10 @@ export class Containers implements ContainerBackend {
     for (const l of this.ctx.store.all()) {
       try {
         const r = await reconcileOne(this.ctx, l);
-        if (r.kind === 'live') this.#watch(r.l, r.client);
+        if (r.kind === 'live') {
+          this.#watch(r.l, r.client);
+          if (r.l.rec.state.Status === 'running' || r.l.rec.state.Status === 'paused') this.#health.resume(r.l);
+        }
         else if (r.kind === 'exited') {
           this.#emitExit(r.l);
           void this.#afterExit(r.l);
@@ -71,6 +78,7 @@ export class Containers implements ContainerBackend {
   /** Lets go of every monitor (the containers keep running) and stops restarting anything. */
   close(): void {
     this.#closing = true;
+    this.#health.close();
     for (const c of this.ctx.monitors.values()) c.close();
     this.ctx.monitors.clear();
   }
@@ -88,6 +96,7 @@ export class Containers implements ContainerBackend {
     // a connection closed by close() at daemon shutdown is not an exit
     if (this.#closing) return;
     const id = l.rec.id;
+    this.#health.stop(id);
     client.close();
     if (this.ctx.monitors.get(id) === client) this.ctx.monitors.delete(id);
     try {
@@ -126,13 +135,22 @@ export class Containers implements ContainerBackend {
     if (this.#closing || this.ctx.store.find(rec.id) !== l || rec.state.Status !== 'restarting') return;
     rec.restartCount++;
     try {
-      await this.ctx.locked(rec.id, async () => this.#watch(l, await startContainer(this.ctx, l)));
+      await this.ctx.locked(rec.id, async () => {
+        this.#watch(l, await startContainer(this.ctx, l));
+        await this.#startHealth(l);
+      });
       this.ctx.emit(l, 'start');
     } catch (e) {
       this.ctx.log.error(`restarting container ${rec.id}: ${(e as Error).message}`);
       rec.state = { ...rec.state, Status: 'exited', Restarting: false };
       await this.ctx.store.save(rec.id).catch(() => undefined);
     }
+  }
+
+  /** A started container's healthcheck, State.Health `starting` on disk too. */
+  async #startHealth(l: Loaded): Promise<void> {
+    this.#health.start(l);
+    if (l.rec.state.Health) await this.ctx.store.save(l.rec.id).catch(() => undefined);
   }
 
   get(ref: string): Loaded {
@@ -159,6 +177,7 @@ export class Containers implements ContainerBackend {
         if (isRunningStatus(l.rec.state.Status)) throw new NotModifiedError('Container already started');
         l.rec.manuallyStopped = false;
         this.#watch(l, await startContainer(this.ctx, l));
+        await this.#startHealth(l);
       });
       this.ctx.emit(l, 'start');
     } catch (e) {
