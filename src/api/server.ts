@@ -22,6 +22,9 @@ import { sendJson } from './http.ts';
 import { Router, type Match } from './router.ts';
 import { containerRoutes } from './router/containers.ts';
 import { explainRoutes } from './router/explain.ts';
+import { diskRoutes } from './router/df.ts';
+import { eventRoutes } from './router/events.ts';
+import { statsRoutes } from './router/stats.ts';
 import { imageRoutes } from './router/images.ts';
 import { systemRoutes } from './router/system.ts';
 import { volumeRoutes } from './router/volumes.ts';
@@ -32,7 +35,9 @@ export { API_VERSION, MIN_API_VERSION };
 export const SERVER_HEADER = `berth/${BERTH_VERSION} (linux)`;
 
 /** The routes of every resource, in the order they are tried. */
-const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [systemRoutes, imageRoutes, containerRoutes, explainRoutes, volumeRoutes];
+const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [
+  systemRoutes, imageRoutes, containerRoutes, explainRoutes, volumeRoutes, eventRoutes, statsRoutes, diskRoutes,
+];
 
 const COMMON_HEADERS: Record<string, string> = {
   'Api-Version': API_VERSION,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { openStores } from '../image/bundle/create.ts';
 import { Containers } from './containers/index.ts';
+import { EventBus } from './events.ts';
 import { ImageEngine } from './images.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { hostFacts, type HostFacts } from './system.ts';
@@ -46,6 +47,8 @@ export interface ContainerBackend {
 }
 
 export class Engine {
+  /** what happened lately, and who listens (GET /events) */
+  readonly events = new EventBus();
   /** the container verbs (set by open) */
   containers!: Containers;
   /** the local volume driver (set by open, before the containers, which take references) */
@@ -71,7 +74,8 @@ export class Engine {
     const id = await engineId(config.dataRoot);
     const engine = new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date());
     engine.volumes = await VolumeService.open(config.dataRoot, { log });
-    engine.containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, log });
+    images.events = engine.events;
+    engine.containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, log, events: engine.events });
     return engine;
   }
 

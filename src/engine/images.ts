@@ -7,6 +7,7 @@
  * Credentials come only from the request (docker's X-Registry-Auth): the daemon never reads a
  * docker config of its own user, which would lend root's logins to every client of the socket.
  */
+import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 
 import { pull, type BerthStores } from '../image/bundle/create.ts';
@@ -21,6 +22,7 @@ import {
 } from '../image/images/index.ts';
 import { ArchiveError, importRootfs, loadArchive, resolveSaveArgs, saveImages, type ImportResult, type LoadResult } from '../image/archive/index.ts';
 import { INDEX_SERVER, convertToHostname, isDockerHub } from '../image/auth/index.ts';
+import type { EventBus } from './events.ts';
 import { ConflictError, EngineError, ForbiddenError, InvalidParameterError, NotFoundError, SystemError, UnauthorizedError } from './errors.ts';
 
 /** The registry side of a request: the client's credentials (if any). */
@@ -80,11 +82,26 @@ export class ImageEngine {
   readonly #stores: BerthStores;
   readonly #service: ImageService;
   readonly #insecure: readonly string[];
+  /** where image events go (set by the engine) */
+  events: EventBus | undefined;
 
   constructor(stores: BerthStores, opts: { insecureRegistries?: readonly string[]; onBroken?: (e: Error) => void } = {}) {
     this.#stores = stores;
     this.#insecure = opts.insecureRegistries ?? [];
     this.#service = new ImageService(stores, opts.onBroken);
+  }
+
+  /** docker's LogImageEvent: the actor is an image ID or a name, `name` what the event is about. */
+  #emit(action: string, id: string, name: string): void {
+    this.events?.log('image', action, id, { name });
+  }
+
+  /** untag and delete events for what a removal or a prune did (`ids`: the image IDs that existed before, layers are not images). */
+  #emitDeletes(items: DeleteItem[], ids: Set<string>, imageId?: string): void {
+    for (const i of items) {
+      if ('Untagged' in i && i.Untagged) this.#emit('untag', imageId ?? i.Untagged, imageId ?? i.Untagged);
+      if ('Deleted' in i && i.Deleted && ids.has(i.Deleted)) this.#emit('delete', i.Deleted, i.Deleted);
+    }
   }
 
   get root(): string {
@@ -112,16 +129,23 @@ export class ImageEngine {
     return translating(() => this.#service.history(name));
   }
 
-  tag(source: string, target: string): Promise<void> {
-    return translating(() => this.#service.tag(source, target));
+  async tag(source: string, target: string): Promise<void> {
+    await translating(() => this.#service.tag(source, target));
+    if (this.events) this.#emit('tag', (await this.inspect(source)).Id, reference(target).familiar());
   }
 
-  remove(name: string, opts: { force?: boolean } = {}): Promise<DeleteItem[]> {
-    return translating(() => this.#service.remove(name, opts));
+  async remove(name: string, opts: { force?: boolean } = {}): Promise<DeleteItem[]> {
+    const id = this.events ? (await this.inspect(name).catch(() => undefined))?.Id : undefined;
+    const items = await translating(() => this.#service.remove(name, opts));
+    if (id !== undefined) this.#emitDeletes(items, new Set([id]), id);
+    return items;
   }
 
-  prune(opts: { all?: boolean } = {}): Promise<PruneReport> {
-    return translating(() => this.#service.prune(opts));
+  async prune(opts: { all?: boolean } = {}): Promise<PruneReport> {
+    const ids = new Set(this.events ? (await this.list({ all: true })).map((i) => i.Id) : []);
+    const r = await translating(() => this.#service.prune(opts));
+    this.#emitDeletes(r.ImagesDeleted ?? [], ids);
+    return r;
   }
 
   /** Pulls `name` (blobs, unpacked layers, the tag), as `docker pull` does. */
@@ -142,6 +166,8 @@ export class ImageEngine {
         ...(platform !== undefined && { platform }),
         ...(req.onProgress && { onProgress: req.onProgress }),
       });
+      const ref2 = parseReference(r.name);
+      this.#emit('pull', ref2.familiar(), ref2.familiarName());
       return { ...r, fresh: r.downloaded > 0 || r.unpacked > 0 || before !== r.manifestDigest };
     });
   }
@@ -162,11 +188,13 @@ export class ImageEngine {
     return out.sort((a, b) => (a.toString() < b.toString() ? -1 : 1));
   }
 
-  push(ref: ImageReference, req: PushRequest = {}): Promise<PushResult> {
-    return translating(() => pushImage(ref, this.#stores.content, this.#stores.refs, {
+  async push(ref: ImageReference, req: PushRequest = {}): Promise<PushResult> {
+    const r = await translating(() => pushImage(ref, this.#stores.content, this.#stores.refs, {
       clientOptions: this.#client(req),
       ...(req.onProgress && { onProgress: req.onProgress }),
     }));
+    this.#emit('push', ref.familiar(), ref.familiarName());
+    return r;
   }
 
   /**
@@ -196,15 +224,22 @@ export class ImageEngine {
     return translating(() => resolveSaveArgs(this.#stores, args));
   }
 
-  save(items: Awaited<ReturnType<typeof resolveSaveArgs>>, sink: Writable): Promise<unknown> {
-    return translating(() => saveImages(this.#stores, items, sink));
+  async save(items: Awaited<ReturnType<typeof resolveSaveArgs>>, sink: Writable): Promise<unknown> {
+    const r = await translating(() => saveImages(this.#stores, items, sink));
+    for (const i of items) {
+      const id = `sha256:${createHash('sha256').update(i.image.configBytes).digest('hex')}`;
+      this.#emit('save', id, id);
+    }
+    return r;
   }
 
-  load(source: Readable, log?: (line: string) => void): Promise<LoadResult> {
-    return translating(() => loadArchive(this.#stores, source, { ...(log && { log }) }));
+  async load(source: Readable, log?: (line: string) => void): Promise<LoadResult> {
+    const r = await translating(() => loadArchive(this.#stores, source, { ...(log && { log }) }));
+    for (const i of r.images) this.#emit('load', i.configDigest, i.configDigest);
+    return r;
   }
 
-  import(source: Readable, opts: { reference?: string; message?: string; changes?: string[]; platform?: string }): Promise<ImportResult> {
+  async import(source: Readable, opts: { reference?: string; message?: string; changes?: string[]; platform?: string }): Promise<ImportResult> {
     let platform: Platform | undefined;
     if (opts.platform !== undefined && opts.platform !== '') {
       try {
@@ -214,13 +249,15 @@ export class ImageEngine {
       }
     }
     if (opts.reference !== undefined) reference(opts.reference);
-    return translating(() => importRootfs(this.#stores, source, {
+    const r = await translating(() => importRootfs(this.#stores, source, {
       sourceName: '-',
       ...(opts.changes && { changes: opts.changes }),
       ...(opts.message !== undefined && opts.message !== '' && { message: opts.message }),
       ...(platform && { platform }),
       ...(opts.reference !== undefined && { reference: opts.reference }),
     }));
+    this.#emit('import', r.configDigest, r.configDigest);
+    return r;
   }
 
   /** `POST /auth`: the credentials checked against `serverAddress`'s registry. */

@@ -502,7 +502,7 @@ export class Runtime {
   }
 
   /** Starts a process inside a created or running container; resolves with its pid. */
-  async exec(id: string, proc: Process, opts: { consoleSocket?: string; pidFile?: string; preserveFds?: number; detach?: boolean }): Promise<{ pid: number; session: HelperSession }> {
+  async exec(id: string, proc: Process, opts: { consoleSocket?: string; pidFile?: string; preserveFds?: number; detach?: boolean; pipes?: boolean }): Promise<{ pid: number; session: HelperSession }> {
     const rec = this.store.read(id);
     const status = statusOf(this.store, rec);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`cannot exec in a ${status} container`);
@@ -528,7 +528,7 @@ export class Runtime {
     } catch (e) {
       throw new RuntimeError(`exec ${id}: ${(e as Error).message}`);
     }
-    const session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `exec ${id}` });
+    const session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `exec ${id}`, ...(opts.pipes && { pipes: true }) });
     this.debugPlan(`exec ${id}`, plan);
     session.sendPlan(plan);
     const m = await session.expect('pid', `exec ${id}`);

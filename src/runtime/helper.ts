@@ -50,12 +50,14 @@ export class HelperSession {
    * Starts the helper; it waits for its plan, which `sendPlan` gives it (so both can be prepared at once).
    * With `spawnVia` the process started is that command (berth-monitor), detached in its own
    * session with no stdio of ours, and berth-init's command line follows its `args`: it execs
-   * berth-init with the same fds, so the session talks to berth-init as usual.
+   * berth-init with the same fds, so the session talks to berth-init as usual. With `pipes` the
+   * caller reads the process's output from `child.stdout` and `child.stderr`.
    */
-  constructor(opts: { preserveFds: number; what: string; spawnVia?: SpawnVia }) {
+  constructor(opts: { preserveFds: number; what: string; spawnVia?: SpawnVia; pipes?: boolean }) {
     const syncIndex = 3 + opts.preserveFds;
     const via = opts.spawnVia;
-    const stdio: StdioOptions = via ? ['ignore', 'ignore', 'ignore'] : ['inherit', 'inherit', 'inherit'];
+    // pipes: the process's stdout and stderr are child.stdout/child.stderr (a daemon's own exec), stdin /dev/null
+    const stdio: StdioOptions = via ? ['ignore', 'ignore', 'ignore'] : opts.pipes ? ['ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit'];
     for (let fd = 3; fd < syncIndex; fd++) stdio.push(fd);
     stdio.push('pipe');
     this.child = via

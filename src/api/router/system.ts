@@ -107,7 +107,7 @@ export async function infoOf(engine: Engine): Promise<SystemInfo> {
     LoggingDriver: 'json-file',
     CgroupDriver: 'cgroupfs',
     CgroupVersion: h.cgroupVersion,
-    NEventsListener: 0,
+    NEventsListener: engine.events.listeners,
     KernelVersion: h.kernelVersion,
     OperatingSystem: h.operatingSystem,
     OSVersion: h.osVersion,

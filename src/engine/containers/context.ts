@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import type { BerthStores } from '../../image/bundle/create.ts';
 import type { MonitorClient, MonitorOptions } from '../../native/monitor.ts';
 import { Runtime } from '../../runtime/container.ts';
+import type { EventBus } from '../events.ts';
 import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
-import type { ContainerStore } from './store.ts';
+import type { ContainerStore, Loaded } from './store.ts';
 
 export interface ExitWaiter {
   (exitCode: number): void;
@@ -37,8 +38,15 @@ export class ContainerContext {
     readonly dataRoot: string,
     readonly execRoot: string,
     readonly log: Logger,
+    readonly events: EventBus,
   ) {
     this.runtime = new Runtime(join(execRoot, 'runtime'));
+  }
+
+  /** A container event with docker's attributes: the container's labels, its image and name, then `extra`. */
+  emit(l: Loaded, action: string, extra: Record<string, string> = {}): void {
+    const { rec } = l;
+    this.events.log('container', action, rec.id, { ...(rec.config.Labels ?? {}), image: rec.imageName, name: rec.name.slice(1), ...extra });
   }
 
   bundleDir(id: string): string {

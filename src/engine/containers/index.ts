@@ -11,6 +11,7 @@ import type { BerthStores } from '../../image/bundle/create.ts';
 import type { MonitorClient } from '../../native/monitor.ts';
 import type { ContainerBackend, ContainerCounts } from '../engine.ts';
 import { InvalidParameterError, NotFoundError, NotModifiedError } from '../errors.ts';
+import type { EventBus } from '../events.ts';
 import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
 import { attachContainer, checkAttachable, type AttachOptions } from './attach.ts';
@@ -18,6 +19,7 @@ import { ContainerContext } from './context.ts';
 import { createContainer, type CreateRequest } from './create.ts';
 import { afterExit, recordExit } from './exit.ts';
 import { explainContainer, type Explanation } from './explain.ts';
+import { HealthMonitors } from './health.ts';
 import { inspectContainer } from './inspect.ts';
 import { killContainer, notRunning } from './kill.ts';
 import { listContainers, type ListOptions } from './list.ts';
@@ -27,20 +29,26 @@ import { reconcileOne } from './reconcile.ts';
 import { removeContainer } from './remove.ts';
 import { renameContainer } from './rename.ts';
 import { startContainer } from './start.ts';
+import { dirSize } from './size.ts';
+import { streamStats, type StatsJson } from './stats.ts';
 import { stopContainer } from './stop.ts';
 import { ContainerStore, type Loaded } from './store.ts';
 import { topContainer } from './top.ts';
+import { updateContainer, type UpdateRequest } from './update.ts';
 import { isRunningStatus } from './types.ts';
 import { waitContainer, type WaitCondition } from './wait.ts';
 
 export class Containers implements ContainerBackend {
   #closing = false;
+  readonly #health: HealthMonitors;
 
-  private constructor(readonly ctx: ContainerContext) {}
+  private constructor(readonly ctx: ContainerContext) {
+    this.#health = new HealthMonitors(ctx);
+  }
 
-  static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; log: Logger }): Promise<Containers> {
+  static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; log: Logger; events: EventBus }): Promise<Containers> {
     const store = await ContainerStore.open(join(opts.dataRoot, 'containers'), (dir, why) => opts.log.warn(`container ${dir}: unreadable record, skipped: ${why}`));
-    const c = new Containers(new ContainerContext(store, opts.stores, opts.images, opts.dataRoot, opts.execRoot, opts.log));
+    const c = new Containers(new ContainerContext(store, opts.stores, opts.images, opts.dataRoot, opts.execRoot, opts.log, opts.events));
     await c.#reconcile();
     return c;
   }
@@ -49,8 +57,14 @@ export class Containers implements ContainerBackend {
     for (const l of this.ctx.store.all()) {
       try {
         const r = await reconcileOne(this.ctx, l);
-        if (r.kind === 'live') this.#watch(r.l, r.client);
-        else if (r.kind === 'exited') void this.#afterExit(r.l);
+        if (r.kind === 'live') {
+          this.#watch(r.l, r.client);
+          if (r.l.rec.state.Status === 'running' || r.l.rec.state.Status === 'paused') this.#health.resume(r.l);
+        }
+        else if (r.kind === 'exited') {
+          this.#emitExit(r.l);
+          void this.#afterExit(r.l);
+        }
         else if (r.kind === 'idle') {
           const p = r.l.hostConfig.RestartPolicy?.Name;
           // docker restarts these at daemon start too (unless stopped by hand)
@@ -65,6 +79,7 @@ export class Containers implements ContainerBackend {
   /** Lets go of every monitor (the containers keep running) and stops restarting anything. */
   close(): void {
     this.#closing = true;
+    this.#health.close();
     for (const c of this.ctx.monitors.values()) c.close();
     this.ctx.monitors.clear();
   }
@@ -82,6 +97,7 @@ export class Containers implements ContainerBackend {
     // a connection closed by close() at daemon shutdown is not an exit
     if (this.#closing) return;
     const id = l.rec.id;
+    this.#health.stop(id);
     client.close();
     if (this.ctx.monitors.get(id) === client) this.ctx.monitors.delete(id);
     try {
@@ -89,7 +105,14 @@ export class Containers implements ContainerBackend {
     } catch (e) {
       this.ctx.log.error(`container ${id} exited; recording it: ${(e as Error).message}`);
     }
+    this.#emitExit(l);
     await this.#afterExit(l);
+  }
+
+  /** docker's events at an exit: `oom` when the kernel killed it, then `die` with the exit code. */
+  #emitExit(l: Loaded): void {
+    if (l.rec.state.OOMKilled) this.ctx.emit(l, 'oom');
+    this.ctx.emit(l, 'die', { exitCode: String(l.rec.state.ExitCode) });
   }
 
   async #afterExit(l: Loaded): Promise<void> {
@@ -113,12 +136,22 @@ export class Containers implements ContainerBackend {
     if (this.#closing || this.ctx.store.find(rec.id) !== l || rec.state.Status !== 'restarting') return;
     rec.restartCount++;
     try {
-      await this.ctx.locked(rec.id, async () => this.#watch(l, await startContainer(this.ctx, l)));
+      await this.ctx.locked(rec.id, async () => {
+        this.#watch(l, await startContainer(this.ctx, l));
+        await this.#startHealth(l);
+      });
+      this.ctx.emit(l, 'start');
     } catch (e) {
       this.ctx.log.error(`restarting container ${rec.id}: ${(e as Error).message}`);
       rec.state = { ...rec.state, Status: 'exited', Restarting: false };
       await this.ctx.store.save(rec.id).catch(() => undefined);
     }
+  }
+
+  /** A started container's healthcheck, State.Health `starting` on disk too. */
+  async #startHealth(l: Loaded): Promise<void> {
+    this.#health.start(l);
+    if (l.rec.state.Health) await this.ctx.store.save(l.rec.id).catch(() => undefined);
   }
 
   get(ref: string): Loaded {
@@ -132,8 +165,10 @@ export class Containers implements ContainerBackend {
     return { total: all.length, running, paused, stopped: all.length - running - paused };
   }
 
-  create(req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
-    return createContainer(this.ctx, req);
+  async create(req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+    const r = await createContainer(this.ctx, req);
+    this.ctx.emit(this.get(r.Id), 'create');
+    return r;
   }
 
   async start(ref: string): Promise<void> {
@@ -143,7 +178,9 @@ export class Containers implements ContainerBackend {
         if (isRunningStatus(l.rec.state.Status)) throw new NotModifiedError('Container already started');
         l.rec.manuallyStopped = false;
         this.#watch(l, await startContainer(this.ctx, l));
+        await this.#startHealth(l);
       });
+      this.ctx.emit(l, 'start');
     } catch (e) {
       // dockerd removes an --rm container whose start failed
       if (!(e instanceof NotModifiedError) && l.hostConfig.AutoRemove) {
@@ -155,19 +192,26 @@ export class Containers implements ContainerBackend {
   }
 
   async stop(ref: string, timeoutS?: number): Promise<void> {
-    await stopContainer(this.ctx, this.get(ref), timeoutS);
+    const l = this.get(ref);
+    await stopContainer(this.ctx, l, timeoutS);
+    this.ctx.emit(l, 'stop');
   }
 
   async restart(ref: string, timeoutS?: number): Promise<void> {
     const l = this.get(ref);
-    if (isRunningStatus(l.rec.state.Status)) await stopContainer(this.ctx, l, timeoutS);
+    if (isRunningStatus(l.rec.state.Status)) {
+      await stopContainer(this.ctx, l, timeoutS);
+      this.ctx.emit(l, 'stop');
+    }
     await this.start(l.rec.id);
+    this.ctx.emit(l, 'restart');
   }
 
   async kill(ref: string, signal: number): Promise<void> {
     const l = this.get(ref);
     const exited = signal === 9 && isRunningStatus(l.rec.state.Status) ? this.ctx.nextExit(l.rec.id) : undefined;
     killContainer(this.ctx, l, signal);
+    this.ctx.emit(l, 'kill', { signal: String(signal) });
     // docker waits for a SIGKILLed container to be gone
     if (exited) await exited;
   }
@@ -218,7 +262,9 @@ export class Containers implements ContainerBackend {
   }
 
   attach(id: string, client: Duplex, o: AttachOptions): Promise<void> {
-    return attachContainer(this.ctx, this.get(id), client, o);
+    const l = this.get(id);
+    this.ctx.emit(l, 'attach');
+    return attachContainer(this.ctx, l, client, o);
   }
 
   resize(ref: string, rows: number, cols: number): void {
@@ -227,25 +273,50 @@ export class Containers implements ContainerBackend {
     if (!m || !isRunningStatus(l.rec.state.Status)) throw notRunning(l.rec.id);
     if (!l.rec.config.Tty) return;
     m.resize(rows, cols);
+    this.ctx.emit(l, 'resize', { height: String(rows), width: String(cols) });
   }
 
-  rename(ref: string, name: string): Promise<void> {
+  async rename(ref: string, name: string): Promise<void> {
     const l = this.get(ref);
-    return this.ctx.locked(l.rec.id, () => renameContainer(this.ctx, l, name));
+    const oldName = l.rec.name;
+    await this.ctx.locked(l.rec.id, () => renameContainer(this.ctx, l, name));
+    this.ctx.emit(l, 'rename', { oldName });
   }
 
-  pause(ref: string): Promise<void> {
+  async pause(ref: string): Promise<void> {
     const l = this.get(ref);
-    return this.ctx.locked(l.rec.id, () => pauseContainer(this.ctx, l));
+    await this.ctx.locked(l.rec.id, () => pauseContainer(this.ctx, l));
+    this.ctx.emit(l, 'pause');
   }
 
-  unpause(ref: string): Promise<void> {
+  async unpause(ref: string): Promise<void> {
     const l = this.get(ref);
-    return this.ctx.locked(l.rec.id, () => unpauseContainer(this.ctx, l));
+    await this.ctx.locked(l.rec.id, () => unpauseContainer(this.ctx, l));
+    this.ctx.emit(l, 'unpause');
   }
 
-  top(ref: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
-    return topContainer(this.ctx, this.get(ref), psArgs);
+  async top(ref: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const l = this.get(ref);
+    const r = await topContainer(this.ctx, l, psArgs);
+    this.ctx.emit(l, 'top');
+    return r;
+  }
+
+  /** `GET /containers/{id}/stats`: samples to `send` until `closed()` (or one, without `stream`). */
+  stats(ref: string, o: { stream: boolean; oneShot: boolean }, send: (s: StatsJson) => void, closed: () => boolean): Promise<void> {
+    return streamStats(this.ctx, this.get(ref), o, send, closed);
+  }
+
+  async update(ref: string, req: UpdateRequest): Promise<{ Warnings: string[] }> {
+    const l = this.get(ref);
+    const r = await this.ctx.locked(l.rec.id, () => updateContainer(this.ctx, l, req));
+    this.ctx.emit(l, 'update');
+    return r;
+  }
+
+  /** Bytes in the container's writable layer (the overlay's upper directory). */
+  sizeRw(ref: string): Promise<number> {
+    return dirSize(join(this.ctx.bundleDir(this.get(ref).rec.id), '.berth', 'upper'));
   }
 
   /** `GET /containers/{id}/explain`: how the container was made, read back from the kernel and the trace */
@@ -256,6 +327,7 @@ export class Containers implements ContainerBackend {
   /** `POST /containers/prune`: every container that is not running (label filters). */
   async prune(filters: Record<string, string[]>): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     const deleted: string[] = [];
+    let reclaimed = 0;
     for (const [k] of Object.entries(filters)) if (k !== 'label' && k !== 'until') throw new InvalidParameterError(`invalid filter '${k}'`);
     for (const l of this.ctx.store.all()) {
       if (isRunningStatus(l.rec.state.Status) || l.rec.creating || l.rec.state.Status === 'removing') continue;
@@ -263,12 +335,15 @@ export class Containers implements ContainerBackend {
       if ((filters.label ?? []).some((v) => (v.includes('=') ? labels[v.split('=')[0]!] !== v.slice(v.indexOf('=') + 1) : !(v in labels)))) continue;
       if ((filters.until ?? []).some((u) => Date.parse(l.rec.created) >= (/^\d+$/.test(u) ? Number(u) * 1000 : Date.parse(u)))) continue;
       try {
+        const size = await this.sizeRw(l.rec.id);
         await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: false, stopAndWait: async () => undefined }));
         deleted.push(l.rec.id);
+        reclaimed += size;
       } catch (e) {
         this.ctx.log.warn(`prune: ${l.rec.id}: ${(e as Error).message}`);
       }
     }
-    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+    this.ctx.events.log('container', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 }

@@ -31,7 +31,10 @@ export function statusText(rec: ContainerRecord, now = Date.now()): string {
   const s = rec.state;
   if (s.Status === 'running' || s.Status === 'paused') {
     const up = `Up ${humanDuration(now - timeMs(s.StartedAt))}`;
-    return s.Paused ? `${up} (Paused)` : up;
+    if (s.Paused) return `${up} (Paused)`;
+    // docker's Health.String(): "health: starting", "healthy", "unhealthy"
+    if (s.Health) return `${up} (${s.Health.Status === 'starting' ? 'health: starting' : s.Health.Status})`;
+    return up;
   }
   if (s.Status === 'restarting') return `Restarting (${s.ExitCode}) ${humanDuration(now - timeMs(s.FinishedAt))} ago`;
   if (s.Status === 'removing') return 'Removal In Progress';
@@ -59,6 +62,7 @@ export function listContainers(ctx: ContainerContext, o: ListOptions): Record<st
   for (const [k, vs] of Object.entries(o.filters)) {
     if (!FILTERS.has(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
     if (k === 'status') for (const v of vs) if (!STATUSES.has(v)) throw new InvalidParameterError(`invalid filter 'status=${v}'`);
+    if (k === 'health') for (const v of vs) if (!['starting', 'healthy', 'unhealthy', 'none'].includes(v)) throw new InvalidParameterError(`Unrecognised filter value for health: ${v}`);
     if (k === 'exited') for (const v of vs) if (!/^-?\d+$/.test(v)) throw new InvalidParameterError(`invalid filter 'exited=${v}'`);
   }
   const f = o.filters;
@@ -74,6 +78,7 @@ export function listContainers(ctx: ContainerContext, o: ListOptions): Record<st
     if (f.id && !f.id.some((v) => rec.id.startsWith(v))) return false;
     if (f.name && !f.name.some((v) => new RegExp(v).test(rec.name) || new RegExp(v).test(rec.name.slice(1)))) return false;
     if (f.status && !f.status.includes(rec.state.Status)) return false;
+    if (f.health && !f.health.includes(rec.state.Health?.Status ?? 'none')) return false;
     if (f.exited && (rec.state.Status !== 'exited' || !f.exited.includes(String(rec.state.ExitCode)))) return false;
     if (f.label) {
       const labels = rec.config.Labels ?? {};

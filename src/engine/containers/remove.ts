@@ -44,5 +44,6 @@ export async function removeContainer(ctx: ContainerContext, l: Loaded, opts: { 
     await ctx.store.save(rec.id).catch(() => undefined);
     throw e;
   }
+  ctx.emit(l, 'destroy');
   ctx.notifyRemoved(rec.id, rec.state.ExitCode);
 }

@@ -11,9 +11,10 @@ import { isRunningStatus } from './types.ts';
 
 export const DEFAULT_STOP_TIMEOUT = 10;
 
-function send(ctx: ContainerContext, id: string, sig: number): void {
+function send(ctx: ContainerContext, l: Loaded, sig: number): void {
   try {
-    ctx.runtime.kill(id, sig);
+    ctx.runtime.kill(l.rec.id, sig);
+    ctx.emit(l, 'kill', { signal: String(sig) });
   } catch { /* already exited: the exit is on its way */ }
 }
 
@@ -32,7 +33,7 @@ export async function stopContainer(ctx: ContainerContext, l: Loaded, timeoutS?:
   const t = timeoutS ?? rec.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
   let timer: NodeJS.Timeout | undefined;
   if (t !== 0) {
-    send(ctx, rec.id, parseSignal(rec.config.StopSignal || 'SIGTERM'));
+    send(ctx, l, parseSignal(rec.config.StopSignal || 'SIGTERM'));
     if (t < 0) {
       await exited;
       return;
@@ -41,6 +42,6 @@ export async function stopContainer(ctx: ContainerContext, l: Loaded, timeoutS?:
     clearTimeout(timer);
     if (!timedOut) return;
   }
-  send(ctx, rec.id, 9);
+  send(ctx, l, 9);
   await exited;
 }

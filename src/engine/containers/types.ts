@@ -22,6 +22,24 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** only for a container with a healthcheck (health.ts) */
+  Health?: HealthState;
+}
+
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+export interface HealthResult {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+/** docker's State.Health */
+export interface HealthState {
+  Status: HealthStatus;
+  FailingStreak: number;
+  Log: HealthResult[];
 }
 
 /** docker's Config and HostConfig: the request's shapes, defined with the spec builder that takes them */

@@ -81,6 +81,14 @@ export function mergeImageConfig(config: ContainerConfig, image: ImageRunConfig)
   if (!c.WorkingDir) c.WorkingDir = image.WorkingDir ?? '';
   if (!c.StopSignal && image.StopSignal) c.StopSignal = image.StopSignal;
   if (!c.Healthcheck && image.Healthcheck) c.Healthcheck = image.Healthcheck;
+  else if (c.Healthcheck && image.Healthcheck) {
+    // docker's merge: what the user left unset (an empty test, zero durations) comes from the image
+    const u = { ...c.Healthcheck };
+    const im = image.Healthcheck;
+    if (!u.Test || u.Test.length === 0) u.Test = im.Test ?? null;
+    for (const k of ['Interval', 'Timeout', 'StartPeriod', 'Retries'] as const) if (!u[k] && im[k]) u[k] = im[k];
+    c.Healthcheck = u;
+  }
   if (c.Entrypoint?.length === 1 && c.Entrypoint[0] === '') c.Entrypoint = null;
   if ((c.Entrypoint?.length ?? 0) === 0 && (c.Cmd?.length ?? 0) === 0) throw new InvalidParameterError('No command specified');
   return c;
