@@ -5,7 +5,7 @@
  * container's monitor, the restart policy, --rm).
  */
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 
 import type { BerthStores } from '../../image/bundle/create.ts';
 import type { MonitorClient } from '../../native/monitor.ts';
@@ -13,9 +13,12 @@ import type { ContainerBackend, ContainerCounts } from '../engine.ts';
 import { InvalidParameterError, NotFoundError, NotModifiedError } from '../errors.ts';
 import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
+import { archivePath, exportContainer, extractToDir, statPath, type ContainerPathStat, type ExtractOptions } from './archive.ts';
 import { attachContainer, checkAttachable, type AttachOptions } from './attach.ts';
 import { ContainerContext } from './context.ts';
 import { createContainer, type CreateRequest } from './create.ts';
+import { containerChanges, type Change } from './changes.ts';
+import { commitContainer, type CommitRequest } from './commit.ts';
 import { afterExit, recordExit } from './exit.ts';
 import { inspectContainer } from './inspect.ts';
 import { killContainer, notRunning } from './kill.ts';
@@ -245,6 +248,37 @@ export class Containers implements ContainerBackend {
 
   top(ref: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
     return topContainer(this.ctx, this.get(ref), psArgs);
+  }
+
+  /** `HEAD /containers/{id}/archive` (docker cp's stat). */
+  statPath(ref: string, path: string): ContainerPathStat {
+    return statPath(this.ctx, this.get(ref), ref, path);
+  }
+
+  /** `GET /containers/{id}/archive`: the stat, and the tar's writer. */
+  archive(ref: string, path: string): ReturnType<typeof archivePath> {
+    return archivePath(this.ctx, this.get(ref), ref, path);
+  }
+
+  /** `PUT /containers/{id}/archive`. */
+  extract(ref: string, path: string, body: Readable, o: ExtractOptions): Promise<void> {
+    return extractToDir(this.ctx, this.get(ref), ref, path, body, o);
+  }
+
+  /** `GET /containers/{id}/export`. */
+  export(ref: string, sink: Writable): Promise<void> {
+    return exportContainer(this.ctx, this.get(ref), sink);
+  }
+
+  /** `GET /containers/{id}/changes`. */
+  changes(ref: string): Promise<Change[] | null> {
+    return containerChanges(this.ctx, this.get(ref));
+  }
+
+  /** `POST /commit`: serialised with the container's other verbs (it may pause it). */
+  commit(ref: string, req: CommitRequest): Promise<{ Id: string }> {
+    const l = this.get(ref);
+    return this.ctx.locked(l.rec.id, () => commitContainer(this.ctx, l, req));
   }
 
   /** `POST /containers/prune`: every container that is not running (label filters). */
