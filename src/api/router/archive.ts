@@ -4,7 +4,7 @@
  */
 import type { Engine } from '../../engine/engine.ts';
 import { InvalidParameterError } from '../../engine/errors.ts';
-import { queryBool, readJsonObject, sendJson } from '../http.ts';
+import { queryBool, readJson, sendJson } from '../http.ts';
 import type { Router } from '../router.ts';
 
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';
@@ -49,7 +49,10 @@ export function archiveRoutes(r: Router, engine: Engine): void {
     const q = c.query;
     const container = q.get('container') ?? '';
     if (container === '') throw new InvalidParameterError('container: the "container" query parameter is required');
-    const body = await readJsonObject(c.req);
+    // the CLI sends `null` when no config is given
+    const raw = await readJson(c.req);
+    if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) throw new InvalidParameterError('malformed JSON request body: want a JSON object (a container Config) or null');
+    const body = (raw ?? {}) as Record<string, unknown>;
     sendJson(c.res, 201, await ctr.commit(container, {
       ...(q.get('repo') && { repo: q.get('repo')! }),
       ...(q.get('tag') && { tag: q.get('tag')! }),

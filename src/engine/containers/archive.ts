@@ -104,6 +104,20 @@ function notFound(path: string, ref: string): NotFoundError {
   return new NotFoundError(`Could not find the file ${path} in container ${ref}`);
 }
 
+/**
+ * An fs error met while the container changes what is being copied (a file removed, a
+ * directory swapped): docker's 404 for a vanished path, a conflict otherwise; never a host path.
+ */
+function racing(e: unknown, path: string, ref: string): unknown {
+  if (e instanceof InRootError) return e.code === 'ENOENT' || e.code === 'ENOTDIR' ? notFound(path, ref) : new ConflictError(`${path} in container ${ref}: ${e.message}`);
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return notFound(path, ref);
+  if (typeof code === 'string' && ['ENOTDIR', 'ELOOP', 'EEXIST', 'ENOTEMPTY', 'EINVAL', 'EISDIR'].includes(code)) {
+    return new ConflictError(`${path} in container ${ref}: changed while being copied (${code})`);
+  }
+  return e;
+}
+
 /** Resolves `abs` as HEAD/GET do; a missing path is docker's 404. */
 function resolveForRead(fsv: InRootFs, abs: string, path: string, ref: string): InRootNode {
   const followFinal = abs.endsWith('/') || goBase(abs) === '.';
@@ -129,6 +143,8 @@ export function statPath(ctx: ContainerContext, l: Loaded, ref: string, path: st
   try {
     const abs = containerAbsPath(path);
     return statOf(fsv, resolveForRead(fsv, abs, path, ref), abs);
+  } catch (e) {
+    throw racing(e, path, ref);
   } finally {
     fsv.close();
   }
@@ -149,7 +165,7 @@ export function archivePath(ctx: ContainerContext, l: Loaded, ref: string, path:
     stat = statOf(fsv, n, abs);
   } catch (e) {
     fsv.close();
-    throw e;
+    throw racing(e, path, ref);
   }
   const write = async (sink: Writable): Promise<void> => {
     const w = new TarWriter(sink);
@@ -221,7 +237,7 @@ export async function extractToDir(ctx: ContainerContext, l: Loaded, ref: string
       for await (const e of readTar(body)) await x.entry(e);
     } catch (e) {
       if (e instanceof TarError) throw new InvalidParameterError(`the archive to extract is not a valid tar: ${e.message}`);
-      throw e;
+      throw racing(e, path, ref);
     }
     x.finish();
   } finally {

@@ -132,6 +132,18 @@ export class InRootFs {
     return fs.readlinkSync(procFd(dir.fd, name));
   }
 
+  /** The text of symlink `name` in `dir`; undefined when it is no longer a symlink; ENOENT when it is gone. */
+  #readlinkOrRetry(dir: InRootNode, name: string, path: string): string | undefined {
+    try {
+      return this.readlinkIn(dir, name);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EINVAL') return undefined;
+      if (code === 'ENOENT') throw new InRootError('ENOENT', path, 'no such file or directory');
+      throw e;
+    }
+  }
+
   /**
    * Resolves `path` (absolute, or relative to `from`'s stack) in the container. Every symlink on
    * the way is followed inside the container's root; the last component's only when
@@ -161,8 +173,12 @@ export class InRootFs {
       const last = !parts.some((x) => x !== '' && x !== '.');
       if (next.st.isSymbolicLink() && (!last || opts.followFinal)) {
         if (++links > MAX_SYMLINKS) throw new InRootError('ELOOP', next.path, `too many levels of symbolic links at ${next.path}`);
-        const target = this.readlinkIn(cur, p);
         this.release(next);
+        const target = this.#readlinkOrRetry(cur, p, next.path);
+        if (target === undefined) {
+          parts.unshift(p); // no longer a symlink (the container changed it): look again
+          continue;
+        }
         if (target.startsWith('/')) stack = [this.rootNode()];
         parts.unshift(...target.split('/'));
         continue;
@@ -201,8 +217,12 @@ export class InRootFs {
       }
       if (next.st.isSymbolicLink()) {
         if (++links > MAX_SYMLINKS) throw new InRootError('ELOOP', next.path, `too many levels of symbolic links at ${next.path}`);
-        const target = this.readlinkIn(cur, p);
         this.release(next);
+        const target = this.#readlinkOrRetry(cur, p, next.path);
+        if (target === undefined) {
+          parts.unshift(p);
+          continue;
+        }
         if (target.startsWith('/')) stack = [this.rootNode()];
         parts.unshift(...target.split('/'));
         continue;
@@ -221,7 +241,8 @@ export class InRootFs {
   /** A readable fd on the very file `n` is (reopened from its O_PATH fd); the caller closes it. */
   openRead(n: InRootNode): number {
     if (!n.st.isFile()) throw new InRootError('EINVAL', n.path, `${n.path} is not a regular file`);
-    return fs.openSync(procFd(n.fd), C.O_RDONLY | C.O_NOFOLLOW);
+    // the magic link itself is a symlink: no O_NOFOLLOW here; it can only lead to the inode n.fd holds
+    return fs.openSync(procFd(n.fd), C.O_RDONLY);
   }
 
   /** A directory fd open for reading (fchown/fchmod/futimes on it); the caller closes it. */
