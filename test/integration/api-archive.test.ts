@@ -207,6 +207,27 @@ describe('berthd: docker cp, diff, export and commit', { timeout: 300_000 }, () 
     await dockerOk(['rm', '-f', 'h9o-cp']);
   });
 
+  it('docker cp reaches bind mounts (a read-only one refuses) and the /etc files berthd mounts', async () => {
+    const rw = join(T, 'bind-rw');
+    const ro = join(T, 'bind-ro');
+    mkdirSync(rw);
+    mkdirSync(ro);
+    writeFileSync(join(rw, 'on-host'), 'host side\n');
+    const id = await runDetached(['--name', 'h9o-binds', '-v', `${rw}:/mnt/rw`, '-v', `${ro}:/mnt/ro:ro`, IMG, 'sh', '-c', 'echo ok > /ready; exec sleep 1000']);
+    await ready('h9o-binds');
+    assert.equal((await catIn('h9o-binds', '/mnt/rw/on-host')).stdout, 'host side\n');
+    const src = join(T, 'to-bind');
+    writeFileSync(src, 'through the mount\n');
+    await dockerOk(['cp', src, 'h9o-binds:/mnt/rw/']);
+    assert.equal(readFileSync(join(rw, 'to-bind'), 'utf8'), 'through the mount\n');
+    const refused = await docker(['cp', src, 'h9o-binds:/mnt/ro/']);
+    assert.equal(refused.code, 1, show(refused));
+    assert.match(refused.stderr, /mounted volume is marked read-only/);
+    assert.equal(existsSync(join(ro, 'to-bind')), false);
+    assert.equal((await catIn('h9o-binds', '/etc/hostname')).stdout, `${id.slice(0, 12)}\n`);
+    await dockerOk(['rm', '-f', 'h9o-binds']);
+  });
+
   it('stat of a missing path: docker\'s 404 message, the CLI\'s and the SDK\'s', async () => {
     const id = await runDetached(['--name', 'h9o-stat', IMG, 'sh', '-c', 'echo ok > /ready; exec sleep 1000']);
     await ready('h9o-stat');
@@ -343,7 +364,8 @@ print(sorted((c['Kind'], c['Path']) for c in docker.from_env().containers.get('h
     const vi = await docker(['run', '--rm', 'h9o/committed:v1', 'ls', '/bin/vi']);
     assert.notEqual(vi.code, 0, 'the deletion is in the layer (a whiteout)');
     assert.match(await dockerOk(['inspect', '-f', '{{.Config.Env}} {{.Comment}} {{len .RootFS.Layers}}', 'h9o/committed:v1']), /\[X=1 PATH=\/bin:\/sbin:\/usr\/bin\] h9o message 2/);
-    const hist = (await dockerOk(['history', '--no-trunc', 'h9o/committed:v1'])).split('\n');
+    const hist = (await dockerOk(['history', '--no-trunc', 'h9o/committed:v1'])).split('\n').filter(Boolean);
+    assert.equal(hist.length, 3, `a step for the image's layer and one for the commit:\n${hist.join('\n')}`);
     assert.ok(hist[1]!.startsWith(imageId), hist.join('\n'));
     assert.match(hist[1]!, /h9o message/);
     // an untagged commit: a dangling image

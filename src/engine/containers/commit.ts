@@ -111,7 +111,14 @@ export async function commitContainer(ctx: ContainerContext, l: Loaded, req: Com
   }
 
   const created = new Date().toISOString();
-  const history = Array.isArray(parent.config.history) ? [...(parent.config.history as unknown[])] : [];
+  const history = Array.isArray(parent.config.history) ? [...(parent.config.history as Record<string, unknown>[])] : [] as Record<string, unknown>[];
+  // history steps pair with layers in order (docker history's sizes): a parent that records
+  // fewer non-empty steps than it has layers (no history at all, as many imports) gets one per layer first
+  const missing = parent.diffIds.length - history.filter((h) => !h.empty_layer).length;
+  if (missing > 0) {
+    const at = typeof parent.config.created === 'string' ? parent.config.created : undefined;
+    history.unshift(...Array.from({ length: missing }, () => ({ ...(at !== undefined && { created: at }) })));
+  }
   history.push({
     created,
     created_by: [rec.path, ...rec.args].join(' '),
