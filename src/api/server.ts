@@ -20,6 +20,7 @@ import { BERTH_VERSION } from '../engine/version.ts';
 import { errorAnswer } from './errors.ts';
 import { sendJson } from './http.ts';
 import { Router, type Match } from './router.ts';
+import { archiveRoutes } from './router/archive.ts';
 import { containerRoutes } from './router/containers.ts';
 import { explainRoutes } from './router/explain.ts';
 import { diskRoutes } from './router/df.ts';
@@ -36,7 +37,7 @@ export const SERVER_HEADER = `berth/${BERTH_VERSION} (linux)`;
 
 /** The routes of every resource, in the order they are tried. */
 const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [
-  systemRoutes, imageRoutes, containerRoutes, explainRoutes, volumeRoutes, eventRoutes, statsRoutes, diskRoutes,
+  systemRoutes, imageRoutes, containerRoutes, explainRoutes, volumeRoutes, eventRoutes, statsRoutes, diskRoutes, archiveRoutes,
 ];
 
 const COMMON_HEADERS: Record<string, string> = {

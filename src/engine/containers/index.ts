@@ -5,7 +5,7 @@
  * container's monitor, the restart policy, --rm).
  */
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 
 import type { BerthStores } from '../../image/bundle/create.ts';
 import type { MonitorClient } from '../../native/monitor.ts';
@@ -14,9 +14,12 @@ import { InvalidParameterError, NotFoundError, NotModifiedError } from '../error
 import type { EventBus } from '../events.ts';
 import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
+import { archivePath, exportContainer, extractToDir, statPath, type ContainerPathStat, type ExtractOptions } from './archive.ts';
 import { attachContainer, checkAttachable, type AttachOptions } from './attach.ts';
 import { ContainerContext } from './context.ts';
 import { createContainer, type CreateRequest } from './create.ts';
+import { containerChanges, type Change } from './changes.ts';
+import { commitContainer, type CommitRequest } from './commit.ts';
 import { afterExit, recordExit } from './exit.ts';
 import { explainContainer, type Explanation } from './explain.ts';
 import { HealthMonitors } from './health.ts';
@@ -322,6 +325,37 @@ export class Containers implements ContainerBackend {
   /** `GET /containers/{id}/explain`: how the container was made, read back from the kernel and the trace */
   explain(ref: string): Promise<Explanation> {
     return explainContainer(this.ctx, this.get(ref));
+  }
+
+  /** `HEAD /containers/{id}/archive` (docker cp's stat). */
+  statPath(ref: string, path: string): ContainerPathStat {
+    return statPath(this.ctx, this.get(ref), ref, path);
+  }
+
+  /** `GET /containers/{id}/archive`: the stat, and the tar's writer. */
+  archive(ref: string, path: string): ReturnType<typeof archivePath> {
+    return archivePath(this.ctx, this.get(ref), ref, path);
+  }
+
+  /** `PUT /containers/{id}/archive`. */
+  extract(ref: string, path: string, body: Readable, o: ExtractOptions): Promise<void> {
+    return extractToDir(this.ctx, this.get(ref), ref, path, body, o);
+  }
+
+  /** `GET /containers/{id}/export`. */
+  export(ref: string, sink: Writable): Promise<void> {
+    return exportContainer(this.ctx, this.get(ref), sink);
+  }
+
+  /** `GET /containers/{id}/changes`. */
+  changes(ref: string): Promise<Change[] | null> {
+    return containerChanges(this.ctx, this.get(ref));
+  }
+
+  /** `POST /commit`: serialised with the container's other verbs (it may pause it). */
+  commit(ref: string, req: CommitRequest): Promise<{ Id: string }> {
+    const l = this.get(ref);
+    return this.ctx.locked(l.rec.id, () => commitContainer(this.ctx, l, req));
   }
 
   /** `POST /containers/prune`: every container that is not running (label filters). */

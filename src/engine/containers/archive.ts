@@ -1,0 +1,385 @@
+/**
+ * `docker cp`: HEAD / GET / PUT /containers/{id}/archive, and `docker export`. Paths are the
+ * container's, resolved inside its root filesystem with its bind mounts (fs/inroot.ts: nothing
+ * here ever follows a container's symlink onto the host); the root filesystem is the bundle's
+ * overlay mount, there while the container exists, running or not.
+ *
+ * docker's path rules (daemon/archive.go): HEAD and GET resolve the parent and keep the last
+ * component as it is (a symlink is stat'ed and archived as a symlink) unless the path ends in
+ * `/` or `/.`; PUT resolves all of it, and wants a directory. The archive's names start with the
+ * path's base name (`/etc` → `etc/…`, `/etc/.` → `./…`).
+ */
+import * as fs from 'node:fs';
+import { constants as C } from 'node:fs';
+import { join, posix } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+
+import { isMountPoint } from '../../image/bundle/create.ts';
+import { TarError, TarWriter, cleanEntryPath, readTar, type TarEntry } from '../../image/tar/index.ts';
+import { S_IFBLK, S_IFCHR, S_IFIFO, makedev, runNative } from '../../image/unpack/native.ts';
+import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../errors.ts';
+import type { MountPoint } from '../spec/mounts.ts';
+import type { ContainerContext } from './context.ts';
+import { InRootError, InRootFs, procFd, type InRootMount, type InRootNode } from './fs/inroot.ts';
+import { TreeTar } from './fs/tartree.ts';
+import type { Loaded } from './store.ts';
+
+/** docker's types.ContainerPathStat (the X-Docker-Container-Path-Stat header, base64 JSON). */
+export interface ContainerPathStat {
+  name: string;
+  size: number;
+  /** Go's os.FileMode bits */
+  mode: number;
+  /** RFC 3339 with nanoseconds */
+  mtime: string;
+  linkTarget: string;
+}
+
+/** Go's os.FileMode of a stat. */
+export function goFileMode(st: fs.BigIntStats): number {
+  let m = Number(st.mode & 0o777n);
+  const mode = Number(st.mode);
+  if (mode & 0o4000) m += 2 ** 23;
+  if (mode & 0o2000) m += 2 ** 22;
+  if (mode & 0o1000) m += 2 ** 20;
+  if (st.isDirectory()) m += 2 ** 31;
+  else if (st.isSymbolicLink()) m += 2 ** 27;
+  else if (st.isBlockDevice()) m += 2 ** 26;
+  else if (st.isCharacterDevice()) m += 2 ** 26 + 2 ** 21;
+  else if (st.isFIFO()) m += 2 ** 25;
+  else if (st.isSocket()) m += 2 ** 24;
+  return m;
+}
+
+function rfc3339Nano(ns: bigint): string {
+  const sec = ns / 1_000_000_000n;
+  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${new Date(Number(sec) * 1000).toISOString().slice(0, 19)}${frac ? `.${frac}` : ''}Z`;
+}
+
+/** Go's filepath.Base. */
+function goBase(p: string): string {
+  if (p === '') return '.';
+  const t = p.replace(/\/+$/, '');
+  if (t === '') return '/';
+  return t.slice(t.lastIndexOf('/') + 1);
+}
+
+/**
+ * docker's absPath: `path` made absolute and cleaned, a trailing `/` or `/.` kept
+ * (archive.PreserveTrailingDotOrSeparator), since they change what is resolved.
+ */
+export function containerAbsPath(path: string): string {
+  let abs = posix.normalize(`/${path}`);
+  if (abs.length > 1) abs = abs.replace(/\/+$/, '');
+  if (goBase(abs) !== '.' && goBase(path) === '.') abs = abs.endsWith('/') ? `${abs}.` : `${abs}/.`;
+  if (!abs.endsWith('/') && path.endsWith('/')) abs += '/';
+  return abs;
+}
+
+/** The mounts `docker cp` reaches: the container's binds, and the files berthd mounts on /etc. */
+export function containerMounts(l: Loaded): InRootMount[] {
+  const out: InRootMount[] = [];
+  for (const m of (l.rec.mounts ?? []) as MountPoint[]) {
+    // a named volume's host path is the volume service's; tmpfs has none on the host
+    if (m.type === 'bind' && m.source.startsWith('/')) out.push({ destination: m.destination, source: m.source, readOnly: !m.rw });
+  }
+  const etc: [string, string | undefined][] = [['/etc/hostname', l.rec.hostnamePath], ['/etc/hosts', l.rec.hostsPath], ['/etc/resolv.conf', l.rec.resolvConfPath]];
+  for (const [dest, src] of etc) {
+    if (src !== undefined && !out.some((m) => m.destination === dest)) out.push({ destination: dest, source: src, readOnly: false });
+  }
+  return out;
+}
+
+/** The container's filesystem view; the caller closes it. */
+export function openContainerFs(ctx: ContainerContext, l: Loaded, opts: { mounts: boolean } = { mounts: true }): InRootFs {
+  const { rec } = l;
+  if (rec.state.Status === 'removing' || rec.state.Status === 'dead') throw new ConflictError(`container ${rec.id} is ${rec.state.Status}: its filesystem is gone`);
+  const rootfs = join(ctx.bundleDir(rec.id), 'rootfs');
+  if (!isMountPoint(rootfs)) throw new ConflictError(`container ${rec.id}: its root filesystem is not mounted (${rootfs})`);
+  return new InRootFs(rootfs, opts.mounts ? containerMounts(l) : []);
+}
+
+function notFound(path: string, ref: string): NotFoundError {
+  return new NotFoundError(`Could not find the file ${path} in container ${ref}`);
+}
+
+/**
+ * An fs error met while the container changes what is being copied (a file removed, a
+ * directory swapped): docker's 404 for a vanished path, a conflict otherwise; never a host path.
+ */
+function racing(e: unknown, path: string, ref: string): unknown {
+  if (e instanceof InRootError) return e.code === 'ENOENT' || e.code === 'ENOTDIR' ? notFound(path, ref) : new ConflictError(`${path} in container ${ref}: ${e.message}`);
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return notFound(path, ref);
+  if (typeof code === 'string' && ['ENOTDIR', 'ELOOP', 'EEXIST', 'ENOTEMPTY', 'EINVAL', 'EISDIR'].includes(code)) {
+    return new ConflictError(`${path} in container ${ref}: changed while being copied (${code})`);
+  }
+  return e;
+}
+
+/** Resolves `abs` as HEAD/GET do; a missing path is docker's 404. */
+function resolveForRead(fsv: InRootFs, abs: string, path: string, ref: string): InRootNode {
+  const followFinal = abs.endsWith('/') || goBase(abs) === '.';
+  try {
+    return fsv.resolve(abs, { followFinal });
+  } catch (e) {
+    if (e instanceof InRootError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) throw notFound(path, ref);
+    if (e instanceof InRootError) throw new InvalidParameterError(`${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+function statOf(fsv: InRootFs, n: InRootNode, abs: string): ContainerPathStat {
+  let linkTarget = '';
+  if (n.st.isSymbolicLink()) linkTarget = fsv.resolveText(abs);
+  return { name: goBase(abs), size: Number(n.st.size), mode: goFileMode(n.st), mtime: rfc3339Nano(n.st.mtimeNs), linkTarget };
+}
+
+/** `HEAD /containers/{id}/archive?path=`. */
+export function statPath(ctx: ContainerContext, l: Loaded, ref: string, path: string): ContainerPathStat {
+  if (path === '') throw new InvalidParameterError('path: must not be empty');
+  const fsv = openContainerFs(ctx, l);
+  try {
+    const abs = containerAbsPath(path);
+    return statOf(fsv, resolveForRead(fsv, abs, path, ref), abs);
+  } catch (e) {
+    throw racing(e, path, ref);
+  } finally {
+    fsv.close();
+  }
+}
+
+/**
+ * `GET /containers/{id}/archive?path=`: the stat (for the header, known before a byte is sent)
+ * and a writer of the tar.
+ */
+export function archivePath(ctx: ContainerContext, l: Loaded, ref: string, path: string): { stat: ContainerPathStat; write: (sink: Writable) => Promise<void> } {
+  if (path === '') throw new InvalidParameterError('path: must not be empty');
+  const fsv = openContainerFs(ctx, l);
+  let n: InRootNode;
+  let stat: ContainerPathStat;
+  const abs = containerAbsPath(path);
+  try {
+    n = resolveForRead(fsv, abs, path, ref);
+    stat = statOf(fsv, n, abs);
+  } catch (e) {
+    fsv.close();
+    throw racing(e, path, ref);
+  }
+  const write = async (sink: Writable): Promise<void> => {
+    const w = new TarWriter(sink);
+    const root = n.path === '/';
+    const top = root ? undefined : stat.name;
+    const tt = new TreeTar(fsv, w, { topName: top, childPrefix: root ? '/' : '' });
+    try {
+      // the top is reached by resolution: it is read as a symlink only when it is one (no parent readlink needed)
+      if (n.st.isSymbolicLink()) {
+        const parentPath = posix.dirname(n.path);
+        const parent = fsv.resolve(parentPath, { followFinal: true });
+        await tt.add(n, parent, posix.basename(n.path), top);
+      } else {
+        await tt.add(n, undefined, '', top);
+      }
+      await w.finish();
+    } finally {
+      await tt.close();
+      fsv.close();
+    }
+  };
+  return { stat, write };
+}
+
+/** `GET /containers/{id}/export`: the merged root filesystem (the container's mounts not included, as docker's). */
+export async function exportContainer(ctx: ContainerContext, l: Loaded, sink: Writable): Promise<void> {
+  const fsv = openContainerFs(ctx, l, { mounts: false });
+  const w = new TarWriter(sink);
+  const tt = new TreeTar(fsv, w, { topName: undefined, childPrefix: '', xattrs: true });
+  try {
+    await tt.add(fsv.rootNode(), undefined, '', undefined);
+    await w.finish();
+  } finally {
+    await tt.close();
+    fsv.close();
+  }
+}
+
+export interface ExtractOptions {
+  noOverwriteDirNonDir: boolean;
+  copyUIDGID: boolean;
+}
+
+/** The owner of what is extracted: root, or with copyUIDGID the tar's (the container's user when it names a numeric one). */
+function ownerFor(l: Loaded, e: TarEntry, copyUIDGID: boolean): { uid: number; gid: number } {
+  if (!copyUIDGID) return { uid: 0, gid: 0 };
+  const m = /^(\d+)(?::(\d+))?$/.exec(l.rec.config.User ?? '');
+  if (m) return { uid: Number(m[1]), gid: m[2] !== undefined ? Number(m[2]) : Number(m[1]) };
+  return { uid: e.uid, gid: e.gid };
+}
+
+/** `PUT /containers/{id}/archive?path=`: extracts the tar `body` into the directory `path`. */
+export async function extractToDir(ctx: ContainerContext, l: Loaded, ref: string, path: string, body: Readable, o: ExtractOptions): Promise<void> {
+  if (path === '') throw new InvalidParameterError('path: must not be empty');
+  const fsv = openContainerFs(ctx, l);
+  try {
+    let dest: InRootNode[];
+    try {
+      dest = fsv.resolveStack(containerAbsPath(path), { followFinal: true });
+    } catch (e) {
+      if (e instanceof InRootError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) throw notFound(path, ref);
+      if (e instanceof InRootError) throw new InvalidParameterError(`${path}: ${e.message}`);
+      throw e;
+    }
+    if (!dest[dest.length - 1]!.st.isDirectory()) throw new InvalidParameterError('extraction point is not a directory');
+    const x = new Extraction(fsv, l, dest, o);
+    x.checkWritable(dest[dest.length - 1]!);
+    try {
+      for await (const e of readTar(body)) await x.entry(e);
+    } catch (e) {
+      if (e instanceof TarError) throw new InvalidParameterError(`the archive to extract is not a valid tar: ${e.message}`);
+      throw racing(e, path, ref);
+    }
+    x.finish();
+  } finally {
+    fsv.close();
+  }
+}
+
+class Extraction {
+  /** directories whose mtime is set at the end (creating entries in them changes it) */
+  readonly #dirTimes: { node: InRootNode; mtime: number }[] = [];
+
+  constructor(private readonly fsv: InRootFs, private readonly l: Loaded, private readonly dest: InRootNode[], private readonly o: ExtractOptions) {}
+
+  checkWritable(dir: InRootNode): void {
+    const m = this.fsv.mountOf(dir.path);
+    if (m?.readOnly) throw new ForbiddenError('mounted volume is marked read-only');
+    if (!m && this.l.hostConfig.ReadonlyRootfs) throw new ForbiddenError('container rootfs is marked read-only');
+  }
+
+  /** The directory `parts` below the destination (in-root: symlinks on the way followed inside the container), missing ones made 0755. */
+  #dirOf(parts: string[], owner: { uid: number; gid: number }): InRootNode {
+    let stack = this.dest;
+    for (const p of parts) {
+      const top = stack[stack.length - 1]!;
+      try {
+        stack = this.fsv.resolveStack(p, { followFinal: true, from: stack });
+      } catch (e) {
+        if (!(e instanceof InRootError) || e.code !== 'ENOENT' || e.path !== posix.join(top.path, p)) throw e;
+        this.checkWritable(top);
+        fs.mkdirSync(procFd(top.fd, p), { mode: 0o755 });
+        fs.lchownSync(procFd(top.fd, p), owner.uid, owner.gid);
+        stack = this.fsv.resolveStack(p, { followFinal: true, from: stack });
+      }
+      const now = stack[stack.length - 1]!;
+      if (!now.st.isDirectory()) throw new InvalidParameterError(`cannot extract into ${now.path}: not a directory`);
+    }
+    return stack[stack.length - 1]!;
+  }
+
+  async entry(e: TarEntry): Promise<void> {
+    let rel: string;
+    try {
+      rel = cleanEntryPath(e.path);
+    } catch (err) {
+      throw new InvalidParameterError(`the archive to extract: ${(err as Error).message}`);
+    }
+    if (rel === '.') return;
+    const owner = ownerFor(this.l, e, this.o.copyUIDGID);
+    const parts = rel.split('/');
+    const name = parts.pop()!;
+    const dir = this.#dirOf(parts, owner);
+    this.checkWritable(dir);
+    const at = procFd(dir.fd, name);
+    const shown = posix.join(dir.path, name);
+    const isDir = e.type === 'dir';
+    const existing = this.fsv.child(dir, name);
+    if (existing) {
+      const wasDir = existing.st.isDirectory();
+      if (this.o.noOverwriteDirNonDir && wasDir && !isDir) throw new InvalidParameterError(`cannot overwrite directory "${shown}" with non-directory "${e.path}"`);
+      if (this.o.noOverwriteDirNonDir && !wasDir && isDir) throw new InvalidParameterError(`cannot overwrite non-directory "${shown}" with directory "${e.path}"`);
+      if (!(wasDir && isDir)) {
+        if (this.fsv.mountAt(existing.path)) throw new InvalidParameterError(`cannot replace ${shown}: a mount point`);
+        this.fsv.release(existing);
+        this.fsv.removeTree(dir, name);
+      } else {
+        this.fsv.release(existing);
+      }
+    }
+    const mode = e.mode & 0o7777;
+    switch (e.type) {
+      case 'dir': {
+        if (!existing) fs.mkdirSync(at, { mode: 0o700 });
+        const n = this.fsv.child(dir, name);
+        if (!n || !n.st.isDirectory()) throw new InvalidParameterError(`${shown}: replaced while extracting`);
+        const fd = this.fsv.openDir(n);
+        try {
+          fs.fchownSync(fd, owner.uid, owner.gid);
+          fs.fchmodSync(fd, mode);
+        } finally {
+          fs.closeSync(fd);
+        }
+        this.#dirTimes.push({ node: n, mtime: e.mtime });
+        return;
+      }
+      case 'file': {
+        const fd = fs.openSync(at, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+        try {
+          for await (const chunk of e.body()) {
+            let off = 0;
+            while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+          }
+          if (e.sparse) fs.ftruncateSync(fd, e.size);
+          fs.fchownSync(fd, owner.uid, owner.gid);
+          fs.fchmodSync(fd, mode);
+          fs.futimesSync(fd, e.mtime, e.mtime);
+        } finally {
+          fs.closeSync(fd);
+        }
+        return;
+      }
+      case 'symlink':
+        fs.symlinkSync(e.linkname, at);
+        fs.lchownSync(at, owner.uid, owner.gid);
+        fs.lutimesSync(at, e.mtime, e.mtime);
+        return;
+      case 'hardlink': {
+        let target: string;
+        try {
+          target = cleanEntryPath(e.linkname);
+        } catch (err) {
+          throw new InvalidParameterError(`the archive to extract: hardlink ${JSON.stringify(e.path)}: ${(err as Error).message}`);
+        }
+        const tparts = target.split('/');
+        const tname = tparts.pop()!;
+        if (target === '.' || tname === '') throw new InvalidParameterError(`the archive to extract: hardlink ${JSON.stringify(e.path)} to the extraction root`);
+        const tdir = this.#dirOf(tparts, owner);
+        // link(2) does not follow a symlink at the old name: at worst the link is to that symlink, in the container
+        fs.linkSync(procFd(tdir.fd, tname), at);
+        return;
+      }
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        const type = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+        const dev = e.type === 'fifo' ? 0n : makedev(e.devmajor, e.devminor);
+        // berth-init makes it under the directory we hold (its root is our fd, resolved in-root)
+        await runNative(`/proc/${process.pid}/fd/${dir.fd}`, [{ op: 'mknod_at', rel: name, mode: type | mode, dev, uid: owner.uid, gid: owner.gid, mtime: e.mtime }], `docker cp: ${shown}`);
+        return;
+      }
+      default:
+        throw new InvalidParameterError(`the archive to extract: ${JSON.stringify(e.path)}: unsupported entry type`);
+    }
+  }
+
+  finish(): void {
+    for (const { node, mtime } of this.#dirTimes.reverse()) {
+      const fd = this.fsv.openDir(node);
+      try {
+        fs.futimesSync(fd, mtime, mtime);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  }
+}
