@@ -71,7 +71,7 @@ export class Engine {
     const id = await engineId(config.dataRoot);
     const engine = new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date());
     engine.volumes = await VolumeService.open(config.dataRoot, { log });
-    engine.containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, log });
+    engine.containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, volumes: engine.volumes, log });
     return engine;
   }
 

@@ -10,6 +10,7 @@ import type { MonitorClient, MonitorOptions } from '../../native/monitor.ts';
 import { Runtime } from '../../runtime/container.ts';
 import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
+import type { VolumeService } from '../volumes/index.ts';
 import type { ContainerStore } from './store.ts';
 
 export interface ExitWaiter {
@@ -37,6 +38,8 @@ export class ContainerContext {
     readonly dataRoot: string,
     readonly execRoot: string,
     readonly log: Logger,
+    /** the volumes containers take references on (create) and drop (rm) */
+    readonly volumes: VolumeService,
   ) {
     this.runtime = new Runtime(join(execRoot, 'runtime'));
   }

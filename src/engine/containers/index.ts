@@ -13,6 +13,7 @@ import type { ContainerBackend, ContainerCounts } from '../engine.ts';
 import { InvalidParameterError, NotFoundError, NotModifiedError } from '../errors.ts';
 import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
+import type { VolumeService } from '../volumes/index.ts';
 import { attachContainer, checkAttachable, type AttachOptions } from './attach.ts';
 import { ContainerContext } from './context.ts';
 import { createContainer, type CreateRequest } from './create.ts';
@@ -37,10 +38,12 @@ export class Containers implements ContainerBackend {
 
   private constructor(readonly ctx: ContainerContext) {}
 
-  static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; log: Logger }): Promise<Containers> {
+  static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; volumes: VolumeService; log: Logger }): Promise<Containers> {
     const store = await ContainerStore.open(join(opts.dataRoot, 'containers'), (dir, why) => opts.log.warn(`container ${dir}: unreadable record, skipped: ${why}`));
-    const c = new Containers(new ContainerContext(store, opts.stores, opts.images, opts.dataRoot, opts.execRoot, opts.log));
+    const c = new Containers(new ContainerContext(store, opts.stores, opts.images, opts.dataRoot, opts.execRoot, opts.log, opts.volumes));
     await c.#reconcile();
+    // references of containers that are gone (a create killed before its record, a record removed by hand) would block rm and prune forever
+    await opts.volumes.reconcile(store.all().map((l) => l.rec.id));
     return c;
   }
 
@@ -96,7 +99,8 @@ export class Containers implements ContainerBackend {
     const next = afterExit(l);
     if (next.kind !== 'restart') this.ctx.notifyExit(id, l.rec.state.ExitCode);
     if (next.kind === 'remove') {
-      await this.ctx.locked(id, () => removeContainer(this.ctx, l, { force: true, stopAndWait: async () => undefined }))
+      // docker's AutoRemove removes the anonymous volumes too (RemoveVolume: true)
+      await this.ctx.locked(id, () => removeContainer(this.ctx, l, { force: true, volumes: true, stopAndWait: async () => undefined }))
         .catch((e: Error) => this.ctx.log.error(`auto-remove of ${id}: ${e.message}`));
     } else if (next.kind === 'restart') {
       this.ctx.notifyExit(id, l.rec.state.ExitCode);
@@ -146,7 +150,7 @@ export class Containers implements ContainerBackend {
     } catch (e) {
       // dockerd removes an --rm container whose start failed
       if (!(e instanceof NotModifiedError) && l.hostConfig.AutoRemove) {
-        await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: true, stopAndWait: async () => undefined }))
+        await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: true, volumes: true, stopAndWait: async () => undefined }))
           .catch((r: Error) => this.ctx.log.warn(`auto-remove of ${l.rec.id} after a failed start: ${r.message}`));
       }
       throw e;
@@ -183,7 +187,7 @@ export class Containers implements ContainerBackend {
       await exited;
     };
     if (isRunningStatus(l.rec.state.Status) && opts.force) await stopAndWait(l);
-    await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: opts.force, stopAndWait }));
+    await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: opts.force, volumes: opts.volumes, stopAndWait }));
   }
 
   async wait(ref: string, condition: WaitCondition): Promise<number> {
@@ -257,7 +261,7 @@ export class Containers implements ContainerBackend {
       if ((filters.label ?? []).some((v) => (v.includes('=') ? labels[v.split('=')[0]!] !== v.slice(v.indexOf('=') + 1) : !(v in labels)))) continue;
       if ((filters.until ?? []).some((u) => Date.parse(l.rec.created) >= (/^\d+$/.test(u) ? Number(u) * 1000 : Date.parse(u)))) continue;
       try {
-        await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: false, stopAndWait: async () => undefined }));
+        await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: false, volumes: false, stopAndWait: async () => undefined }));
         deleted.push(l.rec.id);
       } catch (e) {
         this.ctx.log.warn(`prune: ${l.rec.id}: ${(e as Error).message}`);
