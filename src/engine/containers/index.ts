@@ -4,7 +4,7 @@
  * verbs of one container, and owns what happens around an exit (the watch on each running
  * container's monitor, the restart policy, --rm).
  */
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 
 import type { BerthStores } from '../../image/bundle/create.ts';
@@ -122,6 +122,14 @@ export class Containers implements ContainerBackend {
       rec.state = { ...rec.state, Status: 'exited', Restarting: false };
       await this.ctx.store.save(rec.id).catch(() => undefined);
     }
+  }
+
+  /** The container whose bundle `dir` is (the image side asks, for rmi's conflicts). */
+  bundleOwner(dir: string): { name: string; state: 'running' | 'stopped' } | undefined {
+    const id = basename(dirname(dir));
+    const l = this.ctx.store.find(id);
+    if (!l || l.rec.id !== id || resolve(this.ctx.bundleDir(id)) !== resolve(dir)) return undefined;
+    return { name: `container ${id.slice(0, 12)}`, state: isRunningStatus(l.rec.state.Status) ? 'running' : 'stopped' };
   }
 
   get(ref: string): Loaded {
