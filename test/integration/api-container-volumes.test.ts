@@ -7,7 +7,7 @@
 // container, volume, mount, cgroup or process.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,7 +139,9 @@ describe('berthd: volumes in the container lifecycle for the docker CLI and the 
     await pushImage(reg, 'h9p/busybox', 'latest', plain);
     const forRmi = buildImage({ tars: [await tarDir(rootfs)], config: { ...cfg, Env: [...cfg.Env, 'H9P=rmi'] } });
     await pushImage(reg, 'h9p/rmi', 'latest', forRmi);
-    mkdirSync(join(rootfs, 'data', 'sub'), { recursive: true, mode: 0o750 });
+    mkdirSync(join(rootfs, 'data', 'sub'), { recursive: true });
+    chmodSync(join(rootfs, 'data'), 0o751);
+    chmodSync(join(rootfs, 'data', 'sub'), 0o750);
     writeFileSync(join(rootfs, 'data', 'hello.txt'), 'from the image\n');
     writeFileSync(join(rootfs, 'data', 'sub', 'deep.txt'), 'deep\n');
     const withVolume = buildImage({ tars: [await tarDir(rootfs)], config: { ...cfg, Volumes: { '/data': {} } } });
@@ -190,7 +192,7 @@ describe('berthd: volumes in the container lifecycle for the docker CLI and the 
       Type: 'volume', Name: name, Source: volumeData(name), Destination: '/data', Driver: 'local', Mode: '', RW: true, Propagation: '',
     }]);
     assert.equal(readFileSync(join(volumeData(name), 'new.txt'), 'utf8'), 'written\n', 'the container wrote into the volume');
-    assert.equal(statSync(volumeData(name)).mode & 0o7777, 0o755, 'the volume root has the image directory\'s mode');
+    assert.equal(statSync(volumeData(name)).mode & 0o7777, 0o751, 'the volume root has the image directory\'s mode');
     assert.equal(statSync(join(volumeData(name), 'sub')).mode & 0o7777, 0o750, 'modes copied up');
     assert.equal(await dockerOk(['ps', '-aq', '--no-trunc', '--filter', `volume=${name}`]), `${id}\n`);
     assert.equal(await dockerOk(['ps', '-aq', '--no-trunc', '--filter', 'volume=/data']), `${id}\n`);
@@ -244,10 +246,10 @@ describe('berthd: volumes in the container lifecycle for the docker CLI and the 
     assert.deepEqual(await volumes(), ['h9p-shared'], 'rm -v keeps a named volume');
 
     // --mount: the volume is made with its options (a tmpfs here); nocopy leaves it empty
-    const b = await made(['run', '-d', '--mount', 'type=volume,src=h9p-mnt,dst=/etc,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=2m,volume-nocopy', IMG, 'sh', '-c', 'ls -A /etc; df -k /etc']);
+    const b = await made(['run', '-d', '--mount', 'type=volume,src=h9p-mnt,dst=/data,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=2m,volume-nocopy', IMGV, 'sh', '-c', 'ls -A /data; df -k /data']);
     assert.equal(Number((await dockerOk(['wait', b])).trim()), 0);
     const out = await dockerOk(['logs', b]);
-    assert.match(out, /^Filesystem/, `nothing copied from the image's /etc: ${out}`);
+    assert.match(out, /^Filesystem/, `nothing copied from the image's /data: ${out}`);
     assert.match(out, /\s2048\s/, out);
     assert.equal(await dockerOk(['volume', 'inspect', '-f', '{{json .Options}}', 'h9p-mnt']), '{"device":"tmpfs","o":"size=2m","type":"tmpfs"}\n');
     await dockerOk(['rm', '-v', b]);
