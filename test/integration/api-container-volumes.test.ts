@@ -353,4 +353,25 @@ describe('berthd: volumes in the container lifecycle for the docker CLI and the 
     assert.deepEqual(await volumes(), ['h9p-keep']);
     await dockerOk(['volume', 'rm', 'h9p-keep']);
   });
+
+  it('a create or an rm -v the daemon died in is finished at its start: the container\'s anonymous volume goes, a named one is released', async () => {
+    const half = await made(['create', '-v', 'h9p-half:/named', IMGV, 'true']);
+    const removing = await made(['create', IMGV, 'true']);
+    assert.equal((await volumes()).length, 3);
+    await stopDaemon();
+    // the records as a kill -9 leaves them: in the middle of create, and of rm -v
+    const recFile = (id: string): string => join(dataRoot(), 'containers', id, 'config.v2.json');
+    const edit = (id: string, f: (r: Record<string, unknown>) => void): void => {
+      const r = JSON.parse(readFileSync(recFile(id), 'utf8')) as Record<string, unknown>;
+      f(r);
+      writeFileSync(recFile(id), JSON.stringify(r));
+    };
+    edit(half, (r) => { r.creating = true; });
+    edit(removing, (r) => { r.state = { ...(r.state as object), Status: 'removing' }; r.removeVolumes = true; });
+    await startDaemon();
+    assert.equal(await dockerOk(['ps', '-aq']), '');
+    assert.deepEqual(await volumes(), ['h9p-half'], 'both anonymous volumes removed, the named one kept');
+    assert.equal(await dockerOk(['volume', 'rm', 'h9p-half']), 'h9p-half\n', 'and no longer in use');
+    assert.deepEqual(mountsUnder(dataRoot()), []);
+  });
 });
