@@ -67,15 +67,18 @@ export class Engine {
   static async open(config: EngineConfig, log: Logger = silentLogger): Promise<Engine> {
     await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
     const stores = await openStores(config.dataRoot);
+    let containers: Containers | undefined;
     const images = new ImageEngine(stores, {
       insecureRegistries: config.insecureRegistries,
       onBroken: (e) => log.warn(e.message),
+      // containers own their bundles: rmi speaks of them, and never deletes a running one's image
+      bundleOwner: (dir: string) => containers?.bundleOwner(dir),
     });
     const id = await engineId(config.dataRoot);
     const engine = new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date());
-    engine.volumes = await VolumeService.open(config.dataRoot, { log });
+    engine.volumes = await VolumeService.open(config.dataRoot, { log, onEvent: (action, name, attrs) => engine.events.log('volume', action, name, attrs) });
     images.events = engine.events;
-    engine.containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, log, events: engine.events });
+    engine.containers = containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, volumes: engine.volumes, log, events: engine.events });
     return engine;
   }
 

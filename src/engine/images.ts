@@ -18,7 +18,7 @@ import { ManifestError, parsePlatform, type Platform } from '../image/registry/m
 import { ImageNotLocalError, pushImage, type PushProgress, type PushResult } from '../image/registry/push.ts';
 import {
   AmbiguousImageError, ImageConflictError, ImageService, ImagesError, InvalidTagError, NoSuchImageError,
-  type DeleteItem, type HistoryItem, type ImageFilters, type ImageInspect, type ImageSummary, type PruneReport,
+  type BundleOwner, type DeleteItem, type HistoryItem, type ImageFilters, type ImageInspect, type ImageSummary, type PruneReport,
 } from '../image/images/index.ts';
 import { ArchiveError, importRootfs, loadArchive, resolveSaveArgs, saveImages, type ImportResult, type LoadResult } from '../image/archive/index.ts';
 import { INDEX_SERVER, convertToHostname, isDockerHub } from '../image/auth/index.ts';
@@ -85,10 +85,10 @@ export class ImageEngine {
   /** where image events go (set by the engine) */
   events: EventBus | undefined;
 
-  constructor(stores: BerthStores, opts: { insecureRegistries?: readonly string[]; onBroken?: (e: Error) => void } = {}) {
+  constructor(stores: BerthStores, opts: { insecureRegistries?: readonly string[]; onBroken?: (e: Error) => void; bundleOwner?: BundleOwner } = {}) {
     this.#stores = stores;
     this.#insecure = opts.insecureRegistries ?? [];
-    this.#service = new ImageService(stores, opts.onBroken);
+    this.#service = new ImageService(stores, opts.onBroken, opts.bundleOwner);
   }
 
   /** docker's LogImageEvent: the actor is an image ID or a name, `name` what the event is about. */

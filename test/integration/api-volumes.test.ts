@@ -1,9 +1,8 @@
 // berthd's volume endpoints as real clients use them: Debian's docker CLI 20.10 (/usr/bin/docker,
 // API 1.41) and the Docker SDK for Python (/usr/bin/python3), plus raw HTTP for statuses and
-// bodies, against a berthd on a private socket, data root and exec root. A volume in use (a
-// reference a container create took through the engine's interface while berthd was stopped)
-// survives the restart: refused by rm, kept by prune, its tmpfs mounted. Nothing is left behind:
-// no volume, no mount, no directory.
+// bodies, against a berthd on a private socket, data root and exec root. A reference taken
+// through the engine's interface for a container that never got a record is dropped at berthd's
+// start. Nothing is left behind: no volume, no mount, no directory.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -266,29 +265,19 @@ print(json.dumps(c.api.volumes()))
     assert.deepEqual(JSON.parse(lines[6]!), { Volumes: [], Warnings: null });
   });
 
-  it('a volume a container uses (a reference taken by container create) survives a restart: rm refuses, prune keeps it, its tmpfs is mounted', async () => {
+  it('a reference of a container that does not exist (a create killed before its record) is dropped at start: the volume is unmounted and removable', async () => {
     await dockerOk(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=4m', 'h9l-used']);
     await stopDaemon();
-    // what container create does, through the engine's interface, on berthd's data root
+    // what container create does, through the engine's interface, on berthd's data root; no record follows
     const s = await VolumeService.open(dataRoot());
     const data = join(dataRoot(), 'volumes', 'h9l-used', '_data');
     await s.prepareMounts(CID, [{ type: 'volume', destination: '/data', source: 'h9l-used', rw: true, propagation: '' }]);
     assert.deepEqual(mountsUnder(T), [data]);
     await startDaemon();
-    await dockerFails(['volume', 'rm', 'h9l-used'], `Error response from daemon: remove h9l-used: volume is in use - [${CID}]\n`);
-    const r = await raw('DELETE', '/v1.41/volumes/h9l-used?force=true');
-    assert.equal(r.status, 409, 'force does not remove a volume in use');
-    assert.deepEqual(JSON.parse(r.body), { message: `remove h9l-used: volume is in use - [${CID}]` });
-    assert.deepEqual(await names(['-f', 'dangling=false']), ['h9l-used']);
-    assert.deepEqual(await names(['-f', 'dangling=true']), []);
-    assert.equal(await dockerOk(['volume', 'prune', '-f']), 'Total reclaimed space: 0B\n');
-    assert.deepEqual(mountsUnder(T), [data], 'berthd\'s start keeps the mount of a volume in use');
-    await stopDaemon();
-    const s2 = await VolumeService.open(dataRoot());
-    await s2.releaseMounts(CID, false);
-    assert.deepEqual(mountsUnder(T), [], 'released: unmounted');
-    await startDaemon();
+    assert.deepEqual(mountsUnder(T), [], 'the stale reference dropped: unmounted');
+    assert.deepEqual(await names(['-f', 'dangling=true']), ['h9l-used']);
     assert.equal(await dockerOk(['volume', 'rm', 'h9l-used']), 'h9l-used\n');
     assert.deepEqual(await names(), []);
+    // (a volume in use by a real container across a restart: api-container-volumes.test.ts)
   });
 });

@@ -11,6 +11,7 @@ import { Runtime } from '../../runtime/container.ts';
 import type { EventBus } from '../events.ts';
 import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
+import type { VolumeService } from '../volumes/index.ts';
 import type { ContainerStore, Loaded } from './store.ts';
 
 export interface ExitWaiter {
@@ -39,6 +40,8 @@ export class ContainerContext {
     readonly execRoot: string,
     readonly log: Logger,
     readonly events: EventBus,
+    /** the volumes containers take references on (create) and drop (rm) */
+    readonly volumes: VolumeService,
   ) {
     this.runtime = new Runtime(join(execRoot, 'runtime'));
   }

@@ -9,11 +9,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { buildSpec, mergeImageConfig } from '../spec/create.ts';
+import { containerMountPoints } from '../spec/mounts.ts';
 import type { ImageRunConfig } from '../spec/docker-types.ts';
 import { ramInBytes } from '../spec/units.ts';
-import { InvalidParameterError, SystemError } from '../errors.ts';
+import { EngineError, InvalidParameterError, SystemError } from '../errors.ts';
 import { BUILTIN_RUNTIME } from '../runtimes.ts';
 import type { ContainerContext } from './context.ts';
+import { recordMounts, volumesFrom } from './mounts.ts';
 import { normalizeName } from './store.ts';
 import { PhaseClock } from './timings.ts';
 import { ZERO_TIME, nowRfc3339, type ContainerRecord, type DockerConfig, type HostConfig } from './types.ts';
@@ -86,6 +88,8 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   // docker's merge with the image: refuses a container with no command before anything is made
   const merged = mergeImageConfig(user, image.Config as ImageRunConfig);
   const argv = [...(merged.Entrypoint ?? []), ...(merged.Cmd ?? [])];
+  // --volumes-from: the other containers' mounts, resolved before anything is made
+  const inherited = volumesFrom(ctx, req.hostConfig);
   const id = ctx.store.newId();
   const name = req.name ? normalizeName(req.name) : `/${generateName(ctx)}`;
   ctx.store.reserveName(name, id);
@@ -110,10 +114,14 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
       pull: false,
       onPhase: (p) => clock.mark(p),
       spec: async (imageConfig, rootfs) => {
+        const imageRun = (imageConfig as { config?: ImageRunConfig }).config ?? {};
+        // the image's VOLUMEs and `-v /dst` (Config.Volumes) become anonymous volumes; the same list goes to buildSpec
+        const mountPoints = containerMountPoints(hostConfig, Object.keys(mergeImageConfig(user, imageRun).Volumes ?? {}), inherited);
+        const prep = await ctx.volumes.prepareMounts(id, mountPoints, rootfs);
         const built = await buildSpec({
-          id, image: ((imageConfig as { config?: ImageRunConfig }).config ?? {}), config: user, hostConfig, rootfs, etcFiles, cgroupsPath: `/berth/${id}`,
+          id, image: imageRun, config: user, hostConfig, rootfs, etcFiles, cgroupsPath: `/berth/${id}`, mountPoints, volumes: prep.paths,
         });
-        Object.assign(rec, { config: built.config, path: built.path, args: built.args, stopSignal: built.stopSignal, mounts: built.mountPoints });
+        Object.assign(rec, { config: built.config, path: built.path, args: built.args, stopSignal: built.stopSignal, mounts: recordMounts(mountPoints, prep) });
         return built.spec;
       },
     });
@@ -123,11 +131,12 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
     await ctx.store.save(id);
   } catch (e) {
     await removeBundle(ctx.bundleDir(id)).catch(() => undefined);
+    await ctx.volumes.releaseMounts(id, true).catch((e2: Error) => ctx.log.error(`create ${id}: releasing its volumes: ${e2.message}`));
     await ctx.store.drop(id).catch(() => undefined);
     ctx.store.releaseName(name, id);
-    if (e instanceof InvalidParameterError) throw e;
-    // the spec builder's verdict on the request, through createBundle's wrapping
-    if ((e as Error).cause instanceof InvalidParameterError) throw (e as Error).cause;
+    if (e instanceof EngineError) throw e;
+    // the verdict of the spec builder or the volume service, through createBundle's wrapping
+    if ((e as Error).cause instanceof EngineError) throw (e as Error).cause;
     throw new SystemError(`create: ${(e as Error).message}`, { cause: e });
   }
   return { Id: id, Warnings: [] };

@@ -4,7 +4,7 @@
  * verbs of one container, and owns what happens around an exit (the watch on each running
  * container's monitor, the restart policy, --rm).
  */
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
 
 import type { BerthStores } from '../../image/bundle/create.ts';
@@ -15,6 +15,7 @@ import type { EventBus } from '../events.ts';
 import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
 import { archivePath, exportContainer, extractToDir, statPath, type ContainerPathStat, type ExtractOptions } from './archive.ts';
+import type { VolumeService } from '../volumes/index.ts';
 import { attachContainer, checkAttachable, type AttachOptions } from './attach.ts';
 import { ContainerContext } from './context.ts';
 import { createContainer, type CreateRequest } from './create.ts';
@@ -49,10 +50,12 @@ export class Containers implements ContainerBackend {
     this.#health = new HealthMonitors(ctx);
   }
 
-  static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; log: Logger; events: EventBus }): Promise<Containers> {
+  static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; volumes: VolumeService; log: Logger; events: EventBus }): Promise<Containers> {
     const store = await ContainerStore.open(join(opts.dataRoot, 'containers'), (dir, why) => opts.log.warn(`container ${dir}: unreadable record, skipped: ${why}`));
-    const c = new Containers(new ContainerContext(store, opts.stores, opts.images, opts.dataRoot, opts.execRoot, opts.log, opts.events));
+    const c = new Containers(new ContainerContext(store, opts.stores, opts.images, opts.dataRoot, opts.execRoot, opts.log, opts.events, opts.volumes));
     await c.#reconcile();
+    // references of containers that are gone (a create killed before its record, a record removed by hand) would block rm and prune forever
+    await opts.volumes.reconcile(store.all().map((l) => l.rec.id));
     return c;
   }
 
@@ -123,7 +126,8 @@ export class Containers implements ContainerBackend {
     const next = afterExit(l);
     if (next.kind !== 'restart') this.ctx.notifyExit(id, l.rec.state.ExitCode);
     if (next.kind === 'remove') {
-      await this.ctx.locked(id, () => removeContainer(this.ctx, l, { force: true, stopAndWait: async () => undefined }))
+      // docker's AutoRemove removes the anonymous volumes too (RemoveVolume: true)
+      await this.ctx.locked(id, () => removeContainer(this.ctx, l, { force: true, volumes: true, stopAndWait: async () => undefined }))
         .catch((e: Error) => this.ctx.log.error(`auto-remove of ${id}: ${e.message}`));
     } else if (next.kind === 'restart') {
       this.ctx.notifyExit(id, l.rec.state.ExitCode);
@@ -157,6 +161,14 @@ export class Containers implements ContainerBackend {
     if (l.rec.state.Health) await this.ctx.store.save(l.rec.id).catch(() => undefined);
   }
 
+  /** The container whose bundle `dir` is (the image side asks, for rmi's conflicts). */
+  bundleOwner(dir: string): { name: string; state: 'running' | 'stopped' } | undefined {
+    const id = basename(dirname(dir));
+    const l = this.ctx.store.find(id);
+    if (!l || l.rec.id !== id || resolve(this.ctx.bundleDir(id)) !== resolve(dir)) return undefined;
+    return { name: `container ${id.slice(0, 12)}`, state: isRunningStatus(l.rec.state.Status) ? 'running' : 'stopped' };
+  }
+
   get(ref: string): Loaded {
     return this.ctx.store.get(ref);
   }
@@ -187,7 +199,7 @@ export class Containers implements ContainerBackend {
     } catch (e) {
       // dockerd removes an --rm container whose start failed
       if (!(e instanceof NotModifiedError) && l.hostConfig.AutoRemove) {
-        await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: true, stopAndWait: async () => undefined }))
+        await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: true, volumes: true, stopAndWait: async () => undefined }))
           .catch((r: Error) => this.ctx.log.warn(`auto-remove of ${l.rec.id} after a failed start: ${r.message}`));
       }
       throw e;
@@ -231,7 +243,7 @@ export class Containers implements ContainerBackend {
       await exited;
     };
     if (isRunningStatus(l.rec.state.Status) && opts.force) await stopAndWait(l);
-    await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: opts.force, stopAndWait }));
+    await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: opts.force, volumes: opts.volumes, stopAndWait }));
   }
 
   async wait(ref: string, condition: WaitCondition): Promise<number> {
@@ -370,7 +382,7 @@ export class Containers implements ContainerBackend {
       if ((filters.until ?? []).some((u) => Date.parse(l.rec.created) >= (/^\d+$/.test(u) ? Number(u) * 1000 : Date.parse(u)))) continue;
       try {
         const size = await this.sizeRw(l.rec.id);
-        await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: false, stopAndWait: async () => undefined }));
+        await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: false, volumes: false, stopAndWait: async () => undefined }));
         deleted.push(l.rec.id);
         reclaimed += size;
       } catch (e) {

@@ -1,6 +1,6 @@
 /** `GET /containers/{id}/json`: docker's ContainerJSON, projected from the record. */
-import type { MountPoint } from '../spec/mounts.ts';
 import type { ContainerContext } from './context.ts';
+import { dockerMounts } from './mounts.ts';
 import type { Loaded } from './store.ts';
 
 export function inspectContainer(ctx: ContainerContext, l: Loaded): Record<string, unknown> {
@@ -39,9 +39,7 @@ export function inspectContainer(ctx: ContainerContext, l: Loaded): Record<strin
       Name: rec.driver,
       Data: { MergedDir: `${bundle}/rootfs`, UpperDir: `${bundle}/.berth/upper`, WorkDir: `${bundle}/.berth/work` },
     },
-    Mounts: ((rec.mounts ?? []) as MountPoint[]).map((m) => ({
-      Type: m.type, ...(m.type === 'volume' && { Name: m.source }), Source: m.source, Destination: m.destination, Mode: m.rw ? '' : 'ro', RW: m.rw, Propagation: m.propagation,
-    })),
+    Mounts: dockerMounts(ctx, rec, hostConfig),
     Config: {
       Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false,
       StdinOnce: false, Env: null, Cmd: null, Image: rec.imageName, Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: {},

@@ -1,10 +1,11 @@
 /**
  * `GET /containers/json`: docker's container summaries, newest first, with `all`, `limit`,
  * `size` and the filters docker's `ps --filter` sends (id, name, label, status, exited,
- * ancestor, before, since).
+ * ancestor, before, since, volume).
  */
 import { InvalidParameterError } from '../errors.ts';
 import type { ContainerContext } from './context.ts';
+import { dockerMounts, usesVolume } from './mounts.ts';
 import type { Loaded } from './store.ts';
 import { isRunningStatus, timeMs, type ContainerRecord } from './types.ts';
 
@@ -72,7 +73,7 @@ export function listContainers(ctx: ContainerContext, o: ListOptions): Record<st
   const since = f.since?.map(byRef);
   if (before?.some((r) => !r) || since?.some((r) => !r)) throw new InvalidParameterError(`No such container: ${[...(f.before ?? []), ...(f.since ?? [])].find((r) => !byRef(r))}`);
   const showAll = o.all || (o.limit !== undefined && o.limit > 0) || f.exited !== undefined || f.status !== undefined || before !== undefined || since !== undefined;
-  all = all.filter(({ rec }) => {
+  all = all.filter(({ rec, hostConfig }) => {
     const running = isRunningStatus(rec.state.Status);
     if (!showAll && !running) return false;
     if (f.id && !f.id.some((v) => rec.id.startsWith(v))) return false;
@@ -88,6 +89,7 @@ export function listContainers(ctx: ContainerContext, o: ListOptions): Record<st
       }
     }
     if (f.ancestor && !f.ancestor.some((a) => a === rec.imageName || rec.image === a || rec.image.slice(7).startsWith(a) || a.replace(/:latest$/, '') === rec.imageName.replace(/:latest$/, ''))) return false;
+    if (f.volume && !f.volume.some((v) => usesVolume(ctx, { rec, hostConfig }, v))) return false;
     if (before && !before.every((b) => rec.created < b!.created)) return false;
     if (since && !since.every((s) => rec.created > s!.created)) return false;
     return true;
@@ -108,6 +110,6 @@ export function listContainers(ctx: ContainerContext, o: ListOptions): Record<st
     Status: statusText(rec, now),
     HostConfig: { NetworkMode: hostConfig.NetworkMode ?? 'none' },
     NetworkSettings: { Networks: {} },
-    Mounts: [],
+    Mounts: dockerMounts(ctx, rec, hostConfig),
   }));
 }

@@ -23,7 +23,8 @@ export async function reconcileOne(ctx: ContainerContext, l: Loaded): Promise<Re
   const id = rec.id;
   if (rec.creating || rec.state.Status === 'removing') {
     await deleteRuntimeContainer(ctx, id).catch((e: Error) => ctx.log.warn(`reconcile ${id}: ${e.message}`));
-    await removeFiles(ctx, id);
+    // a half-made container's anonymous volumes are its own: they go with it; a removal keeps its -v
+    await removeFiles(ctx, id, rec.creating === true || rec.removeVolumes === true);
     ctx.log.info(`container ${id}: ${rec.creating ? 'a create' : 'a removal'} interrupted by the daemon's end, finished (removed)`);
     return { kind: 'gone' };
   }

@@ -1,5 +1,6 @@
 /**
  * `docker rm [-f] [-v]`: a running container only with force (killed, its exit recorded first);
+ * `-v` removes its anonymous volumes (docker's RemoveVolume);
  * the record is marked `removing` before anything goes, so a daemon killed in the middle finishes
  * the job at its next start. Then the bundle (overlay unmounted, snapshot references dropped),
  * the run directory and the container directory.
@@ -15,16 +16,21 @@ import type { ContainerContext } from './context.ts';
 import type { Loaded } from './store.ts';
 import { isRunningStatus } from './types.ts';
 
-/** Everything of a container that is not running, gone. */
-export async function removeFiles(ctx: ContainerContext, id: string): Promise<void> {
+/**
+ * Everything of a container that is not running, gone: its references on volumes dropped too
+ * (before the record, so a daemon dying in between finishes the job), and with `volumes` (`rm -v`)
+ * the anonymous volumes no other container uses.
+ */
+export async function removeFiles(ctx: ContainerContext, id: string, volumes: boolean): Promise<void> {
   const bundle = ctx.bundleDir(id);
   if (existsSync(join(bundle, '.berth', 'bundle.json'))) await removeBundle(bundle);
   else if (isMountPoint(join(bundle, 'rootfs'))) await unmountOverlay(join(bundle, 'rootfs'));
   await rm(ctx.runDir(id), { recursive: true, force: true });
+  await ctx.volumes.releaseMounts(id, volumes);
   await ctx.store.drop(id);
 }
 
-export async function removeContainer(ctx: ContainerContext, l: Loaded, opts: { force: boolean; stopAndWait: (l: Loaded) => Promise<void> }): Promise<void> {
+export async function removeContainer(ctx: ContainerContext, l: Loaded, opts: { force: boolean; volumes: boolean; stopAndWait: (l: Loaded) => Promise<void> }): Promise<void> {
   const { rec } = l;
   // (a record still marked `removing` here is an attempt that failed: verbs of a container are serialised)
   if (isRunningStatus(rec.state.Status)) {
@@ -35,9 +41,10 @@ export async function removeContainer(ctx: ContainerContext, l: Loaded, opts: { 
     await opts.stopAndWait(l);
   }
   rec.state = { ...rec.state, Status: 'removing' };
+  if (opts.volumes) rec.removeVolumes = true;
   await ctx.store.save(rec.id);
   try {
-    await removeFiles(ctx, rec.id);
+    await removeFiles(ctx, rec.id, opts.volumes);
   } catch (e) {
     // docker's SetRemovalError: the container is dead, and `rm` may be tried again
     rec.state = { ...rec.state, Status: 'dead', Dead: true, Error: `removal failed: ${(e as Error).message}` };

@@ -46,6 +46,7 @@ export interface HealthState {
 export type { ContainerConfig as DockerConfig, HostConfig, RestartPolicy } from '../spec/docker-types.ts';
 import type { ContainerConfig as DockerConfig } from '../spec/docker-types.ts';
 import type { ContainerTimings } from './timings.ts';
+import type { MountPoint } from '../spec/mounts.ts';
 
 export interface ContainerRecord {
   schemaVersion: 1;
@@ -73,8 +74,10 @@ export interface ContainerRecord {
   hostnamePath?: string;
   hostsPath?: string;
   resolvConfPath?: string;
-  /** the container's own mounts (binds, volumes, tmpfs) as inspect's Mounts shows them */
-  mounts?: unknown[];
+  /** the container's own mounts (binds, volumes under their names, tmpfs), for inspect's Mounts and --volumes-from */
+  mounts?: MountPoint[];
+  /** set with `removing` by `rm -v`: a removal the daemon died in removes the anonymous volumes too */
+  removeVolumes?: boolean;
   /** the signal `docker stop` sends */
   stopSignal?: string;
   /** the monitor holding the container while it runs */

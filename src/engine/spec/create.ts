@@ -33,6 +33,11 @@ export interface BuildSpecInput {
   rootfs: string;
   /** spec.root.path; default "rootfs" (relative to the bundle) */
   rootPath?: string;
+  /**
+   * the container's own mount points when the engine resolved them (--volumes-from, the volume
+   * names it chose); default: containerMountPoints of the HostConfig and the image's VOLUMEs
+   */
+  mountPoints?: MountPoint[];
   /** host paths of the named and anonymous volumes, by destination in the container */
   volumes?: Record<string, string>;
   /** files the engine wrote for the container; each is bind-mounted unless the user mounts that path */
@@ -89,6 +94,8 @@ export function mergeImageConfig(config: ContainerConfig, image: ImageRunConfig)
     for (const k of ['Interval', 'Timeout', 'StartPeriod', 'Retries'] as const) if (!u[k] && im[k]) u[k] = im[k];
     c.Healthcheck = u;
   }
+  // the image's VOLUMEs join the container's (`-v /dst` sends Config.Volumes): anonymous volumes at create
+  if (image.Volumes && Object.keys(image.Volumes).length > 0) c.Volumes = { ...(c.Volumes ?? {}), ...image.Volumes };
   if (c.Entrypoint?.length === 1 && c.Entrypoint[0] === '') c.Entrypoint = null;
   if ((c.Entrypoint?.length ?? 0) === 0 && (c.Cmd?.length ?? 0) === 0) throw new InvalidParameterError('No command specified');
   return c;
@@ -289,8 +296,8 @@ export async function buildSpec(input: BuildSpecInput): Promise<BuiltSpec> {
   }
 
   // mounts: the container's own, then the defaults they do not cover (docker's WithMounts)
-  const imageVolumes = Object.keys(input.image.Volumes ?? {});
-  const mountPoints = containerMountPoints(hc, imageVolumes);
+  // the image's VOLUMEs and the request's Config.Volumes (`-v /dst`), merged into config
+  const mountPoints = input.mountPoints ?? containerMountPoints(hc, Object.keys(config.Volumes ?? {}));
   const own: Mount[] = [];
   for (const mp of mountPoints) {
     if (mp.type === 'tmpfs') {

@@ -28,9 +28,17 @@ export interface MountPoint {
   volumeDriver?: string;
   volumeOptions?: Record<string, string>;
   volumeLabels?: Record<string, string>;
+  /** `-v`'s mode string as given ("ro", "rw,nocopy", ""): docker's inspect Mode */
+  mode?: string;
+  /**
+   * volume: `source` names a volume this mount did not name itself (an anonymous volume of a
+   * container given to --volumes-from, or after the engine chose its name): `rm -v` removes it
+   */
+  anonymous?: boolean;
 }
 
 const PROPAGATIONS = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
+export const PROPAGATION_MODES: ReadonlySet<string> = PROPAGATIONS;
 const LABEL_MODES = new Set(['z', 'Z']);
 const CONSISTENCY = new Set(['consistent', 'cached', 'delegated']);
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -40,7 +48,7 @@ function invalidSpec(raw: string): never {
 }
 
 /** docker's ValidMountMode: at most one of each kind among ro/rw, z/Z, propagation, nocopy, consistency. */
-function validMode(mode: string): boolean {
+export function validMode(mode: string): boolean {
   if (mode === '') return true;
   let rw = 0;
   let label = 0;
@@ -98,19 +106,19 @@ export function parseBind(raw: string): MountPoint {
   if (src === '') {
     checkDestination(dst, 'volume');
     if (prop) throw new InvalidParameterError(`invalid mode: ${mode}`);
-    return { type: 'volume', destination: path.posix.normalize(dst), source: '', rw, propagation: '', noCopy: modes.includes('nocopy') };
+    return { type: 'volume', destination: path.posix.normalize(dst), source: '', rw, propagation: '', noCopy: modes.includes('nocopy'), mode };
   }
   if (src.startsWith('/')) {
     checkDestination(dst, 'bind');
     if (modes.includes('nocopy')) throw new InvalidParameterError(`invalid mode: ${mode}`);
-    return { type: 'bind', destination: path.posix.normalize(dst), source: path.posix.normalize(src), rw, propagation: prop ?? 'rprivate', createSource: true };
+    return { type: 'bind', destination: path.posix.normalize(dst), source: path.posix.normalize(src), rw, propagation: prop ?? 'rprivate', createSource: true, mode };
   }
   if (!VOLUME_NAME.test(src)) {
     throw new InvalidParameterError(`"${src}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
   }
   checkDestination(dst, 'volume');
   if (prop) throw new InvalidParameterError(`invalid mode: ${mode}`);
-  return { type: 'volume', destination: path.posix.normalize(dst), source: src, rw, propagation: '', noCopy: modes.includes('nocopy') };
+  return { type: 'volume', destination: path.posix.normalize(dst), source: src, rw, propagation: '', noCopy: modes.includes('nocopy'), mode };
 }
 
 /** go-units-free suffixing of docker's ConvertTmpfsOptions: the largest unit that divides. */
@@ -207,15 +215,19 @@ export function mergeTmpfsOptions(options: readonly string[]): string[] {
 }
 
 /**
- * All the container's own mount points: Binds, Mounts and Tmpfs, then the image's VOLUMEs not
- * already covered (anonymous volumes). A destination given twice is docker's error.
+ * All the container's own mount points: those of --volumes-from (`inherited`, resolved by the
+ * engine), replaced by Binds, Mounts and Tmpfs at the same destination as docker's
+ * registerMountPoints does, then the image's VOLUMEs not already covered (anonymous volumes). A
+ * destination given twice by the container's own options is docker's error.
  */
-export function containerMountPoints(hostConfig: HostConfig, imageVolumes: readonly string[] = []): MountPoint[] {
+export function containerMountPoints(hostConfig: HostConfig, imageVolumes: readonly string[] = [], inherited: readonly MountPoint[] = []): MountPoint[] {
   const out: MountPoint[] = [];
   const seen = new Set<string>();
+  const from = new Map(inherited.map((mp) => [mp.destination, mp]));
   const add = (mp: MountPoint): void => {
     if (seen.has(mp.destination)) throw new InvalidParameterError(`Duplicate mount point: ${mp.destination}`);
     seen.add(mp.destination);
+    from.delete(mp.destination);
     out.push(mp);
   };
   for (const b of hostConfig.Binds ?? []) add(parseBind(b));
@@ -225,6 +237,10 @@ export function containerMountPoints(hostConfig: HostConfig, imageVolumes: reado
     const d = path.posix.normalize(dest);
     mergeTmpfsOptions(data === '' ? [] : data.split(',')); // refuse bad options at create, as docker does
     add({ type: 'tmpfs', destination: d, source: 'tmpfs', rw: !data.split(',').includes('ro'), propagation: '', data });
+  }
+  for (const mp of from.values()) {
+    seen.add(mp.destination);
+    out.push(mp);
   }
   for (const v of imageVolumes) {
     const d = path.posix.normalize(v);

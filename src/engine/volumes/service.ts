@@ -361,9 +361,10 @@ export class VolumeService {
     try {
       for (const mp of mountPoints) {
         if (mp.type !== 'volume') continue;
-        const anonymous = mp.source === '';
-        const name = anonymous ? randomName() : mp.source;
-        if (!anonymous) checkVolumeName(name);
+        // an anonymous volume of another container (--volumes-from) keeps its kind: `rm -v` of the last user removes it
+        const anonymous = mp.source === '' || mp.anonymous === true;
+        const name = mp.source === '' ? randomName() : mp.source;
+        if (mp.source !== '') checkVolumeName(name);
         await this.#lock.with(name, async () => {
           let meta = this.#volumes.get(name);
           if (!meta) {

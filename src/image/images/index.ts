@@ -1,7 +1,7 @@
 // Local image management (src/image/images): list, inspect, history, tag, remove, prune and
 // garbage collection over a berth root's stores, in the Docker Engine API's shapes.
 export { ImageService, globMatch } from './service.ts';
-export type { ImageFilters, ListOptions, Resolved } from './service.ts';
+export type { BundleOwner, ImageFilters, ListOptions, Resolved } from './service.ts';
 export { collect } from './collect.ts';
 export type { CollectResult } from './collect.ts';
 export { loadImage, loadImages } from './load.ts';

@@ -39,8 +39,29 @@ export type Resolved =
 const HEX_PREFIX = /^(?:sha256:)?([0-9a-f]{1,64})$/;
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/**
+ * What owns a bundle, for the messages and rules of a removal: berthd's containers are the
+ * bundles' owners there (`name`: "container 0123456789ab", `state`: whether it runs); a running
+ * user is docker's hard conflict, which even force does not override. No answer: the bundle
+ * stands for itself.
+ */
+export type BundleOwner = (bundleDir: string) => ImageUser | undefined;
+export interface ImageUser {
+  name: string;
+  state?: 'running' | 'stopped';
+}
+
 export class ImageService {
-  constructor(readonly stores: BerthStores, private readonly onBroken?: (e: BrokenImageError) => void) {}
+  constructor(
+    readonly stores: BerthStores,
+    private readonly onBroken?: (e: BrokenImageError) => void,
+    private readonly bundleOwner?: BundleOwner,
+  ) {}
+
+  /** The users of `img`: each bundle as its owner names it. */
+  async #users(img: LocalImage): Promise<ImageUser[]> {
+    return (await bundlesUsing(this.stores.snapshots, img)).map((dir) => this.bundleOwner?.(dir) ?? { name: `bundle ${dir}` });
+  }
 
   async #all(): Promise<LocalImage[]> {
     return loadImages(this.stores, this.onBroken);
@@ -216,11 +237,9 @@ export class ImageService {
     if (r.by === 'name') {
       const img = r.image;
       const idNames = all.filter((i) => i.id === img.id).flatMap((i) => i.names);
-      if (!force && isSingleReference(idNames)) {
-        const users = await bundlesUsing(this.stores.snapshots, img);
-        if (users.length > 0) {
-          throw new ImageConflictError(`conflict: unable to remove repository reference "${ref}" (must force) - bundle ${users[0]} is using its referenced image ${shortId(img.id)}`);
-        }
+      const users = await this.#users(img);
+      if (!force && isSingleReference(idNames) && users.length > 0) {
+        throw new ImageConflictError(`conflict: unable to remove repository reference "${ref}" (must force) - ${users[0]!.name} is using its referenced image ${shortId(img.id)}`);
       }
       await this.stores.refs.untag(r.name);
       items.push({ Untagged: familiar(r.name) });
@@ -228,19 +247,22 @@ export class ImageService {
       if (!remaining.some((n) => familiarRepo(n) === familiarRepo(r.name))) {
         items.push({ Untagged: `${familiarRepo(r.name)}@${repoDigestOf(img)}` });
       }
-      if (remaining.length > 0) return items;
+      // a running container's image is only untagged, even forced (docker's quiet hard conflict)
+      if (remaining.length > 0 || users.some((u) => u.state === 'running')) return items;
       return [...items, ...(await this.#delete([img])).items];
     }
     const names = [...new Set(r.images.flatMap((i) => i.names))].sort(cmp);
+    const users = (await Promise.all(r.images.map((img) => this.#users(img)))).flat();
+    // docker's checkImageDeleteConflict order: running container (hard), several repositories, stopped one (soft)
+    const running = users.find((u) => u.state === 'running');
+    if (running) throw new ImageConflictError(`conflict: unable to delete ${shortId(r.id)} (cannot be forced) - image is being used by running ${running.name}`);
     if (!force) {
       if (names.length > 0 && !isSingleReference(names)) {
         throw new ImageConflictError(`conflict: unable to delete ${shortId(r.id)} (must be forced) - image is referenced in multiple repositories`);
       }
-      for (const img of r.images) {
-        const users = await bundlesUsing(this.stores.snapshots, img);
-        if (users.length > 0) {
-          throw new ImageConflictError(`conflict: unable to delete ${shortId(r.id)} (must be forced) - image is being used by bundle ${users[0]}`);
-        }
+      if (users.length > 0) {
+        const u = users[0]!;
+        throw new ImageConflictError(`conflict: unable to delete ${shortId(r.id)} (must be forced) - image is being used by ${u.state ? `${u.state} ` : ''}${u.name}`);
       }
     }
     for (const img of r.images) items.push(...untagItems(img));
