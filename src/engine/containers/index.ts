@@ -16,6 +16,7 @@ import type { Logger } from '../log.ts';
 import { attachContainer, checkAttachable, type AttachOptions } from './attach.ts';
 import { ContainerContext } from './context.ts';
 import { createContainer, type CreateRequest } from './create.ts';
+import { Execs } from './exec.ts';
 import { afterExit, recordExit } from './exit.ts';
 import { inspectContainer } from './inspect.ts';
 import { killContainer, notRunning } from './kill.ts';
@@ -34,8 +35,12 @@ import { waitContainer, type WaitCondition } from './wait.ts';
 
 export class Containers implements ContainerBackend {
   #closing = false;
+  /** docker exec: POST /containers/{id}/exec, /exec/{id}/start|resize|json */
+  readonly execs: Execs;
 
-  private constructor(readonly ctx: ContainerContext) {}
+  private constructor(readonly ctx: ContainerContext) {
+    this.execs = new Execs(ctx);
+  }
 
   static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; log: Logger }): Promise<Containers> {
     const store = await ContainerStore.open(join(opts.dataRoot, 'containers'), (dir, why) => opts.log.warn(`container ${dir}: unreadable record, skipped: ${why}`));
@@ -64,6 +69,7 @@ export class Containers implements ContainerBackend {
   /** Lets go of every monitor (the containers keep running) and stops restarting anything. */
   close(): void {
     this.#closing = true;
+    this.execs.close();
     for (const c of this.ctx.monitors.values()) c.close();
     this.ctx.monitors.clear();
   }
