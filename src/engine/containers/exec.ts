@@ -236,7 +236,13 @@ export class Execs {
           sock.end();
         }
       });
-      sock.on('end', () => !x.detached && a.end());
+      sock.on('end', () => {
+        if (x.detached) return;
+        // a terminal has no EOF to give: its end is a hangup (as containerd closes the console
+        // once the stdin pipe of a tty process ends); a pipe just reaches EOF
+        if (x.tty) this.#clientGone(x);
+        else a.end();
+      });
     }
     // paused while the request body was read: flowing again (without stdin, what comes is dropped)
     sock.resume();
