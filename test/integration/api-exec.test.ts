@@ -313,6 +313,35 @@ print(res.exit_code, repr(res.output))
     });
   });
 
+  it('the detach keys sent on an exec -it stream end the stream and leave the process running (SDK socket)', async () => {
+    for (const [keys, first, seq] of [['', '\\x10', '\\x10\\x11'], ['ctrl-x,x', '\\x18', '\\x18x']] as const) {
+      const marker = `h9k-detach-${keys === '' ? 'default' : 'custom'}`;
+      const r = await python(`
+import docker, time
+api = docker.from_env().api
+e = api.exec_create('h9k-exec', ['sh', '-c', 'read line; echo "$line" > /tmp/${marker}; cat; : ${marker}'], stdin=True, tty=True${keys === '' ? '' : `, detach_keys='${keys}'`})
+s = api.exec_start(e['Id'], tty=True, socket=True)._sock
+time.sleep(0.5)
+s.sendall(b'a${first}b\\n${seq}')
+s.settimeout(10)
+while s.recv(4096):
+    pass
+i = api.exec_inspect(e['Id'])
+print(i['Running'], i['Pid'])
+`);
+      assert.equal(r.code, 0, show(r) + daemonLog.slice(-3000));
+      const [running, pid] = r.stdout.trim().split(' ');
+      assert.equal(running, 'True', 'the exec runs on after the detach');
+      assert.ok(alive(Number(pid)));
+      // a key that only began the sequence was passed on once the next one broke it
+      const got = await waitFor('the line the process read', async () => (await docker(['exec', 'h9k-exec', 'cat', `/tmp/${marker}`])).stdout || false, 5000);
+      assert.equal(got, `a${first === '\\x10' ? '\x10' : '\x18'}b\n`);
+      process.kill(Number(pid), 'SIGKILL');
+      await waitFor('the detached process and its monitor to go', () => !alive(Number(pid)) && processesNaming(`${EXEC}/exec/`).length === 0, 10_000);
+      assert.deepEqual(processesWith(marker), []);
+    }
+  });
+
   it('a client killed in the middle of exec -i or exec -it leaves no process behind', async () => {
     for (const tty of [false, true]) {
       const marker = `h9k-gone-${tty ? 'tty' : 'pipe'}`;

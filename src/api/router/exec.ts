@@ -15,8 +15,25 @@ const BOOLS = ['AttachStdin', 'AttachStdout', 'AttachStderr', 'Tty', 'Privileged
 const STRINGS = ['DetachKeys', 'User', 'WorkingDir'] as const;
 const LISTS = ['Env', 'Cmd'] as const;
 
+/**
+ * Go's encoding/json matches a field's name case-insensitively when no key matches exactly:
+ * the Python SDK sends `detachKeys`, which dockerd takes as DetachKeys.
+ */
+function goFields(body: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const n of names) {
+    if (n in body) out[n] = body[n];
+    else {
+      const k = Object.keys(body).find((x) => x.toLowerCase() === n.toLowerCase());
+      if (k !== undefined) out[n] = body[k];
+    }
+  }
+  return out;
+}
+
 /** docker's ExecConfig, each field checked (a wrong type is a 400 naming the field). */
-export function execConfig(body: Record<string, unknown>): ExecCreateRequest {
+export function execConfig(raw: Record<string, unknown>): ExecCreateRequest {
+  const body = goFields(raw, [...BOOLS, ...STRINGS, ...LISTS]);
   const out: ExecCreateRequest = {};
   for (const k of BOOLS) {
     const v = body[k];
@@ -43,7 +60,8 @@ export function execConfig(body: Record<string, unknown>): ExecCreateRequest {
 }
 
 /** docker's ExecStartCheck */
-function startCheck(body: Record<string, unknown>): { detach: boolean } {
+function startCheck(raw: Record<string, unknown>): { detach: boolean } {
+  const body = goFields(raw, ['Detach', 'Tty']);
   for (const k of ['Detach', 'Tty'] as const) {
     const v = body[k];
     if (v !== undefined && v !== null && typeof v !== 'boolean') throw new InvalidParameterError(`${k}: want a boolean, got ${JSON.stringify(v)}`);

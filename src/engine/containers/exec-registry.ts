@@ -41,6 +41,8 @@ export interface ExecInstance {
   pendingSize?: { rows: number; cols: number };
   /** the attached client went: the process is hung up as soon as its monitor is there */
   hungUp?: boolean;
+  /** a client is attached (start without Detach) */
+  attached?: boolean;
   /** the client detached (the detach keys): the process goes on without it */
   detached?: boolean;
 }

@@ -168,7 +168,10 @@ export class Execs {
       const proc = await this.#process(l, x);
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      if (client) client.socket.once('close', () => this.#clientGone(x));
+      if (client) {
+        x.attached = true;
+        client.socket.once('close', () => this.#clientGone(x));
+      }
       const started = await this.ctx.runtime.exec(l.rec.id, proc, {
         detach: true, spawnVia: monitorCommand(opts), seccomp: !x.privileged,
         ...(opts.consoleSocket && { consoleSocket: opts.consoleSocket }),
@@ -272,10 +275,13 @@ export class Execs {
     } catch { /* exiting */ }
   }
 
-  /** Hangs up every attached exec (daemon shutdown): no process is left reading a gone client. */
+  /**
+   * Daemon shutdown: every exec with a client attached is hung up, as its client goes with the
+   * daemon (no process is left reading from nobody); detached ones go on with the container.
+   */
   close(): void {
     for (const x of this.registry.running()) {
-      try { x.monitor?.hangup(); } catch { /* gone */ }
+      if (x.attached) this.#clientGone(x);
       x.monitor?.close();
     }
   }
