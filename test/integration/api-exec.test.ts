@@ -300,6 +300,7 @@ print(res.exit_code, repr(res.output))
     const running = (await api('GET', `/v1.41/exec/${id}/json`)).json;
     assert.equal(running.Running, true);
     assert.ok(running.Pid > 0 && alive(running.Pid), 'Pid is the process on the host');
+    assert.deepEqual((await api('GET', `/v1.41/containers/${C}/json`)).json.ExecIDs, [id], 'the container lists its running exec');
     const again = await api('POST', `/v1.41/exec/${id}/start`, { Detach: true });
     assert.equal(again.status, 409);
     const done = await waitFor('the exec to exit', async () => {
@@ -311,6 +312,7 @@ print(res.exit_code, repr(res.output))
       ProcessConfig: { tty: false, entrypoint: 'sh', arguments: ['-c', 'sleep 0.5; exit 7'], privileged: false, user: 'nobody' },
       OpenStdin: false, OpenStderr: false, OpenStdout: true, CanRemove: true, ContainerID: C, DetachKeys: '', Pid: 0,
     });
+    assert.equal((await api('GET', `/v1.41/containers/${C}/json`)).json.ExecIDs, null);
   });
 
   it('the detach keys sent on an exec -it stream end the stream and leave the process running (SDK socket)', async () => {

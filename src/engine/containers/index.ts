@@ -203,7 +203,9 @@ export class Containers implements ContainerBackend {
   }
 
   inspect(ref: string): Record<string, unknown> {
-    return inspectContainer(this.ctx, this.get(ref));
+    const j = inspectContainer(this.ctx, this.get(ref));
+    const execs = this.execs.registry.ofContainer(j.Id as string).filter((x) => x.running).map((x) => x.id);
+    return execs.length > 0 ? { ...j, ExecIDs: execs } : j;
   }
 
   list(o: ListOptions): Record<string, unknown>[] {
