@@ -71,6 +71,7 @@ static char stdin_pend[4096];
 static size_t stdin_plen;
 static struct winsize pending_ws;
 static int have_ws;
+static int hung_up; /* berthd's client went: no more input, and a tty is hung up */
 
 /* exits reaped before berthd said which pid is the init: the init may die first */
 #define NREAPED 64
@@ -390,11 +391,16 @@ static void console_recv(void)
 		int fd;
 		memcpy(&fd, CMSG_DATA(c), sizeof(int));
 		nonblock(fd);
+		if (hung_up) {
+			/* the client went before the pty came: the process starts hung up */
+			close(fd);
+			fd = -1;
+		}
 		out.fd = fd;
 		/* without --stdin (docker's -t without -i) what clients type goes nowhere */
 		if (o.stdin_open)
 			stdin_fd = fd;
-		if (have_ws)
+		if (have_ws && fd >= 0)
 			ioctl(fd, TIOCSWINSZ, &pending_ws);
 	}
 	close(console_cfd);
@@ -444,6 +450,17 @@ static void ctl_line(char *l)
 			ioctl(out.fd, TIOCSWINSZ, &pending_ws);
 	} else if (!strcmp(l, "close-stdin")) {
 		close_stdin();
+	} else if (!strcmp(l, "hangup")) {
+		/* closing the only master hangs the terminal up: the kernel sends SIGHUP to the
+		 * process's session; with pipes the process sees EOF on its stdin */
+		hung_up = 1;
+		if (o.tty && out.fd >= 0) {
+			close(out.fd);
+			out.fd = -1;
+			stdin_fd = -1;
+			stdin_plen = 0;
+		} else
+			close_stdin();
 	}
 }
 

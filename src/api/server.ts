@@ -26,6 +26,7 @@ import { explainRoutes } from './router/explain.ts';
 import { diskRoutes } from './router/df.ts';
 import { eventRoutes } from './router/events.ts';
 import { statsRoutes } from './router/stats.ts';
+import { execRoutes } from './router/exec.ts';
 import { imageRoutes } from './router/images.ts';
 import { systemRoutes } from './router/system.ts';
 import { volumeRoutes } from './router/volumes.ts';
@@ -37,7 +38,7 @@ export const SERVER_HEADER = `berth/${BERTH_VERSION} (linux)`;
 
 /** The routes of every resource, in the order they are tried. */
 const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [
-  systemRoutes, imageRoutes, containerRoutes, explainRoutes, volumeRoutes, eventRoutes, statsRoutes, diskRoutes, archiveRoutes,
+  systemRoutes, imageRoutes, execRoutes, containerRoutes, explainRoutes, volumeRoutes, eventRoutes, statsRoutes, diskRoutes, archiveRoutes,
 ];
 
 const COMMON_HEADERS: Record<string, string> = {

@@ -195,6 +195,11 @@ export class MonitorClient {
     this.send('close-stdin');
   }
 
+  /** the client is gone: a tty is hung up (SIGHUP to the process's session), a stdin pipe closed */
+  hangup(): void {
+    this.send('hangup');
+  }
+
   /** let the process exit while this connection is open */
   unref(): void {
     this.sock?.unref();

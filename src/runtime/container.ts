@@ -96,6 +96,12 @@ function checkRootfsPath(id: string, configPath: string, bundle: string, rootPat
   }
 }
 
+function withoutSeccomp(spec: Spec): Spec {
+  if (!spec.linux?.seccomp) return spec;
+  const { seccomp: _dropped, ...linux } = spec.linux;
+  return { ...spec, linux };
+}
+
 export class Runtime {
   readonly store: StateStore;
 
@@ -501,8 +507,18 @@ export class Runtime {
     return this.store.read(id);
   }
 
-  /** Starts a process inside a created or running container; resolves with its pid. */
-  async exec(id: string, proc: Process, opts: { consoleSocket?: string; pidFile?: string; preserveFds?: number; detach?: boolean; pipes?: boolean }): Promise<{ pid: number; session: HelperSession }> {
+  /**
+   * Starts a process inside a created or running container; resolves with its pid.
+   * `spawnVia`: berth-init is started by that command (berth-monitor), as in create.
+   * `seccomp: false`: the container's filter is not loaded for this process (docker's exec --privileged).
+   */
+  async exec(id: string, proc: Process, opts: {
+    consoleSocket?: string; pidFile?: string; preserveFds?: number; detach?: boolean; spawnVia?: SpawnVia; seccomp?: boolean;
+    /** berthd holds the process's stdout/stderr (healthchecks) */
+    pipes?: boolean;
+    /** awaited once the helper (or `spawnVia`) is started and before berth-init gets its plan: nothing of the process has run yet */
+    beforePlan?: (session: HelperSession) => Promise<void>;
+  }): Promise<{ pid: number; session: HelperSession }> {
     const rec = this.store.read(id);
     const status = statusOf(this.store, rec);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`cannot exec in a ${status} container`);
@@ -518,7 +534,8 @@ export class Runtime {
     let plan;
     try {
       plan = buildExecPlan({
-        spec: rec.spec, process: proc, pid: rec.pid, joinNamespaces: join, cgroupDirs: cgroupDirs(detectLayout(), rec.cgroup),
+        spec: opts.seccomp === false ? withoutSeccomp(rec.spec) : rec.spec,
+        process: proc, pid: rec.pid, joinNamespaces: join, cgroupDirs: cgroupDirs(detectLayout(), rec.cgroup),
         keyringOf: rec.noNewKeyring ? undefined : rec.id,
         consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
         preserveFds: opts.preserveFds ?? 0, foreground: !opts.detach,
@@ -528,7 +545,18 @@ export class Runtime {
     } catch (e) {
       throw new RuntimeError(`exec ${id}: ${(e as Error).message}`);
     }
-    const session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `exec ${id}`, ...(opts.pipes && { pipes: true }) });
+    if (opts.spawnVia && !opts.detach) throw new RuntimeError(`exec ${id}: a foreground process cannot be started through another process`);
+    const session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `exec ${id}`, spawnVia: opts.spawnVia, ...(opts.pipes && { pipes: true }) });
+    if (opts.beforePlan) {
+      try {
+        await opts.beforePlan(session);
+      } catch (e) {
+        // berth-init, waiting for its plan, exits at the EOF of the sync socket
+        try { process.kill(session.pid, 'SIGKILL'); } catch { /* already gone */ }
+        session.detach();
+        throw e;
+      }
+    }
     this.debugPlan(`exec ${id}`, plan);
     session.sendPlan(plan);
     const m = await session.expect('pid', `exec ${id}`);

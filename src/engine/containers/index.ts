@@ -21,6 +21,7 @@ import { ContainerContext } from './context.ts';
 import { createContainer, type CreateRequest } from './create.ts';
 import { containerChanges, type Change } from './changes.ts';
 import { commitContainer, type CommitRequest } from './commit.ts';
+import { Execs } from './exec.ts';
 import { afterExit, recordExit } from './exit.ts';
 import { explainContainer, type Explanation } from './explain.ts';
 import { HealthMonitors } from './health.ts';
@@ -45,9 +46,12 @@ import { waitContainer, type WaitCondition } from './wait.ts';
 export class Containers implements ContainerBackend {
   #closing = false;
   readonly #health: HealthMonitors;
+  /** docker exec: POST /containers/{id}/exec, /exec/{id}/start|resize|json */
+  readonly execs: Execs;
 
   private constructor(readonly ctx: ContainerContext) {
     this.#health = new HealthMonitors(ctx);
+    this.execs = new Execs(ctx);
   }
 
   static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; volumes: VolumeService; log: Logger; events: EventBus }): Promise<Containers> {
@@ -86,6 +90,7 @@ export class Containers implements ContainerBackend {
   close(): void {
     this.#closing = true;
     this.#health.close();
+    this.execs.close();
     for (const c of this.ctx.monitors.values()) c.close();
     this.ctx.monitors.clear();
   }
@@ -257,7 +262,9 @@ export class Containers implements ContainerBackend {
   }
 
   inspect(ref: string): Record<string, unknown> {
-    return inspectContainer(this.ctx, this.get(ref));
+    const j = inspectContainer(this.ctx, this.get(ref));
+    const execs = this.execs.registry.ofContainer(j.Id as string).filter((x) => x.running).map((x) => x.id);
+    return execs.length > 0 ? { ...j, ExecIDs: execs } : j;
   }
 
   list(o: ListOptions): Record<string, unknown>[] {

@@ -114,7 +114,7 @@ export function checkSignal(sig: string): string {
 }
 
 /** `KEY=VALUE` replacing an earlier KEY (docker's ReplaceOrAppendEnvValues). */
-function replaceOrAppend(base: string[], over: readonly string[]): string[] {
+export function replaceOrAppend(base: string[], over: readonly string[]): string[] {
   const out = [...base];
   for (const e of over) {
     const k = envKey(e);
