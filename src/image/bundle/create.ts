@@ -254,6 +254,22 @@ export function overlayUsers(upper: string): number[] {
   return users;
 }
 
+/**
+ * overlayUsers, less the passing ones: a container being created elsewhere holds a copy of every
+ * host mount in its new mount namespace from its clone until its pivot_root drops the old root
+ * (a few ms). Its process is still berth-init then (running from the sealed memfd), so holders
+ * that are all berth-init are waited for (bounded) instead of making the bundle look busy.
+ */
+async function settledOverlayUsers(upper: string, waitMs = 3000): Promise<number[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const users = overlayUsers(upper);
+    const passing = users.filter((pid) => (readlinkOr(`/proc/${pid}/exe`) ?? '').startsWith('/memfd:berth-init'));
+    if (passing.length === 0 || passing.length < users.length || Date.now() > deadline) return users;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 function readlinkOr(p: string): string | undefined {
   try {
     return readlinkSync(p);
@@ -293,7 +309,7 @@ export async function removeBundle(dirArg: string): Promise<BundleRecord> {
   const dir = resolve(dirArg);
   const rec = await readBundleRecord(dir);
   const rootfs = join(dir, 'rootfs');
-  const users = overlayUsers(join(dir, '.berth', 'upper'));
+  const users = await settledOverlayUsers(join(dir, '.berth', 'upper'));
   if (users.length > 0) {
     throw new BundleError(`bundle ${dir}: busy: a container still uses its root filesystem (process ${users.join(', ')} has the overlay mounted): delete the container first (berth-oci delete ID); nothing was removed`);
   }
