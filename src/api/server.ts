@@ -20,6 +20,7 @@ import { BERTH_VERSION } from '../engine/version.ts';
 import { errorAnswer } from './errors.ts';
 import { sendJson } from './http.ts';
 import { Router, type Match } from './router.ts';
+import { containerRoutes } from './router/containers.ts';
 import { imageRoutes } from './router/images.ts';
 import { systemRoutes } from './router/system.ts';
 import { API_VERSION, MIN_API_VERSION } from './version.ts';
@@ -28,8 +29,8 @@ export { API_VERSION, MIN_API_VERSION };
 
 export const SERVER_HEADER = `berth/${BERTH_VERSION} (linux)`;
 
-/** The routes of every resource, in the order they are tried. Container routes are added here. */
-const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [systemRoutes, imageRoutes];
+/** The routes of every resource, in the order they are tried. */
+const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [systemRoutes, imageRoutes, containerRoutes];
 
 const COMMON_HEADERS: Record<string, string> = {
   'Api-Version': API_VERSION,

@@ -326,8 +326,8 @@ async function main(argv: string[]): Promise<number> {
     case 'pause':
     case 'resume': {
       const p = parseArgs(args, []);
-      if (cmd === 'pause') rt.pause(needId(p, cmd));
-      else rt.resume(needId(p, cmd));
+      if (cmd === 'pause') await rt.pause(needId(p, cmd));
+      else await rt.resume(needId(p, cmd));
       return 0;
     }
     case 'delete': {

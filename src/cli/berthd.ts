@@ -98,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
       defaultRuntime,
       debug: cfg.debug,
     }, log);
+    releases.push(async () => engine.close());
     const gid = await groupId(cfg.group);
     if (gid === undefined && given('group')) throw new DaemonConfigError(`group ${JSON.stringify(cfg.group)}: no such group`);
     const servers: ApiServer[] = [];

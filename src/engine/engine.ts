@@ -1,13 +1,13 @@
 /**
  * The engine: what the API calls. It holds the daemon's configuration, the image verbs
- * (images.ts) and the container side, which other modules provide (ContainerBackend); until they
- * exist it is an empty one, so `/info` reports 0 containers and every route still works.
+ * (images.ts) and the container verbs (containers/), whose records it reconciles at open.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { openStores } from '../image/bundle/create.ts';
+import { Containers } from './containers/index.ts';
 import { ImageEngine } from './images.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { hostFacts, type HostFacts } from './system.ts';
@@ -30,8 +30,7 @@ export interface EngineConfig {
   debug: boolean;
 }
 
-/** The built-in runtime: berth-oci as a library, in berthd's process. */
-export const BUILTIN_RUNTIME = 'berth-oci';
+export { BUILTIN_RUNTIME } from './runtimes.ts';
 
 export interface ContainerCounts {
   total: number;
@@ -45,12 +44,9 @@ export interface ContainerBackend {
   counts(): Promise<ContainerCounts>;
 }
 
-const noContainers: ContainerBackend = {
-  counts: async () => ({ total: 0, running: 0, paused: 0, stopped: 0 }),
-};
-
 export class Engine {
-  containers: ContainerBackend = noContainers;
+  /** the container verbs (set by open) */
+  containers!: Containers;
 
   private constructor(
     readonly config: EngineConfig,
@@ -70,7 +66,14 @@ export class Engine {
       onBroken: (e) => log.warn(e.message),
     });
     const id = await engineId(config.dataRoot);
-    return new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date());
+    const engine = new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date());
+    engine.containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, log });
+    return engine;
+  }
+
+  /** Lets go of the containers' monitors: the containers keep running without the daemon. */
+  close(): void {
+    this.containers?.close();
   }
 }
 

@@ -21,7 +21,7 @@ import { applyDevices, devicesRecords } from './cgroups/v2/devices.ts';
 import { oomKillCount } from './cgroups/oom.ts';
 import { TraceRecorder, explain } from './trace.ts';
 import type { Plan, PlanRecord } from './plan/encode.ts';
-import { sleepSync as sleep } from './sleep.ts';
+import { sleep } from './sleep.ts';
 import { unmountHostMounts } from './hostmounts.ts';
 import { sharesHostMountNs } from './spec/validate.ts';
 
@@ -258,7 +258,7 @@ export class Runtime {
         for (const p of left) {
           try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ }
         }
-        sleep(Math.min(1 + i, 10));
+        await sleep(Math.min(1 + i, 10));
       }
       session?.detach();
       try {
@@ -273,12 +273,12 @@ export class Runtime {
     }
   }
 
-  private waitGone(pid: number, start: string, timeoutMs: number): boolean {
+  private async waitGone(pid: number, start: string, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
       const now = processStart(pid);
       if (now === undefined || (start && now !== start)) return true;
-      sleep(delay);
+      await sleep(delay);
     }
     return false;
   }
@@ -326,7 +326,9 @@ export class Runtime {
           while (read() > 0) released = true;
           break;
         }
-        sleep(delay);
+        // a timer's resolution is 1 ms: the first waits yield to the event loop instead
+        if (delay < 1) await new Promise((r) => setImmediate(r));
+        else await sleep(delay);
       }
     } finally {
       closeSync(fd);
@@ -387,14 +389,14 @@ export class Runtime {
     if ((status === 'running' || status === 'paused') && !force) {
       throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`);
     }
-    if (status === 'paused') setFrozen(rec.cgroup, false);
+    if (status === 'paused') await setFrozen(rec.cgroup, false);
     if (status !== 'stopped') {
       // pid 0 (a create that died before its init existed) must never reach kill(2): it means "my process group"
       for (const p of new Set([rec.pid, ...cgroupPids(rec.cgroup)])) {
         if (p <= 0) continue;
         try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
       }
-      if (!this.waitGone(rec.pid, rec.pidStart, 10000)) throw new RuntimeError(`delete ${id}: init ${rec.pid} did not exit after SIGKILL`);
+      if (!(await this.waitGone(rec.pid, rec.pidStart, 10000))) throw new RuntimeError(`delete ${id}: init ${rec.pid} did not exit after SIGKILL`);
     }
     // processes of a container sharing the host's pid namespace outlive its init
     for (let i = 0; i < 100; i++) {
@@ -403,7 +405,7 @@ export class Runtime {
       for (const p of left) {
         try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
       }
-      sleep(10);
+      await sleep(10);
     }
     // before the poststop hooks, which see the rootfs as a mount namespace's end would leave it;
     // on failure the state stays, so that `delete` can be tried again
@@ -421,22 +423,22 @@ export class Runtime {
     if (left.length) throw new RuntimeError(`delete ${id}: cgroup directories not removed: ${left.join('; ')}`);
   }
 
-  pause(id: string): void {
+  async pause(id: string): Promise<void> {
     const rec = this.store.read(id);
     const status = statusOf(this.store, rec);
     if (status !== 'running' && status !== 'created') throw new RuntimeError(`container ${id} is not running`);
     try {
-      setFrozen(rec.cgroup, true);
+      await setFrozen(rec.cgroup, true);
     } catch (e) {
       throw new RuntimeError(`pause ${id}: ${(e as Error).message}`);
     }
   }
 
-  resume(id: string): void {
+  async resume(id: string): Promise<void> {
     const rec = this.store.read(id);
     if (statusOf(this.store, rec) !== 'paused') throw new RuntimeError(`container ${id} is not paused`);
     try {
-      setFrozen(rec.cgroup, false);
+      await setFrozen(rec.cgroup, false);
     } catch (e) {
       throw new RuntimeError(`resume ${id}: ${(e as Error).message}`);
     }

@@ -228,13 +228,13 @@ describe('cgroup v2 freezer (cgroup.freeze) through berth\'s setFrozen', { skip:
     const count = (): string => readFileSync(out, 'utf8');
     for (let i = 0; i < 200 && !existsSync(out); i++) await sleep(10);
     const placement = { path: dir, dirs: [dir], created: [] };
-    setFrozen(placement, true);
+    await setFrozen(placement, true);
     assert.ok(isFrozen(placement));
     assert.match(readFileSync(`${dir}/cgroup.events`, 'utf8'), /^frozen 1$/m);
     const a = count();
     await sleep(300);
     assert.equal(count(), a, 'the counter moved while frozen');
-    setFrozen(placement, false);
+    await setFrozen(placement, false);
     assert.match(readFileSync(`${dir}/cgroup.events`, 'utf8'), /^frozen 0$/m);
     let moved = false;
     for (let i = 0; i < 200 && !moved; i++) {

@@ -19,6 +19,7 @@ import { pullAndUnpack, type PullAndUnpackOptions, type PullAndUnpackResult } fr
 import { SnapshotStore, chainIds, layerRefs, type LayerRef } from '../snapshot/index.ts';
 import { mountOverlay, unmountOverlay } from './overlay.ts';
 import { specFromImage } from './config.ts';
+import type { Spec } from '../../runtime/spec/types.ts';
 import { ImageService } from '../images/service.ts';
 import { NoSuchImageError } from '../images/errors.ts';
 
@@ -90,6 +91,12 @@ export interface CreateBundleOptions {
   pullOptions?: PullAndUnpackOptions;
   /** progress lines */
   log?: (line: string) => void;
+  /**
+   * Makes config.json instead of specFromImage (berthd: docker's Config and HostConfig over the
+   * image's); given the image config blob (parsed JSON) and the mounted rootfs, where user names
+   * are looked up.
+   */
+  spec?: (imageConfig: unknown, rootfs: string) => Spec | Promise<Spec>;
 }
 
 const recordPath = (dir: string): string => join(dir, '.berth', 'bundle.json');
@@ -184,7 +191,8 @@ export async function createBundle(stores: BerthStores, image: string, dirArg: s
     mounted = true;
     rec.mounted = true;
     await writeRecord(dir, rec);
-    const spec = specFromImage(JSON.parse(configBytes.toString('utf8')), { ...(opts.args !== undefined && { args: opts.args }), rootfs });
+    const imageConfig: unknown = JSON.parse(configBytes.toString('utf8'));
+    const spec = opts.spec ? await opts.spec(imageConfig, rootfs) : specFromImage(imageConfig, { ...(opts.args !== undefined && { args: opts.args }), rootfs });
     await writeFile(join(dir, 'config.json'), JSON.stringify(spec, null, 2) + '\n');
     return rec;
   } catch (e) {

@@ -1,7 +1,7 @@
 /** pause/resume: the v1 freezer controller or cgroup v2's cgroup.freeze, whichever holds the container. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { CgroupPlacement } from './placement.ts';
-import { sleepSync as sleep } from '../sleep.ts';
+import { sleep } from '../sleep.ts';
 
 interface Freezer {
   set(frozen: boolean): void;
@@ -29,8 +29,8 @@ function freezerOf(placement: CgroupPlacement): Freezer | undefined {
   return undefined;
 }
 
-/** Freezes (or thaws) every process of the container and waits until the kernel says it is done. */
-export function setFrozen(placement: CgroupPlacement, frozen: boolean, timeoutMs = 10000): void {
+/** Freezes (or thaws) every process of the container and waits (without blocking) until the kernel says it is done. */
+export async function setFrozen(placement: CgroupPlacement, frozen: boolean, timeoutMs = 10000): Promise<void> {
   const f = freezerOf(placement);
   if (!f) throw new Error('no freezer: neither a v1 freezer hierarchy nor cgroup.freeze (v2) is available');
   const deadline = Date.now() + timeoutMs;
@@ -38,7 +38,7 @@ export function setFrozen(placement: CgroupPlacement, frozen: boolean, timeoutMs
     f.set(frozen);
     if (f.isFrozen() === frozen) return;
     if (Date.now() > deadline) throw new Error(`cgroup did not become ${frozen ? 'frozen' : 'thawed'} within ${timeoutMs} ms`);
-    sleep(delay);
+    await sleep(delay);
   }
 }
 

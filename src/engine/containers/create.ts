@@ -1,0 +1,139 @@
+/**
+ * `POST /containers/create`: docker's Config merged with the image's, a name, a record, a bundle
+ * (the image's layers under an overlay, config.json from the spec builder, src/engine/spec/) in
+ * `<data>/containers/<id>/bundle`. The record is written first with `creating` set and cleared
+ * once the bundle is complete: a daemon killed in between leaves a record reconcile removes.
+ */
+import { createBundle, removeBundle } from '../../image/bundle/create.ts';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { buildSpec, mergeImageConfig } from '../spec/create.ts';
+import type { ImageRunConfig } from '../spec/docker-types.ts';
+import { ramInBytes } from '../spec/units.ts';
+import { InvalidParameterError, SystemError } from '../errors.ts';
+import { BUILTIN_RUNTIME } from '../runtimes.ts';
+import type { ContainerContext } from './context.ts';
+import { normalizeName } from './store.ts';
+import { ZERO_TIME, nowRfc3339, type ContainerRecord, type DockerConfig, type HostConfig } from './types.ts';
+
+export { mergeImageConfig };
+
+export interface CreateRequest {
+  name?: string;
+  config: DockerConfig;
+  hostConfig: HostConfig;
+}
+
+/** The json-file options of HostConfig.LogConfig (docker's only driver berth has). */
+export function logOptions(hc: HostConfig): { maxSize?: number; maxFile?: number } {
+  const type = hc.LogConfig?.Type ?? '';
+  if (type !== '' && type !== 'json-file') throw new InvalidParameterError(`logger: no log driver named '${type}' is registered (berth writes json-file logs)`);
+  const cfg = hc.LogConfig?.Config ?? {};
+  const out: { maxSize?: number; maxFile?: number } = {};
+  for (const [k, v] of Object.entries(cfg)) {
+    if (k === 'max-size') {
+      let n: number;
+      try {
+        n = ramInBytes(v);
+      } catch (e) {
+        throw new InvalidParameterError(`log-opt max-size: ${(e as Error).message}`);
+      }
+      if (n > 0) out.maxSize = n;
+    } else if (k === 'max-file') {
+      if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidParameterError(`invalid value for max-file: ${JSON.stringify(v)}: must be a positive integer`);
+      out.maxFile = Number(v);
+    } else if (!['compress', 'labels', 'env', 'env-regex', 'tag'].includes(k)) {
+      throw new InvalidParameterError(`unknown log opt '${k}' for json-file log driver`);
+    }
+  }
+  if (out.maxFile !== undefined && out.maxFile > 1 && out.maxSize === undefined) throw new InvalidParameterError('max-file cannot be set without max-size');
+  return out;
+}
+
+/** The files docker bind-mounts on /etc/hostname, /etc/hosts and /etc/resolv.conf (network none: loopback only). */
+async function writeEtcFiles(dir: string, hostname: string): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
+  const files = { hostname: join(dir, 'hostname'), hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf') };
+  await writeFile(files.hostname, `${hostname}\n`, { mode: 0o644 });
+  await writeFile(files.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`, { mode: 0o644 });
+  let resolv = '';
+  try {
+    // a stub resolver on the host's loopback is not reachable from the container's own network namespace
+    resolv = (await readFile('/etc/resolv.conf', 'utf8')).split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
+  } catch { /* no resolver configured on the host */ }
+  await writeFile(files.resolvConf, resolv, { mode: 0o644 });
+  return files;
+}
+
+export async function createContainer(ctx: ContainerContext, req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+  const user = req.config;
+  if (typeof user.Image !== 'string' || user.Image === '') throw new InvalidParameterError('Config.Image: no image given');
+  const log = logOptions(req.hostConfig);
+  const restart = req.hostConfig.RestartPolicy;
+  if (restart && restart.Name && !['no', 'always', 'on-failure', 'unless-stopped'].includes(restart.Name)) {
+    throw new InvalidParameterError(`invalid restart policy '${restart.Name}'`);
+  }
+  if (restart && req.hostConfig.AutoRemove && restart.Name && restart.Name !== 'no') {
+    throw new InvalidParameterError(`can't create 'AutoRemove' container with restart policy`);
+  }
+  if (restart?.Name !== 'on-failure' && (restart?.MaximumRetryCount ?? 0) > 0) {
+    throw new InvalidParameterError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  }
+  const image = await ctx.images.inspect(user.Image);
+  // docker's merge with the image: refuses a container with no command before anything is made
+  const merged = mergeImageConfig(user, image.Config as ImageRunConfig);
+  const argv = [...(merged.Entrypoint ?? []), ...(merged.Cmd ?? [])];
+  const id = ctx.store.newId();
+  const name = req.name ? normalizeName(req.name) : `/${generateName(ctx)}`;
+  ctx.store.reserveName(name, id);
+  const rec: ContainerRecord = {
+    schemaVersion: 1, id, name, created: nowRfc3339(), imageName: user.Image, image: image.Id, path: argv[0]!, args: argv.slice(1), config: merged,
+    state: {
+      Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0,
+      ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME,
+    },
+    restartCount: 0, logPath: '', runtime: BUILTIN_RUNTIME, creating: true, driver: 'overlay2',
+  };
+  rec.logPath = ctx.monitorOptions(id, false, false, false, log).logPath;
+  const hostConfig: HostConfig = { ...req.hostConfig };
+  if (!hostConfig.NetworkMode) hostConfig.NetworkMode = 'none';
+  if (!hostConfig.LogConfig?.Type) hostConfig.LogConfig = { Type: 'json-file', Config: hostConfig.LogConfig?.Config ?? {} };
+  if (!hostConfig.RestartPolicy) hostConfig.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
+  try {
+    await ctx.store.add({ rec, hostConfig });
+    const etcFiles = await writeEtcFiles(ctx.store.dir(id), merged.Hostname || id.slice(0, 12));
+    await createBundle(ctx.stores, image.Id, ctx.bundleDir(id), {
+      pull: false,
+      spec: async (imageConfig, rootfs) => {
+        const built = await buildSpec({
+          id, image: ((imageConfig as { config?: ImageRunConfig }).config ?? {}), config: user, hostConfig, rootfs, etcFiles, cgroupsPath: `/berth/${id}`,
+        });
+        Object.assign(rec, { config: built.config, path: built.path, args: built.args, stopSignal: built.stopSignal, mounts: built.mountPoints });
+        return built.spec;
+      },
+    });
+    Object.assign(rec, { hostnamePath: etcFiles.hostname, hostsPath: etcFiles.hosts, resolvConfPath: etcFiles.resolvConf });
+    delete rec.creating;
+    await ctx.store.save(id);
+  } catch (e) {
+    await removeBundle(ctx.bundleDir(id)).catch(() => undefined);
+    await ctx.store.drop(id).catch(() => undefined);
+    ctx.store.releaseName(name, id);
+    if (e instanceof InvalidParameterError) throw e;
+    // the spec builder's verdict on the request, through createBundle's wrapping
+    if ((e as Error).cause instanceof InvalidParameterError) throw (e as Error).cause;
+    throw new SystemError(`create: ${(e as Error).message}`, { cause: e });
+  }
+  return { Id: id, Warnings: [] };
+}
+
+const LEFT = ['admiring', 'brave', 'clever', 'eager', 'focused', 'gallant', 'happy', 'jolly', 'keen', 'lucid', 'nifty', 'quirky', 'serene', 'trusting', 'vibrant', 'zealous'];
+const RIGHT = ['babbage', 'curie', 'darwin', 'euclid', 'fermi', 'galileo', 'hopper', 'lovelace', 'noether', 'pascal', 'ritchie', 'shannon', 'thompson', 'turing', 'wozniak', 'yonath'];
+
+/** docker's namesgenerator shape, `adjective_surname`, with a digit added on a clash */
+function generateName(ctx: ContainerContext): string {
+  for (let i = 0; ; i++) {
+    const n = `${LEFT[Math.floor(Math.random() * LEFT.length)]}_${RIGHT[Math.floor(Math.random() * RIGHT.length)]}${i > 3 ? Math.floor(Math.random() * 10) : ''}`;
+    if (!ctx.store.find(n)) return n;
+  }
+}

@@ -1,0 +1,57 @@
+/** `GET /containers/{id}/json`: docker's ContainerJSON, projected from the record. */
+import type { MountPoint } from '../spec/mounts.ts';
+import type { ContainerContext } from './context.ts';
+import type { Loaded } from './store.ts';
+
+export function inspectContainer(ctx: ContainerContext, l: Loaded): Record<string, unknown> {
+  const { rec, hostConfig } = l;
+  const bundle = ctx.bundleDir(rec.id);
+  return {
+    Id: rec.id,
+    Created: rec.created,
+    Path: rec.path,
+    Args: rec.args,
+    State: { ...rec.state },
+    Image: rec.image,
+    ResolvConfPath: rec.resolvConfPath ?? '',
+    HostnamePath: rec.hostnamePath ?? '',
+    HostsPath: rec.hostsPath ?? '',
+    LogPath: rec.logPath,
+    Name: rec.name,
+    RestartCount: rec.restartCount,
+    Driver: rec.driver,
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: {
+      Binds: null, ContainerIDFile: '', NetworkMode: 'none', PortBindings: {}, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      AutoRemove: false, VolumeDriver: '', VolumesFrom: null, CapAdd: null, CapDrop: null, Dns: [], DnsOptions: [], DnsSearch: [],
+      ExtraHosts: null, GroupAdd: null, IpcMode: 'private', Cgroup: '', Links: null, OomScoreAdj: 0, PidMode: '', Privileged: false,
+      PublishAllPorts: false, ReadonlyRootfs: false, SecurityOpt: null, UTSMode: '', UsernsMode: '', ShmSize: 67108864, Runtime: rec.runtime,
+      ConsoleSize: [0, 0], Isolation: '', CpuShares: 0, Memory: 0, NanoCpus: 0, CgroupParent: '', BlkioWeight: 0, CpuPeriod: 0,
+      CpuQuota: 0, CpusetCpus: '', CpusetMems: '', Devices: [], MemoryReservation: 0, MemorySwap: 0, OomKillDisable: false,
+      PidsLimit: null, Ulimits: null, Init: null,
+      ...hostConfig,
+    },
+    GraphDriver: {
+      Name: rec.driver,
+      Data: { MergedDir: `${bundle}/rootfs`, UpperDir: `${bundle}/.berth/upper`, WorkDir: `${bundle}/.berth/work` },
+    },
+    Mounts: ((rec.mounts ?? []) as MountPoint[]).map((m) => ({
+      Type: m.type, ...(m.type === 'volume' && { Name: m.source }), Source: m.source, Destination: m.destination, Mode: m.rw ? '' : 'ro', RW: m.rw, Propagation: m.propagation,
+    })),
+    Config: {
+      Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false,
+      StdinOnce: false, Env: null, Cmd: null, Image: rec.imageName, Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: {},
+      ...rec.config,
+    },
+    NetworkSettings: {
+      Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {}, SandboxKey: '',
+      SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
+      Networks: { none: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null } },
+    },
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * `docker rm [-f] [-v]`: a running container only with force (killed, its exit recorded first);
+ * the record is marked `removing` before anything goes, so a daemon killed in the middle finishes
+ * the job at its next start. Then the bundle (overlay unmounted, snapshot references dropped),
+ * the run directory and the container directory.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+
+import { isMountPoint, removeBundle } from '../../image/bundle/create.ts';
+import { unmountOverlay } from '../../image/bundle/overlay.ts';
+import { ConflictError } from '../errors.ts';
+import type { ContainerContext } from './context.ts';
+import type { Loaded } from './store.ts';
+import { isRunningStatus } from './types.ts';
+
+/** Everything of a container that is not running, gone. */
+export async function removeFiles(ctx: ContainerContext, id: string): Promise<void> {
+  const bundle = ctx.bundleDir(id);
+  if (existsSync(join(bundle, '.berth', 'bundle.json'))) await removeBundle(bundle);
+  else if (isMountPoint(join(bundle, 'rootfs'))) await unmountOverlay(join(bundle, 'rootfs'));
+  await rm(ctx.runDir(id), { recursive: true, force: true });
+  await ctx.store.drop(id);
+}
+
+export async function removeContainer(ctx: ContainerContext, l: Loaded, opts: { force: boolean; stopAndWait: (l: Loaded) => Promise<void> }): Promise<void> {
+  const { rec } = l;
+  // (a record still marked `removing` here is an attempt that failed: verbs of a container are serialised)
+  if (isRunningStatus(rec.state.Status)) {
+    if (!opts.force) {
+      const what = rec.state.Paused ? 'paused' : 'running';
+      throw new ConflictError(`You cannot remove a ${what} container ${rec.id}. ${rec.state.Paused ? 'Unpause and then stop' : 'Stop'} the container before attempting removal or force remove`);
+    }
+    await opts.stopAndWait(l);
+  }
+  rec.state = { ...rec.state, Status: 'removing' };
+  await ctx.store.save(rec.id);
+  try {
+    await removeFiles(ctx, rec.id);
+  } catch (e) {
+    // docker's SetRemovalError: the container is dead, and `rm` may be tried again
+    rec.state = { ...rec.state, Status: 'dead', Dead: true, Error: `removal failed: ${(e as Error).message}` };
+    await ctx.store.save(rec.id).catch(() => undefined);
+    throw e;
+  }
+  ctx.notifyRemoved(rec.id, rec.state.ExitCode);
+}

@@ -1,0 +1,20 @@
+/** `POST /containers/{id}/wait?condition=not-running|next-exit|removed`: the exit code when it happens. */
+import { InvalidParameterError } from '../errors.ts';
+import type { ContainerContext } from './context.ts';
+import type { Loaded } from './store.ts';
+import { isRunningStatus } from './types.ts';
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export function parseCondition(s: string | null): WaitCondition {
+  if (s === null || s === '' || s === 'not-running') return 'not-running';
+  if (s === 'next-exit' || s === 'removed') return s;
+  throw new InvalidParameterError(`invalid condition: ${JSON.stringify(s)} (want not-running, next-exit or removed)`);
+}
+
+export function waitContainer(ctx: ContainerContext, l: Loaded, condition: WaitCondition): Promise<number> {
+  const { rec } = l;
+  if (condition === 'removed') return ctx.removed(rec.id);
+  if (condition === 'not-running' && !isRunningStatus(rec.state.Status)) return Promise.resolve(rec.state.ExitCode);
+  return ctx.nextExit(rec.id);
+}
