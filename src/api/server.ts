@@ -23,6 +23,7 @@ import { Router, type Match } from './router.ts';
 import { containerRoutes } from './router/containers.ts';
 import { imageRoutes } from './router/images.ts';
 import { systemRoutes } from './router/system.ts';
+import { volumeRoutes } from './router/volumes.ts';
 import { API_VERSION, MIN_API_VERSION } from './version.ts';
 
 export { API_VERSION, MIN_API_VERSION };
@@ -30,7 +31,7 @@ export { API_VERSION, MIN_API_VERSION };
 export const SERVER_HEADER = `berth/${BERTH_VERSION} (linux)`;
 
 /** The routes of every resource, in the order they are tried. */
-const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [systemRoutes, imageRoutes, containerRoutes];
+const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [systemRoutes, imageRoutes, containerRoutes, volumeRoutes];
 
 const COMMON_HEADERS: Record<string, string> = {
   'Api-Version': API_VERSION,

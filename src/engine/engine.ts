@@ -11,6 +11,7 @@ import { Containers } from './containers/index.ts';
 import { ImageEngine } from './images.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { hostFacts, type HostFacts } from './system.ts';
+import { VolumeService } from './volumes/index.ts';
 
 export interface RuntimeConfig {
   path: string;
@@ -47,6 +48,8 @@ export interface ContainerBackend {
 export class Engine {
   /** the container verbs (set by open) */
   containers!: Containers;
+  /** the local volume driver (set by open, before the containers, which take references) */
+  volumes!: VolumeService;
 
   private constructor(
     readonly config: EngineConfig,
@@ -67,6 +70,7 @@ export class Engine {
     });
     const id = await engineId(config.dataRoot);
     const engine = new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date());
+    engine.volumes = await VolumeService.open(config.dataRoot, { log });
     engine.containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, log });
     return engine;
   }

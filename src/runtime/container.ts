@@ -182,7 +182,11 @@ export class Runtime {
       session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `create ${id}`, spawnVia: opts.spawnVia });
       if (opts.foreground) rec.helperPid = session.pid;
       const tc = trace.now();
-      rec.cgroup = createCgroup(layout, cgroupsPath);
+      try {
+        rec.cgroup = createCgroup(layout, cgroupsPath);
+      } catch (e) {
+        throw new RuntimeError(`create ${id}: ${(e as Error).message}`);
+      }
       this.store.write(rec);
       trace.step('cgroup', tc, `mkdir ${cgroupsPath} in ${layout.hierarchies.length} hierarchies (${layout.kind})`);
       // limits before the plan goes out: the init is born in these cgroups and never runs unlimited

@@ -2,7 +2,7 @@
 // fake mountinfo texts and a temp-dir fake cgroupfs. Nothing here writes to the real /sys/fs/cgroup.
 import { describe, test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -235,6 +235,33 @@ describe('createCgroup', () => {
       `${mem.mountPoint}/berth`, `${mem.mountPoint}/berth/c1`, `${uni.mountPoint}/berth`, `${uni.mountPoint}/berth/c1`,
     ]));
     for (const d of p.dirs) assert.ok(existsSync(d), d);
+  });
+
+  test('the shared /berth parent removed by another container\'s delete between two mkdirs: the walk starts again', () => {
+    const mem = hier('memory', 1, ['memory']);
+    const leaf = `${mem.mountPoint}/berth/race1`;
+    const orig = fsCjs.mkdirSync;
+    let raced = 0;
+    // the other container's delete: rmdir of the (empty) parent just before our leaf's mkdir, twice
+    fsCjs.mkdirSync = ((p: string, opts?: unknown) => {
+      if (String(p) === leaf && raced < 2) {
+        raced++;
+        rmdirSync(`${mem.mountPoint}/berth`);
+      }
+      return (orig as (p: string, o?: unknown) => unknown)(p, opts);
+    }) as typeof fsCjs.mkdirSync;
+    syncBuiltinESMExports();
+    try {
+      const p = createCgroup(layoutOf(mem), '/berth/race1');
+      assert.equal(raced, 2);
+      assert.ok(existsSync(leaf));
+      assert.deepEqual(p.created.sort(), [`${mem.mountPoint}/berth`, leaf]);
+      assert.deepEqual(removeCgroup(p), []);
+      assert.ok(!existsSync(`${mem.mountPoint}/berth`));
+    } finally {
+      fsCjs.mkdirSync = orig;
+      syncBuiltinESMExports();
+    }
   });
 
   test('an already existing leaf is used but not recorded as created (so it is never removed)', () => {

@@ -24,6 +24,10 @@ export interface MountPoint {
   noCopy?: boolean;
   /** tmpfs: the options string ("size=64m,mode=1777") */
   data?: string;
+  /** volume (`--mount` volume-driver/volume-opt/volume-label): used when the mount creates the volume */
+  volumeDriver?: string;
+  volumeOptions?: Record<string, string>;
+  volumeLabels?: Record<string, string>;
 }
 
 const PROPAGATIONS = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
@@ -142,7 +146,13 @@ export function parseMountSpec(m: MountSpec, where = 'HostConfig.Mounts'): Mount
     if (name !== '' && !VOLUME_NAME.test(name)) {
       throw new InvalidParameterError(`${errPrefix}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
     }
-    return { type, destination: dst, source: name, rw, propagation: '', noCopy: m.VolumeOptions?.NoCopy === true };
+    const vo = m.VolumeOptions;
+    return {
+      type, destination: dst, source: name, rw, propagation: '', noCopy: vo?.NoCopy === true,
+      ...(vo?.DriverConfig?.Name && { volumeDriver: vo.DriverConfig.Name }),
+      ...(vo?.DriverConfig?.Options && { volumeOptions: { ...vo.DriverConfig.Options } }),
+      ...(vo?.Labels && { volumeLabels: { ...vo.Labels } }),
+    };
   }
   if (m.Source) throw new InvalidParameterError(`${errPrefix}: field Source must not be specified`);
   if (m.BindOptions) throw new InvalidParameterError(`${errPrefix}: field BindOptions must not be specified`);

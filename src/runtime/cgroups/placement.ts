@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import type { CgroupLayout } from './layout.ts';
 
 /** Where a container's cgroup is, per hierarchy, and which directories berth made (and so removes). */
@@ -24,6 +24,19 @@ function fillCpuset(dir: string, mountPoint: string, file: string): void {
   writeFileSync(`${dir}/${file}`, value);
 }
 
+/** mkdir: true if made, false if it was there, undefined if its parent has gone (ENOENT). */
+function mkdirIfMissing(dir: string): boolean | undefined {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
 /** Creates the cgroup directories of `path` in every hierarchy; records which ones it created. */
 export function createCgroup(layout: CgroupLayout, path: string): CgroupPlacement {
   const placement: CgroupPlacement = { path, dirs: [], created: [] };
@@ -31,18 +44,27 @@ export function createCgroup(layout: CgroupLayout, path: string): CgroupPlacemen
   try {
     for (const h of layout.hierarchies) {
       let dir = h.mountPoint;
-      for (const part of parts) {
-        dir = `${dir}/${part}`;
-        const made = !existsSync(dir);
-        if (made) {
-          mkdirSync(dir);
-          placement.created.push(dir);
+      // another container's delete may remove the shared /berth parent between our mkdirs: when a
+      // mkdir finds its parent gone, the walk starts again from the mount point (bounded)
+      for (let attempt = 0; ; attempt++) {
+        dir = h.mountPoint;
+        let vanished = false;
+        for (const part of parts) {
+          dir = `${dir}/${part}`;
+          const made = mkdirIfMissing(dir);
+          if (made === undefined) {
+            vanished = true;
+            break;
+          }
+          if (made && !placement.created.includes(dir)) placement.created.push(dir);
+          // ours to fill: what we just made, and berth's own shared parent
+          if ((made || dir === `${h.mountPoint}/berth`) && h.version === 1 && h.controllers.includes('cpuset')) {
+            fillCpuset(dir, h.mountPoint, 'cpuset.cpus');
+            fillCpuset(dir, h.mountPoint, 'cpuset.mems');
+          }
         }
-        // ours to fill: what we just made, and berth's own shared parent
-        if ((made || dir === `${h.mountPoint}/berth`) && h.version === 1 && h.controllers.includes('cpuset')) {
-          fillCpuset(dir, h.mountPoint, 'cpuset.cpus');
-          fillCpuset(dir, h.mountPoint, 'cpuset.mems');
-        }
+        if (!vanished) break;
+        if (attempt >= 20) throw new Error(`mkdir ${dir}: its parent directory keeps disappearing (removed by another container's delete)`);
       }
       placement.dirs.push(dir);
       // berth's own parent (/berth) is shared by its containers: whoever is deleted last removes it
