@@ -8,16 +8,19 @@
  * Commands live in src/cli/berth/ (one file each, listed in commands.ts); this file parses the
  * global flags, finds the command by its words (`pull`, `image ls`, `images`), parses its flags
  * (interspersed with its arguments, as docker's CLI takes them), and prints errors: a daemon's as
- * docker does (`Error response from daemon: MESSAGE`, exit 1, or 125 for run and create), berth's
- * own as `berth: what: where: why` (exit 1), usage errors with exit 2 (the container verbs: docker's
- * `unknown flag: --x` / `See 'berth run --help'.`, exit 125).
+ * docker does (`Error response from daemon: MESSAGE`, exit 1, or 125 for run and create; an error
+ * inside a progress stream as its bare message), berth's own as `berth: what: where: why` (exit 1),
+ * and usage errors as docker 20.10's CLI: a flag error `unknown flag: --x` / `See 'berth pull
+ * --help'.` exit 125; a wrong number of arguments `"berth pull" requires exactly 1 argument.`, its
+ * `See` line and usage, exit 1; a bad option value of run/create as a flag error (125), of the
+ * other verbs as a plain failure (exit 1).
  */
 import { DEFAULT_BERTH_ROOT, openStores, type BerthStores } from '../image/bundle/create.ts';
 import { ConnectError, DaemonError, StreamError, type Client } from './berth/client.ts';
 import { connectDaemon, daemonTarget } from './berth/daemon.ts';
 import { parseArgs, str, bool, list, UsageError, type FlagDef } from './args.ts';
 import { registryOptions } from './berth/registry-options.ts';
-import type { Command, CommandContext } from './berth/command.ts';
+import { ArgCountError, type Command, type CommandContext } from './berth/command.ts';
 import { COMMANDS } from './berth/commands.ts';
 import { runWorkerIfAny, setUnpackWorkerEntry } from '../image/unpack/worker.ts';
 
@@ -84,7 +87,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     p = parseArgs(rest, [...command.flags, { names: ['help'], kind: 'bool' }], command.stopAtPositional ?? false);
   } catch (e) {
-    if (e instanceof UsageError && command.failureStatus !== undefined) throw new DockerUsageError(dockerFlagMessage(e.message), command);
+    // docker's FlagErrorFunc: every command's flag errors are `MSG\nSee 'docker CMD --help'.`, 125
+    if (e instanceof UsageError) throw new DockerUsageError(dockerFlagMessage(e.message), command);
     throw e;
   }
   if (bool(p, 'help')) {
@@ -94,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
   const root = str(g, 'root') ?? DEFAULT_BERTH_ROOT;
   let stores: Promise<BerthStores> | undefined;
   let client: Promise<Client> | undefined;
+  let registry: CommandContext['registry'] | undefined;
   const target = daemonTarget({ ...(str(g, 'host') !== undefined && { host: str(g, 'host')! }), ...(str(g, 'root') !== undefined && { root }), insecureRegistries: list(g, 'insecure-registry') });
   const ctx: CommandContext = {
     root,
@@ -102,18 +107,25 @@ async function main(argv: string[]): Promise<number> {
     stdout: process.stdout,
     stderr: process.stderr,
     log: (line) => void process.stderr.write(`${line}\n`),
-    registry: {
-      ...registryOptions(list(g, 'insecure-registry')),
-      // a stalled or failing registry is retried: the user sees why the pull is slow
-      onRetry: (m) => void process.stderr.write(`berth: ${m}\n`),
+    // read on use only: berthd reaches registries for every verb but the in-process bundle create,
+    // so a setting only the daemon reads (BERTH_REGISTRY_STALL_TIMEOUT) fails no other command here
+    get registry() {
+      return (registry ??= {
+        ...registryOptions(list(g, 'insecure-registry')),
+        // a stalled or failing registry is retried: the user sees why the pull is slow
+        onRetry: (m) => void process.stderr.write(`berth: ${m}\n`),
+      });
     },
   };
   try {
     return await command.run(p, ctx);
   } catch (e) {
+    if (e instanceof ArgCountError) throw new ArgCountFailure(e.message, command);
     if (e instanceof UsageError && !(e instanceof CommandUsageError)) {
-      if (command.failureStatus !== undefined) throw new DockerUsageError(e.message.replace(new RegExp(`^${command.name}: `), ''), command);
-      throw new CommandUsageError(`${command.name}: ${e.message.replace(new RegExp(`^${command.name}: `), '')}`, command);
+      // run and create report their option errors as a flag error (125); the other verbs'
+      // checks of their options are plain failures, as docker's RunE errors are (exit 1)
+      if (command.failureStatus === 125) throw new DockerUsageError(e.message, command);
+      throw new CommandFailure(new PlainError(e.message), 1);
     }
     if (e instanceof DaemonError || e instanceof StreamError || e instanceof ConnectError) throw new CommandFailure(e, command.failureStatus ?? 1);
     if (command.failureStatus !== undefined && !(e instanceof CommandUsageError)) throw new CommandFailure(e as Error, command.failureStatus);
@@ -129,6 +141,12 @@ class CommandUsageError extends UsageError {
 
 /** docker's usage error: the message, `See 'berth CMD --help'.`, exit 125 */
 class DockerUsageError extends CommandUsageError {}
+
+/** docker's wrong-number-of-arguments error (cli/required.go): with the usage line, exit 1 */
+class ArgCountFailure extends CommandUsageError {}
+
+/** An error docker prints as its bare message. */
+class PlainError extends Error {}
 
 /** A failure with docker's exit status and wording. */
 class CommandFailure extends Error {
@@ -149,7 +167,7 @@ function dockerFlagMessage(m: string): string {
 /** How docker's CLI prints an error (cli/command.StatusError and the client's wrapping). */
 function failureText(e: Error): string {
   if (e instanceof DaemonError) return `Error response from daemon: ${e.message}`;
-  if (e instanceof StreamError || e instanceof ConnectError) return e.message;
+  if (e instanceof StreamError || e instanceof ConnectError || e instanceof PlainError) return e.message;
   return `berth: ${e.message}`;
 }
 
@@ -163,6 +181,12 @@ if (!runWorkerIfAny()) {
       process.exitCode = code;
     },
     (e: unknown) => {
+      if (e instanceof ArgCountFailure) {
+        const c = e.command;
+        process.stderr.write(`"berth ${c.name}" ${e.message}\nSee 'berth ${c.name} --help'.\n\nUsage:  berth ${c.name} ${c.usage}\n\n${c.summary}\n`);
+        process.exitCode = 1;
+        return;
+      }
       if (e instanceof DockerUsageError) {
         process.stderr.write(`${e.message}\nSee 'berth ${e.command.name} --help'.\n`);
         process.exitCode = 125;

@@ -29,6 +29,8 @@ export interface EngineConfig {
   runtimes: Record<string, RuntimeConfig>;
   defaultRuntime: string;
   debug: boolean;
+  /** how long a registry may send nothing before an attempt is retried (ms; 0: never) */
+  registryStallTimeoutMs?: number;
 }
 
 export { BUILTIN_RUNTIME } from './runtimes.ts';
@@ -66,6 +68,7 @@ export class Engine {
     const stores = await openStores(config.dataRoot);
     const images = new ImageEngine(stores, {
       insecureRegistries: config.insecureRegistries,
+      ...(config.registryStallTimeoutMs !== undefined && { stallTimeoutMs: config.registryStallTimeoutMs }),
       onBroken: (e) => log.warn(e.message),
     });
     const id = await engineId(config.dataRoot);

@@ -191,7 +191,7 @@ describe('image archives: save, load, import, export', { timeout: 600_000 }, () 
     // a repository without a tag is every tag of it (docker's rule); an unknown name is an error
     const none = await berth('a', ['save', '-o', join(T, 'x.tar'), 'localhost/test/nothere']);
     assert.equal(none.code, 1, show(none));
-    assert.match(none.stderr, /no such image: localhost\/test\/nothere/);
+    assert.match(none.stderr, /^Error response from daemon: No such image: localhost\/test\/nothere/);
     assert.ok(!existsSync(join(T, 'x.tar')));
     assert.deepEqual(readdirSync(T).filter((n) => n.includes('.tmp-')), [], 'no temp file left');
     // a tar is not written to a terminal (run on a pty by script(1))
@@ -491,7 +491,8 @@ describe('image archives: save, load, import, export', { timeout: 600_000 }, () 
         const r = await berth('h', ['load', '-i', file]);
         assert.equal(r.code, 1, show(r));
         assert.match(r.stderr, message);
-        assert.match(r.stderr, /^berth: load: /);
+        // dockerd answers a load with a 200 and its failure inside the stream: the CLI prints it bare
+        assert.match(r.stderr, /^load: /);
         assert.deepEqual(residue('h'), before);
       });
     }

@@ -7,6 +7,26 @@ import type { FlagDef, Parsed } from '../args.ts';
 import type { BerthStores } from '../../image/bundle/create.ts';
 import type { RegistryClientOptions } from '../../image/registry/client.ts';
 import type { Client } from './client.ts';
+import { UsageError } from '../args.ts';
+
+/**
+ * A wrong number of arguments: docker's `"berth pull" requires exactly 1 argument.` with the
+ * usage, exit 1 (cli.ExactArgs and friends in docker 20.10). The message is the part after the
+ * command's name.
+ */
+export class ArgCountError extends UsageError {}
+
+const plural = (n: number): string => `${n} argument${n === 1 ? '' : 's'}`;
+
+/** Throws docker's ArgCountError unless `rest` has between `min` and `max` (inclusive) arguments. */
+export function wantArgs(rest: readonly string[], min: number, max = Infinity): void {
+  if (rest.length >= min && rest.length <= max) return;
+  if (max === 0) throw new ArgCountError('accepts no arguments.');
+  if (min === max) throw new ArgCountError(`requires exactly ${plural(min)}.`);
+  if (max === Infinity) throw new ArgCountError(`requires at least ${plural(min)}.`);
+  if (min === 0) throw new ArgCountError(`requires at most ${plural(max)}.`);
+  throw new ArgCountError(`requires at least ${min} and at most ${plural(max)}.`);
+}
 
 export interface Output {
   write(s: string | Uint8Array): unknown;

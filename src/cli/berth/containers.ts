@@ -5,6 +5,7 @@ import { UsageError, bool, int, list, str, type Parsed } from '../args.ts';
 import { renderFormat } from '../format.ts';
 import { createdSince, ellipsis, humanSize, humanSizeWithPrecision } from '../units.ts';
 import { DaemonError, demux, type Client } from './client.ts';
+import { wantArgs } from './command.ts';
 import type { Command, CommandContext } from './command.ts';
 import { pullImage } from './pull.ts';
 import { CREATE_FLAGS, CREATE_HELP, RUN_FLAGS, RUN_HELP, createRequest, parseGoDuration, type CreateRequest } from './run-options.ts';
@@ -169,7 +170,7 @@ export const createCommand: Command = {
 
 /** Runs `f` on each name; docker prints each failure and exits 1 after trying them all. */
 async function each(ctx: CommandContext, names: readonly string[], f: (name: string) => Promise<void>): Promise<number> {
-  if (names.length === 0) throw new UsageError('requires at least 1 argument.');
+  wantArgs(names, 1);
   let failed = false;
   for (const n of names) {
     try {
@@ -257,7 +258,7 @@ export const attachCommand: Command = {
   flagHelp: '      --detach-keys string   Override the key sequence for detaching a container\n      --no-stdin             Do not attach STDIN',
   failureStatus: 1,
   async run(p, ctx) {
-    if (p.rest.length !== 1) throw new UsageError('requires exactly 1 argument.');
+    wantArgs(p.rest, 1, 1);
     const client = await ctx.client();
     const j = await client.get<ContainerJson>(`/containers/${enc(p.rest[0]!)}/json`);
     if (!j.State.Running) throw new Error('You cannot attach to a stopped container, start it first');
@@ -298,7 +299,7 @@ export const renameCommand: Command = {
   flags: [],
   failureStatus: 1,
   async run(p, ctx) {
-    if (p.rest.length !== 2) throw new UsageError('requires exactly 2 arguments.');
+    wantArgs(p.rest, 2, 2);
     await (await ctx.client()).post(`/containers/${enc(p.rest[0]!)}/rename`, { name: p.rest[1]! });
     return 0;
   },
@@ -313,7 +314,7 @@ export const topCommand: Command = {
   stopAtPositional: true,
   failureStatus: 1,
   async run(p, ctx) {
-    if (p.rest.length < 1) throw new UsageError('requires at least 1 argument.');
+    wantArgs(p.rest, 1);
     const [name, ...psArgs] = p.rest;
     const r = await (await ctx.client()).get<{ Titles: string[]; Processes: string[][] }>(`/containers/${enc(name!)}/top`, psArgs.length > 0 ? { ps_args: psArgs.join(' ') } : undefined);
     const lines = [r.Titles.join('\t'), ...r.Processes.map((row) => row.join('\t'))];
@@ -384,7 +385,7 @@ export const logsCommand: Command = {
   ].join('\n'),
   failureStatus: 1,
   async run(p, ctx) {
-    if (p.rest.length !== 1) throw new UsageError('requires exactly 1 argument.');
+    wantArgs(p.rest, 1, 1);
     const client = await ctx.client();
     const j = await client.get<ContainerJson>(`/containers/${enc(p.rest[0]!)}/json`);
     const res = await client.call('GET', `/containers/${j.Id}/logs`, {
@@ -472,7 +473,7 @@ export const psCommand: Command = {
   ].join('\n'),
   failureStatus: 1,
   async run(p, ctx) {
-    if (p.rest.length > 0) throw new UsageError(`"ps" accepts no arguments.`);
+    wantArgs(p.rest, 0, 0);
     const filters: Record<string, string[]> = {};
     for (const f of list(p, 'filter')) {
       const i = f.indexOf('=');
@@ -519,7 +520,7 @@ export const execCommand: Command = {
   stopAtPositional: true,
   failureStatus: 1,
   async run(p, ctx) {
-    if (p.rest.length < 2) throw new UsageError('requires at least 2 arguments.');
+    wantArgs(p.rest, 2);
     const [name, ...cmd] = p.rest as [string, ...string[]];
     const detach = bool(p, 'detach');
     const interactive = bool(p, 'interactive');

@@ -3,6 +3,7 @@ import { UsageError, bool, str } from '../args.ts';
 import { renderFormat } from '../format.ts';
 import { createdSince, ellipsis, humanSizeWithPrecision } from '../units.ts';
 import { shortId, type HistoryItem } from '../../image/images/index.ts';
+import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 
 export interface HistoryRow {
@@ -58,7 +59,7 @@ export const historyCommand: Command = {
     '  -q, --quiet           Only show image IDs',
   ].join('\n'),
   async run(p, ctx) {
-    if (p.rest.length !== 1) throw new UsageError('image history: want exactly one IMAGE');
+    wantArgs(p.rest, 1, 1);
     const items = await (await ctx.client()).get<HistoryItem[]>(`/images/${encodeURIComponent(p.rest[0]!)}/history`);
     const opts = { human: p.flags.get('human') !== false, noTrunc: bool(p, 'no-trunc') };
     let format = str(p, 'format');

@@ -4,6 +4,7 @@ import { renderFormat } from '../format.ts';
 import { createdSince, goTimeString, humanSizeWithPrecision } from '../units.ts';
 import { parseReference } from '../../image/reference.ts';
 import { shortId, type ImageFilters, type ImageSummary } from '../../image/images/index.ts';
+import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 
 /** A row of the table: the fields docker's image formatter offers to --format. */
@@ -105,7 +106,7 @@ export const imagesCommand: Command = {
     '  -q, --quiet           Only show image IDs',
   ].join('\n'),
   async run(p, ctx) {
-    if (p.rest.length > 1) throw new UsageError('image ls: want at most one REPOSITORY[:TAG]');
+    wantArgs(p.rest, 0, 1);
     const filters = parseFilters(list(p, 'filter'));
     if (p.rest[0] !== undefined) (filters.reference ??= []).push(p.rest[0]);
     const client = await ctx.client();

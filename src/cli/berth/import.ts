@@ -3,6 +3,7 @@ import { ArchiveError } from '../../image/archive/errors.ts';
 import { parsePlatform } from '../../image/registry/media.ts';
 import { parseReference } from '../../image/reference.ts';
 import { UsageError, list, str } from '../args.ts';
+import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 import { readInput } from './load.ts';
 
@@ -22,7 +23,7 @@ export const importCommand: Command = {
     '      --platform string Set platform (os/arch[/variant]) of the image',
   ].join('\n'),
   async run(p, ctx) {
-    if (p.rest.length < 1 || p.rest.length > 2) throw new UsageError('import: want file|URL|- [REPOSITORY[:TAG]]');
+    wantArgs(p.rest, 1, 2);
     const src = p.rest[0]!;
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(src)) throw new ArchiveError(`import: ${src}: importing from a URL is not supported (download it, then import the file or -)`);
     const platform = str(p, 'platform');

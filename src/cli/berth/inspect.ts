@@ -3,6 +3,7 @@
 import { UsageError, str, type Parsed } from '../args.ts';
 import { renderFormat } from '../format.ts';
 import { DaemonError, type Client } from './client.ts';
+import { wantArgs } from './command.ts';
 import type { Command, CommandContext } from './command.ts';
 
 type Kind = 'container' | 'image';
@@ -19,7 +20,7 @@ async function find(client: Client, kind: Kind, name: string, size: boolean): Pr
 }
 
 async function inspect(p: Parsed, ctx: CommandContext, kinds: readonly Kind[], notFound: string): Promise<number> {
-  if (p.rest.length === 0) throw new UsageError('inspect: want at least one NAME|ID');
+  wantArgs(p.rest, 1);
   const client = await ctx.client();
   const found: unknown[] = [];
   const errors: string[] = [];

@@ -4,6 +4,7 @@ import { DockerConfig, INDEX_SERVER, dockerConfigDir, eraseCredentials, getCrede
 import type { Credentials } from '../../image/registry/client.ts';
 import { UsageError, bool, str } from '../args.ts';
 import { DaemonError } from './client.ts';
+import { wantArgs } from './command.ts';
 import type { Command, CommandContext } from './command.ts';
 
 /** The registry domain a client talks to for config key `key`. */
@@ -90,7 +91,7 @@ export const loginCommand: Command = {
     '  -u, --username string   Username',
   ].join('\n'),
   async run(p, ctx) {
-    if (p.rest.length > 1) throw new UsageError('login: at most one SERVER');
+    wantArgs(p.rest, 0, 1);
     let username = str(p, 'username')?.trim();
     let password = str(p, 'password');
     const fromStdin = bool(p, 'password-stdin');
@@ -149,7 +150,7 @@ export const logoutCommand: Command = {
   summary: 'Log out from a registry (default docker.io)',
   flags: [],
   async run(p, ctx) {
-    if (p.rest.length > 1) throw new UsageError('logout: at most one SERVER');
+    wantArgs(p.rest, 0, 1);
     const key = p.rest[0] === undefined ? INDEX_SERVER : registryKey(p.rest[0]);
     const env = process.env;
     const cfg = await DockerConfig.load(dockerConfigDir(env));

@@ -4,7 +4,9 @@ import { constants as osConstants } from 'node:os';
 import { parseReference } from '../../image/reference.ts';
 import { parsePlatform } from '../../image/registry/media.ts';
 import { UsageError, bool, str } from '../args.ts';
+import { RETRY_STATUS } from '../../api/stream.ts';
 import { JsonMessageView } from '../progress.ts';
+import { wantArgs } from './command.ts';
 import type { Command, CommandContext } from './command.ts';
 import { registryAuthHeader } from './registry-auth.ts';
 
@@ -16,7 +18,11 @@ export async function pullImage(ctx: CommandContext, name: string, opts: { quiet
   await client.jsonLines('POST', '/images/create', {
     query: { fromImage: ref.repository(), tag: ref.digest ?? ref.tag ?? 'latest', ...(opts.platform !== undefined && { platform: opts.platform }) },
     headers: { 'X-Registry-Auth': await registryAuthHeader(name) },
-  }, (m) => view?.show(m));
+  }, (m) => {
+    // a registry attempt retried: said on stderr, quiet or not, as the in-process pull did
+    if (m.id === undefined && m.status !== undefined && RETRY_STATUS.test(m.status)) ctx.log(`berth: ${m.status}`);
+    else view?.show(m);
+  });
   return ref.toString();
 }
 
@@ -28,7 +34,7 @@ export const pullCommand: Command = {
   flags: [{ names: ['quiet', 'q'], kind: 'bool' }, { names: ['platform'], kind: 'string' }],
   flagHelp: '  --platform string   Set platform if server is multi-platform capable (os/arch[/variant]; default: the daemon\'s)\n  -q, --quiet         Suppress verbose output',
   async run(p, ctx) {
-    if (p.rest.length !== 1) throw new UsageError('pull: want exactly one NAME[:TAG|@DIGEST]');
+    wantArgs(p.rest, 1, 1);
     const quiet = bool(p, 'quiet');
     const platform = str(p, 'platform');
     try {
@@ -38,7 +44,7 @@ export const pullCommand: Command = {
     }
     const name = parseReference(p.rest[0]!).toString();
     // SIGINT / SIGTERM end the client at once (128 + the signal's number, as docker's CLI and
-    // shells report it); the daemon finishes or drops its pull on its own.
+    // shells report it); its connection closing stops the daemon's pull (nobody waits for it).
     const onSignal = (sig: NodeJS.Signals): void => {
       process.stderr.write(`berth: pull ${name}: interrupted by ${sig}\n`);
       process.exit(128 + osConstants.signals[sig]);

@@ -1,6 +1,8 @@
 // berth push: the daemon uploads a local image (or every tag of a repository) to its registry; docker's lines.
 import { parseReference } from '../../image/reference.ts';
 import { UsageError, bool } from '../args.ts';
+import { wantArgs } from './command.ts';
+import { RETRY_STATUS } from '../../api/stream.ts';
 import type { Command } from './command.ts';
 import { registryAuthHeader } from './registry-auth.ts';
 
@@ -18,7 +20,7 @@ export const pushCommand: Command = {
   ],
   flagHelp: '  -a, --all-tags   Push all tags of an image to the repository\n  -q, --quiet      Suppress verbose output',
   async run(p, ctx) {
-    if (p.rest.length !== 1) throw new UsageError('push: want exactly one NAME[:TAG]');
+    wantArgs(p.rest, 1, 1);
     const quiet = bool(p, 'quiet');
     const all = bool(p, 'all-tags');
     const ref = parseReference(p.rest[0]!);
@@ -40,7 +42,8 @@ export const pushCommand: Command = {
         if (FINAL.test(m.status ?? '')) out(`${m.id}: ${m.status}`);
         return;
       }
-      if (m.status !== undefined) out(m.status);
+      if (m.status !== undefined && RETRY_STATUS.test(m.status)) ctx.log(`berth: ${m.status}`);
+      else if (m.status !== undefined) out(m.status);
     });
     return 0;
   },

@@ -11,7 +11,13 @@ export async function registryAuthHeader(name: string): Promise<string> {
   } catch {
     return 'e30=';
   }
-  const c = await credentialsFor(domain);
+  let c: Awaited<ReturnType<typeof credentialsFor>>;
+  try {
+    c = await credentialsFor(domain);
+  } catch (e) {
+    // a failing credential helper: which registry's credentials, then the helper's own words
+    throw new Error(`credentials for ${domain}: ${(e as Error).message}`, { cause: e });
+  }
   if (!c) return 'e30=';
   const doc = { username: c.username, password: c.password, serveraddress: domain, ...(c.identityToken !== undefined && { identitytoken: c.identityToken }) };
   return Buffer.from(JSON.stringify(doc)).toString('base64url');

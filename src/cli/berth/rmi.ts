@@ -2,6 +2,7 @@
 import { UsageError, bool } from '../args.ts';
 import type { DeleteItem } from '../../image/images/index.ts';
 import { DaemonError } from './client.ts';
+import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 
 export const rmiCommand: Command = {
@@ -15,7 +16,7 @@ export const rmiCommand: Command = {
     '      --no-prune   Accepted for docker compatibility (berth keeps no untagged parents)',
   ].join('\n'),
   async run(p, ctx) {
-    if (p.rest.length === 0) throw new UsageError('image rm: want at least one IMAGE');
+    wantArgs(p.rest, 1);
     const client = await ctx.client();
     let failed = false;
     // docker goes on after a failure and reports every error

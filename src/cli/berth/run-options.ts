@@ -5,6 +5,7 @@
  * agree on what `512m` means. Bad values are usage errors worded as docker's flag parser words
  * them: `invalid argument "12q" for "-m, --memory" flag: …` (exit 125).
  */
+import { wantArgs } from './command.ts';
 import { readFileSync } from 'node:fs';
 
 import { ramInBytes, parseUlimit } from '../../engine/spec/units.ts';
@@ -288,7 +289,7 @@ function restartPolicy(v: string | undefined): { Name: string; MaximumRetryCount
 
 /** The create request of `run`/`create` arguments: IMAGE [COMMAND] [ARG...] after the flags. */
 export function createRequest(p: Parsed, opts: { detach: boolean }): CreateRequest {
-  if (p.rest.length === 0) throw new UsageError('requires at least 1 argument.');
+  wantArgs(p.rest, 1);
   const [image, ...cmd] = p.rest as [string, ...string[]];
   const attach = list(p, 'attach').map((a) => a.toLowerCase());
   for (const a of attach) if (!['stdin', 'stdout', 'stderr'].includes(a)) throw new UsageError(`invalid argument "${a}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);

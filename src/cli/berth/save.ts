@@ -1,5 +1,6 @@
 // berth save / image save: images → a tar from the daemon (docker 25's format: an OCI layout and a docker-archive).
 import { UsageError, str } from '../args.ts';
+import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 import { refuseTerminal, writeBinary } from './load.ts';
 
@@ -11,7 +12,7 @@ export const saveCommand: Command = {
   flags: [{ names: ['output', 'o'], kind: 'string' }],
   flagHelp: '  -o, --output string   Write to a file, instead of STDOUT',
   async run(p, ctx) {
-    if (p.rest.length === 0) throw new UsageError('save: want at least one IMAGE');
+    wantArgs(p.rest, 1);
     refuseTerminal(ctx, str(p, 'output'));
     const res = await (await ctx.client()).call('GET', '/images/get', { query: { names: p.rest } });
     await writeBinary(ctx, str(p, 'output'), async (sink) => {

@@ -1,6 +1,7 @@
 // berth tag / image tag: another name for an image.
 import { UsageError } from '../args.ts';
 import { parseReference } from '../../image/reference.ts';
+import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 
 export const tagCommand: Command = {
@@ -10,7 +11,7 @@ export const tagCommand: Command = {
   summary: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE',
   flags: [],
   async run(p, ctx) {
-    if (p.rest.length !== 2) throw new UsageError('image tag: want exactly SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]');
+    wantArgs(p.rest, 2, 2);
     const target = parseReference(p.rest[1]!);
     if (target.digest !== undefined) throw new Error('refusing to create a tag with a digest reference');
     const client = await ctx.client();
