@@ -18,7 +18,7 @@
 import { DEFAULT_BERTH_ROOT, openStores, type BerthStores } from '../image/bundle/create.ts';
 import { ConnectError, DaemonError, StreamError, type Client } from './berth/client.ts';
 import { connectDaemon, daemonTarget } from './berth/daemon.ts';
-import { parseArgs, str, bool, list, UsageError, type FlagDef } from './args.ts';
+import { parseArgs, str, bool, list, UnknownFlagError, UsageError, type FlagDef } from './args.ts';
 import { registryOptions } from './berth/registry-options.ts';
 import { ArgCountError, type Command, type CommandContext } from './berth/command.ts';
 import { COMMANDS } from './berth/commands.ts';
@@ -82,13 +82,15 @@ async function main(argv: string[]): Promise<number> {
     }
     throw new UsageError(`unknown command ${JSON.stringify(words[0])}`);
   }
-  const { command, rest } = found;
+  const { command: matched, rest } = found;
+  // messages name the command as it was typed (`berth tag`, `berth image tag`), as docker's do
+  const command: Command = { ...matched, name: words.slice(0, words.length - rest.length).join(' ') };
   let p: ReturnType<typeof parseArgs>;
   try {
     p = parseArgs(rest, [...command.flags, { names: ['help'], kind: 'bool' }], command.stopAtPositional ?? false);
   } catch (e) {
     // docker's FlagErrorFunc: every command's flag errors are `MSG\nSee 'docker CMD --help'.`, 125
-    if (e instanceof UsageError) throw new DockerUsageError(dockerFlagMessage(e.message), command);
+    if (e instanceof UsageError) throw new DockerUsageError(dockerFlagMessage(e), command);
     throw e;
   }
   if (bool(p, 'help')) {
@@ -156,7 +158,13 @@ class CommandFailure extends Error {
 }
 
 /** parseArgs' message in the words of docker's flag parser (pflag). */
-function dockerFlagMessage(m: string): string {
+function dockerFlagMessage(e: UsageError): string {
+  const m = e.message;
+  if (e instanceof UnknownFlagError) {
+    if (e.typed.startsWith('--')) return `unknown flag: ${e.typed}`;
+    // pflag names the first letter of a shorthand group it does not know
+    return `unknown shorthand flag: '${e.letter ?? e.typed.slice(1, 2)}' in ${e.typed}`;
+  }
   const undef = /^flag provided but not defined: -(.*)$/.exec(m);
   if (undef) return undef[1]!.length === 1 ? `unknown shorthand flag: '${undef[1]}' in -${undef[1]}` : `unknown flag: --${undef[1]}`;
   const needs = /^flag needs an argument: -(.*)$/.exec(m);

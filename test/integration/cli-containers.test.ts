@@ -102,6 +102,25 @@ describe('berth CLI through an autostarted berthd', () => {
     assert.match(missing.stderr, /^berth: Error response from daemon: .*No such image/);
   });
 
+  it("docker 20.10's usage errors on every verb: a flag error exits 125, a wrong argument count 1 with the usage", async () => {
+    const flag = await berth(root(), ['pull', '--x', IMG]);
+    assert.deepEqual([flag.code, flag.stderr], [125, "unknown flag: --x\nSee 'berth pull --help'.\n"], show(flag));
+    const short = await berth(root(), ['image', 'ls', '-z']);
+    assert.deepEqual([short.code, short.stderr], [125, "unknown shorthand flag: 'z' in -z\nSee 'berth image ls --help'.\n"], show(short));
+    const none = await berth(root(), ['pull']);
+    assert.equal(none.code, 1, show(none));
+    assert.equal(none.stderr, `"berth pull" requires exactly 1 argument.\nSee 'berth pull --help'.\n\nUsage:  berth pull [OPTIONS] NAME[:TAG|@DIGEST]\n\nDownload an image from a registry\n`);
+    const extra = await berth(root(), ['load', 'x']);
+    assert.equal(extra.code, 1, show(extra));
+    assert.match(extra.stderr, /^"berth load" accepts no arguments\.\nSee 'berth load --help'\.\n\nUsage:  berth load \[OPTIONS\]\n/);
+    const tag = await berth(root(), ['tag', 'a']);
+    assert.equal(tag.code, 1, show(tag));
+    assert.match(tag.stderr, /^"berth tag" requires exactly 2 arguments\.\n/);
+    const rm = await berth(root(), ['rm']);
+    assert.equal(rm.code, 1, show(rm));
+    assert.match(rm.stderr, /^"berth rm" requires at least 1 argument\.\nSee 'berth rm --help'\.\n/);
+  });
+
   it('run -it through a pty: an interactive sh sees what is typed and its exit code comes back', async () => {
     const cmd = [...berthArgv(), '--root', root(), 'run', '-it', '--rm', IMG, 'sh'].map((a) => `'${a}'`).join(' ');
     // script: a pty for berth; what is typed goes in through it

@@ -17,7 +17,7 @@ import {
 import { pullImage } from '../../src/image/registry/pull.ts';
 import { ContentStore } from '../../src/image/store/content.ts';
 import { ImageRefs } from '../../src/image/store/refs.ts';
-import { berth, berthArgv, stopDaemons } from '../fixtures/berth-cli.ts';
+import { berth, berthArgv, stopDaemons, usesRoot } from '../fixtures/berth-cli.ts';
 import { LocalRegistry, blob, gz, tarOf, type Blob } from '../fixtures/registry.ts';
 import { TokenServer } from '../fixtures/token-server.ts';
 
@@ -358,7 +358,7 @@ describe('registry credentials: docker config, helpers, login/logout, pull with 
     it('on a terminal: prompts for the username and, without echo, the password', async () => {
       await freshConfig();
       // util-linux's script gives berth a pty; each answer is typed once its prompt is shown
-      const argv = [...berthArgv(), '--root', join(work, `root-${n}`), 'login', basicReg.domain].map((a) => `'${a}'`).join(' ');
+      const argv = [...berthArgv(), '--root', usesRoot(join(work, `root-${n}`)), 'login', basicReg.domain].map((a) => `'${a}'`).join(' ');
       const child = spawn('script', ['-qec', argv, '/dev/null'], { env: { ...process.env, ...env() }, stdio: ['pipe', 'pipe', 'pipe'] });
       let out = '';
       const answers: Array<[string, string]> = [['Username: ', `${USER}\r`], ['Password: ', `${PASS}\r`]];
