@@ -27,8 +27,8 @@ find /sys/fs/cgroup -mindepth 1 -maxdepth 5 -type d -iname '*berth*' 2>/dev/null
 ps -eo pid=,ppid=,stat=,args= 2>/dev/null |
   awk -v self="$$" '
     $1 == self || $2 == self { next }
-    /berth-init|berth-oci|berth-monitor/ { print }
-  ' | report "processes running berth-init / berth-oci / berth-monitor"
+    /berth-init|berth-oci|berth-monitor|berthd/ { print }
+  ' | report "processes running berth-init / berth-oci / berth-monitor / berthd (each test stops the daemons it started)"
 
 # Network namespaces.
 if command -v ip >/dev/null 2>&1; then

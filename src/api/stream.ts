@@ -50,6 +50,13 @@ export interface JsonMessage {
   error?: string;
 }
 
+/**
+ * A registry attempt that failed and is tried again, as a status line of a pull or push stream
+ * (docker sends its retries as status lines too: `Retrying in 5 seconds`). berth's CLI shows
+ * the statuses this matches on stderr, as diagnostics, the others with the progress.
+ */
+export const RETRY_STATUS = /; retrying \(attempt \d+ of \d+\)$/;
+
 const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
 
 /** go-units HumanSize: decimal units, 4 significant digits (`12.1MB`). */

@@ -14,6 +14,16 @@ export type Parsed = { flags: Map<string, string | boolean | string[]>; rest: st
 
 export class UsageError extends Error {}
 
+/**
+ * An undefined flag; `typed` is the argument as given (`--x`, `-x`, `-qx`) and, for one dash,
+ * `letter` the first letter of it no flag has: docker's words need them.
+ */
+export class UnknownFlagError extends UsageError {
+  constructor(message: string, readonly typed: string, readonly letter?: string) {
+    super(message);
+  }
+}
+
 export function parseArgs(argv: readonly string[], defs: readonly FlagDef[], stopAtPositional = true): Parsed {
   const byName = new Map<string, FlagDef>();
   for (const d of defs) for (const n of d.names) byName.set(n, d);
@@ -44,7 +54,8 @@ export function parseArgs(argv: readonly string[], defs: readonly FlagDef[], sto
         for (const c of letters) flags.set(byName.get(c)!.names[0]!, true);
         continue;
       }
-      throw new UsageError(`flag provided but not defined: -${name}`);
+      const typed = eq >= 0 ? a.slice(0, a.indexOf('=')) : a;
+      throw new UnknownFlagError(`flag provided but not defined: -${name}`, typed, a.startsWith('--') ? undefined : [...name].find((c) => !byName.has(c)) ?? name[0]);
     }
     const key = def.names[0]!;
     if (def.kind === 'bool') {

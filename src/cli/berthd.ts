@@ -97,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
       runtimes: cfg.runtimes,
       defaultRuntime,
       debug: cfg.debug,
+      registryStallTimeoutMs: cfg.registryStallTimeoutMs,
     }, log);
     releases.push(async () => engine.close());
     const gid = await groupId(cfg.group);

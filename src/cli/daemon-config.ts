@@ -1,13 +1,15 @@
 /**
  * berthd's configuration: flags over /etc/berth/daemon.json (docker's daemon.json keys:
  * data-root, exec-root, hosts, insecure-registries, runtimes, default-runtime, debug, log-level,
- * group). As dockerd, a key the file does not know is an error, and so is a setting given both
+ * group; and berth's registry-stall-timeout, which BERTH_REGISTRY_STALL_TIMEOUT in berthd's
+ * environment overrides). As dockerd, a key the file does not know is an error, and so is a setting given both
  * as a flag and in the file.
  */
 import { readFile } from 'node:fs/promises';
 
 import { LOG_LEVELS, type LogLevel } from '../engine/log.ts';
 import type { RuntimeConfig } from '../engine/engine.ts';
+import { DEFAULT_STALL_TIMEOUT_MS, parseDuration } from '../image/registry/stall.ts';
 
 export const DEFAULT_CONFIG_FILE = '/etc/berth/daemon.json';
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
@@ -28,6 +30,8 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   /** the group the sockets belong to (default `berth`, when it exists) */
   group: string;
+  /** how long a registry may send nothing before an attempt is retried (ms; 0: never) */
+  registryStallTimeoutMs: number;
 }
 
 /** What the command line set; undefined is "not given". */
@@ -42,7 +46,7 @@ export interface DaemonFlags {
   group?: string;
 }
 
-const KEYS: Record<string, keyof DaemonFlags | 'runtimes'> = {
+const KEYS: Record<string, keyof DaemonFlags | 'runtimes' | 'registryStallTimeout'> = {
   'data-root': 'dataRoot',
   'exec-root': 'execRoot',
   hosts: 'hosts',
@@ -52,6 +56,7 @@ const KEYS: Record<string, keyof DaemonFlags | 'runtimes'> = {
   'log-level': 'logLevel',
   group: 'group',
   runtimes: 'runtimes',
+  'registry-stall-timeout': 'registryStallTimeout',
 };
 
 const isHostPort = (x: unknown): x is string => typeof x === 'string' && x !== '' && !/[\s/]/.test(x);
@@ -67,7 +72,21 @@ export function socketOfHost(host: string): string {
   throw new DaemonConfigError(`host ${JSON.stringify(host)}: berthd listens on unix sockets only (unix:///path); a TCP socket without TLS would hand root to the network`);
 }
 
-function parseFile(text: string, file: string): Partial<Record<keyof DaemonFlags | 'runtimes', unknown>> {
+type FileKey = keyof DaemonFlags | 'runtimes' | 'registryStallTimeout';
+
+/**
+ * A stall timeout: `30s`, `1.5` (seconds), `500ms`, `2m`; 0 turns the watch off. `where` names
+ * its source in the error.
+ */
+export function parseStallTimeout(v: unknown, where: string): number {
+  const text = typeof v === 'number' ? String(v) : v;
+  if (text === '0' || text === '0s') return 0;
+  const ms = typeof text === 'string' ? parseDuration(text) : undefined;
+  if (ms === undefined) throw new DaemonConfigError(`${where}: want a duration such as "30s", "500ms" or a number of seconds, got ${JSON.stringify(v)}`);
+  return ms;
+}
+
+function parseFile(text: string, file: string): Partial<Record<FileKey, unknown>> {
   if (text.trim() === '') return {}; // an empty file configures nothing
   let doc: unknown;
   try {
@@ -78,7 +97,7 @@ function parseFile(text: string, file: string): Partial<Record<keyof DaemonFlags
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new DaemonConfigError(`${file}: want a JSON object`);
   const unknown = Object.keys(doc).filter((k) => !(k in KEYS));
   if (unknown.length > 0) throw new DaemonConfigError(`${file}: the following directives don't match any configuration option: ${unknown.join(', ')}`);
-  const out: Partial<Record<keyof DaemonFlags | 'runtimes', unknown>> = {};
+  const out: Partial<Record<FileKey, unknown>> = {};
   for (const [k, v] of Object.entries(doc as Record<string, unknown>)) out[KEYS[k]!] = v;
   return out;
 }
@@ -105,7 +124,7 @@ function runtimesOf(v: unknown, file: string): Record<string, RuntimeConfig> {
 }
 
 /** Merges `flags` over the file at `file` (which may be absent unless `required`). */
-export async function loadDaemonConfig(flags: DaemonFlags, file: string, required: boolean): Promise<DaemonConfig> {
+export async function loadDaemonConfig(flags: DaemonFlags, file: string, required: boolean, env: NodeJS.ProcessEnv = process.env): Promise<DaemonConfig> {
   let fromFile: ReturnType<typeof parseFile> = {};
   try {
     fromFile = parseFile(await readFile(file, 'utf8'), file);
@@ -113,7 +132,7 @@ export async function loadDaemonConfig(flags: DaemonFlags, file: string, require
     if (e instanceof DaemonConfigError) throw e;
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || required) throw new DaemonConfigError(`${file}: ${(e as Error).message}`);
   }
-  const both = (Object.keys(fromFile) as (keyof DaemonFlags)[]).filter((k) => k !== ('runtimes' as string) && flags[k] !== undefined);
+  const both = (Object.keys(fromFile) as (keyof DaemonFlags)[]).filter((k) => flags[k] !== undefined);
   if (both.length > 0) {
     const key = (k: string): string => Object.entries(KEYS).find(([, v]) => v === k)![0];
     throw new DaemonConfigError(`the following directives are specified both as a flag and in the configuration file (${file}): ${both.map((k) => `${key(k)}: (from flag: ${JSON.stringify(flags[k])}, from file: ${JSON.stringify(fromFile[k])})`).join(', ')}`);
@@ -140,5 +159,8 @@ export async function loadDaemonConfig(flags: DaemonFlags, file: string, require
     debug,
     logLevel: debug && flags.logLevel === undefined && f.logLevel === undefined ? 'debug' : (logLevel as LogLevel),
     group: flags.group ?? str('group', 'group') ?? 'berth',
+    registryStallTimeoutMs: env.BERTH_REGISTRY_STALL_TIMEOUT !== undefined && env.BERTH_REGISTRY_STALL_TIMEOUT !== ''
+      ? parseStallTimeout(env.BERTH_REGISTRY_STALL_TIMEOUT, 'BERTH_REGISTRY_STALL_TIMEOUT')
+      : f.registryStallTimeout !== undefined ? parseStallTimeout(f.registryStallTimeout, `${file}: "registry-stall-timeout"`) : DEFAULT_STALL_TIMEOUT_MS,
   };
 }

@@ -30,6 +30,8 @@ export interface EngineConfig {
   runtimes: Record<string, RuntimeConfig>;
   defaultRuntime: string;
   debug: boolean;
+  /** how long a registry may send nothing before an attempt is retried (ms; 0: never) */
+  registryStallTimeoutMs?: number;
 }
 
 export { BUILTIN_RUNTIME } from './runtimes.ts';
@@ -70,6 +72,7 @@ export class Engine {
     let containers: Containers | undefined;
     const images = new ImageEngine(stores, {
       insecureRegistries: config.insecureRegistries,
+      ...(config.registryStallTimeoutMs !== undefined && { stallTimeoutMs: config.registryStallTimeoutMs }),
       onBroken: (e) => log.warn(e.message),
       // containers own their bundles: rmi speaks of them, and never deletes a running one's image
       bundleOwner: (dir: string) => containers?.bundleOwner(dir),

@@ -20,14 +20,22 @@ import {
   AmbiguousImageError, ImageConflictError, ImageService, ImagesError, InvalidTagError, NoSuchImageError,
   type BundleOwner, type DeleteItem, type HistoryItem, type ImageFilters, type ImageInspect, type ImageSummary, type PruneReport,
 } from '../image/images/index.ts';
+import type { Digest } from '../image/store/digest.ts';
 import { ArchiveError, importRootfs, loadArchive, resolveSaveArgs, saveImages, type ImportResult, type LoadResult } from '../image/archive/index.ts';
 import { INDEX_SERVER, convertToHostname, isDockerHub } from '../image/auth/index.ts';
 import type { EventBus } from './events.ts';
 import { ConflictError, EngineError, ForbiddenError, InvalidParameterError, NotFoundError, SystemError, UnauthorizedError } from './errors.ts';
 
-/** The registry side of a request: the client's credentials (if any). */
+/** The registry side of a request: the client's credentials (if any), and how it may end early. */
 export interface RegistryAuth {
   credentials?: Credentials;
+  /**
+   * Ends the work at once (the API client went away, as dockerd cancels a pull nobody waits
+   * for): requests stop, temporary directories and the lease go, the call rejects.
+   */
+  signal?: AbortSignal;
+  /** told why a failed registry attempt is retried, before the backoff */
+  onRetry?: (message: string) => void;
 }
 
 export interface PullRequest extends RegistryAuth {
@@ -84,10 +92,12 @@ export class ImageEngine {
   readonly #insecure: readonly string[];
   /** where image events go (set by the engine) */
   events: EventBus | undefined;
+  readonly #stallTimeoutMs: number | undefined;
 
-  constructor(stores: BerthStores, opts: { insecureRegistries?: readonly string[]; onBroken?: (e: Error) => void; bundleOwner?: BundleOwner } = {}) {
+  constructor(stores: BerthStores, opts: { insecureRegistries?: readonly string[]; stallTimeoutMs?: number; onBroken?: (e: Error) => void; bundleOwner?: BundleOwner } = {}) {
     this.#stores = stores;
     this.#insecure = opts.insecureRegistries ?? [];
+    this.#stallTimeoutMs = opts.stallTimeoutMs;
     this.#service = new ImageService(stores, opts.onBroken, opts.bundleOwner);
   }
 
@@ -109,7 +119,13 @@ export class ImageEngine {
   }
 
   #client(auth: RegistryAuth): RegistryClientOptions {
-    return { ...(auth.credentials && { credentials: auth.credentials }), ...(this.#insecure.length > 0 && { insecure: this.#insecure }) };
+    return {
+      ...(auth.credentials && { credentials: auth.credentials }),
+      ...(this.#insecure.length > 0 && { insecure: this.#insecure }),
+      ...(this.#stallTimeoutMs !== undefined && { stallTimeoutMs: this.#stallTimeoutMs }),
+      ...(auth.onRetry && { onRetry: auth.onRetry }),
+      ...(auth.signal && { signal: auth.signal }),
+    };
   }
 
   list(opts: { all?: boolean; filters?: ImageFilters } = {}): Promise<ImageSummary[]> {
@@ -165,6 +181,7 @@ export class ImageEngine {
         clientOptions: this.#client(req),
         ...(platform !== undefined && { platform }),
         ...(req.onProgress && { onProgress: req.onProgress }),
+        ...(req.signal && { signal: req.signal }),
       });
       const ref2 = parseReference(r.name);
       this.#emit('pull', ref2.familiar(), ref2.familiarName());
@@ -211,6 +228,11 @@ export class ImageEngine {
         else args.push(name);
       } catch (e) {
         if (!(e instanceof NoSuchImageError)) throw imageError(e);
+        // a stored manifest's digest saves that manifest (berth's extra; docker saves image IDs)
+        if (/^sha256:[0-9a-f]{64}$/.test(name) && (await this.#stores.content.has(name as Digest))) {
+          args.push(name);
+          continue;
+        }
         let ref: ImageReference | undefined;
         try {
           ref = parseReference(name);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { busyboxRootfs, oci, show, uniqueId, type CommandResult } from '../fixtures/busybox.ts';
-import { berth as berthCli, berthArgv } from '../fixtures/berth-cli.ts';
+import { berth as berthCli, berthArgv, stopDaemons, usesRoot } from '../fixtures/berth-cli.ts';
 import { gz, tarDir, tarEntries, tarOf } from '../fixtures/tar.ts';
 import { openStores } from '../../src/image/bundle/create.ts';
 import { unmountOverlay } from '../../src/image/bundle/overlay.ts';
@@ -41,7 +41,7 @@ function berthFiles(r: string, args: string[], files: { stdin?: string; stdout?:
   const inFd = files.stdin ? openSync(files.stdin, 'r') : 'ignore';
   const outFd = files.stdout ? openSync(files.stdout, 'w') : 'pipe';
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, [...pre, '--root', root(r), ...args], { stdio: [inFd, outFd, 'pipe'] });
+    const child = spawn(cmd!, [...pre, '--root', usesRoot(root(r)), ...args], { stdio: [inFd, outFd, 'pipe'] });
     let stderr = '';
     let stdout = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -158,6 +158,7 @@ describe('image archives: save, load, import, export', { timeout: 600_000 }, () 
   });
 
   after(async () => {
+    await stopDaemons(); // before the roots go: each berthd holds its root
     if (!T) return;
     for (const p of mountsUnder(T).reverse()) await unmountOverlay(p).catch(() => undefined);
     rmSync(T, { recursive: true, force: true });
@@ -190,11 +191,11 @@ describe('image archives: save, load, import, export', { timeout: 600_000 }, () 
     // a repository without a tag is every tag of it (docker's rule); an unknown name is an error
     const none = await berth('a', ['save', '-o', join(T, 'x.tar'), 'localhost/test/nothere']);
     assert.equal(none.code, 1, show(none));
-    assert.match(none.stderr, /no such image: localhost\/test\/nothere/);
+    assert.match(none.stderr, /^Error response from daemon: No such image: localhost\/test\/nothere/);
     assert.ok(!existsSync(join(T, 'x.tar')));
     assert.deepEqual(readdirSync(T).filter((n) => n.includes('.tmp-')), [], 'no temp file left');
     // a tar is not written to a terminal (run on a pty by script(1))
-    const argv = [...berthArgv(), '--root', root('a'), 'save', IMAGE].map((a) => `'${a}'`).join(' ');
+    const argv = [...berthArgv(), '--root', usesRoot(root('a')), 'save', IMAGE].map((a) => `'${a}'`).join(' ');
     const tty = spawnSync('script', ['-qec', argv, '/dev/null'], { encoding: 'utf8', env: process.env });
     assert.match(tty.stdout, /berth: cowardly refusing to save to a terminal\. Use the -o flag or redirect/);
     assert.ok(tty.stdout.length < 400, 'nothing but the refusal on the terminal');
@@ -490,7 +491,8 @@ describe('image archives: save, load, import, export', { timeout: 600_000 }, () 
         const r = await berth('h', ['load', '-i', file]);
         assert.equal(r.code, 1, show(r));
         assert.match(r.stderr, message);
-        assert.match(r.stderr, /^berth: load: /);
+        // dockerd answers a load with a 200 and its failure inside the stream: the CLI prints it bare
+        assert.match(r.stderr, /^load: /);
         assert.deepEqual(residue('h'), before);
       });
     }

@@ -13,7 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { berth, berthArgv } from '../fixtures/berth-cli.ts';
+import { berth, berthArgv, daemonPid, killDaemon, stopDaemons, usesRoot } from '../fixtures/berth-cli.ts';
 import { show } from '../fixtures/busybox.ts';
 import { buildImage, pushImage } from '../fixtures/images.ts';
 import { LocalRegistry } from '../fixtures/registry.ts';
@@ -62,6 +62,7 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
   });
 
   after(async () => {
+    await stopDaemons(); // before the roots go: each berthd holds its root
     await reg.stop();
     if (T) rmSync(T, { recursive: true, force: true });
   });
@@ -101,8 +102,10 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
       }
     }
   });
-  it('a pull killed mid-way: no name, nothing half-unpacked used; the next pull completes it; prune removes the leftovers', async () => {
-    const root = join(T, 'crash');
+  // berthd does the pull: a crash of the puller is a SIGKILL of the daemon (the client's own
+  // death is the tests below: the daemon then stops the pull itself)
+  it('a pull killed mid-way (berthd SIGKILLed): no name, nothing half-unpacked used; the next pull completes it; prune removes the leftovers', async () => {
+    const root = usesRoot(join(T, 'crash'));
     const [cmd, ...pre] = berthArgv();
     const child = spawn(cmd!, [...pre, '--root', root, 'pull', '-q', imageA], { stdio: 'ignore' });
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -114,8 +117,8 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
       assert.equal(child.exitCode, null, 'the pull ended before it could be killed');
       await new Promise((r) => setTimeout(r, 5));
     }
-    child.kill('SIGKILL');
-    await exited;
+    await killDaemon(root);
+    await exited; // its connection reset, the client ends too
     const refsFile = join(root, 'refs.json');
     const named = existsSync(refsFile) ? (JSON.parse(readFileSync(refsFile, 'utf8')) as { names?: Record<string, string> }).names ?? {} : {};
     assert.equal(named[imageA], undefined, 'an interrupted pull tags nothing');
@@ -142,7 +145,7 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
   });
   for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     it(`17: a pull ${sig}ed mid-unpack exits ${code} with no tmp dir and no lease left, right after the exit`, async () => {
-      const root = join(T, `sig-${sig}`);
+      const root = usesRoot(join(T, `sig-${sig}`));
       const [cmd, ...pre] = berthArgv();
       const child = spawn(cmd!, [...pre, '--root', root, 'pull', imageA], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
@@ -160,9 +163,19 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
       assert.equal(await exited, code, stderr);
       assert.ok(Date.now() - t0 < 10_000, 'stopped at once');
       assert.match(stderr, new RegExp(`^berth: pull ${imageA.replace(/[.]/g, '\\.')}: interrupted by ${sig}$`, 'm'));
+      // berthd stops the pull when the client's connection closes: in another process, so it is
+      // given a bounded moment (5 s) to have removed the unpack dirs, the lease and the locks
+      const state = (): unknown => [
+        readdirSync(tmpDir),
+        readdirSync(join(root, 'content', 'leases')),
+        readdirSync(join(root, 'snapshot', 'locks')).filter((n) => !n.endsWith('.lock')),
+      ];
+      const settled = Date.now() + 5_000;
+      while (JSON.stringify(state()) !== '[[],[],[]]' && Date.now() < settled) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(readdirSync(tmpDir), [], 'no unpack dir left');
       assert.deepEqual(readdirSync(join(root, 'content', 'leases')), [], 'no lease left');
       assert.deepEqual(readdirSync(join(root, 'snapshot', 'locks')).filter((n) => !n.endsWith('.lock')), []);
+      assert.ok(daemonPid(root) !== undefined, 'the daemon itself goes on');
       const refsFile = join(root, 'refs.json');
       const named = existsSync(refsFile) ? (JSON.parse(readFileSync(refsFile, 'utf8')) as { names?: Record<string, string> }).names ?? {} : {};
       assert.equal(named[imageA], undefined, 'an interrupted pull tags nothing');
@@ -174,7 +187,7 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
     });
   }
 
-  it('17: BERTH_REGISTRY_STALL_TIMEOUT: a registry that never answers fails the pull after the retries, each stall said on stderr', async () => {
+  it('17: BERTH_REGISTRY_STALL_TIMEOUT (of the berthd berth starts): a registry that never answers fails the pull after the retries, each stall said on stderr', async () => {
     const held: import('node:http').ServerResponse[] = [];
     const server = createServer((_req, res) => void held.push(res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -184,13 +197,16 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
       const r = await berth(join(T, 'stall'), ['pull', `${domain}/stall/me:1`], { env: { BERTH_REGISTRY_STALL_TIMEOUT: '300ms' }, timeoutMs: 60_000 });
       assert.equal(r.code, 1, show(r));
       const what = `manifest stall/me:1 from registry ${domain}: stalled: no data from the registry for 300ms`;
+      // the retries come as status lines of berthd's progress stream, the failure inside it (bare)
       const retries = [2, 3, 4, 5].map((n) => `berth: ${what}; retrying (attempt ${n} of 5)`);
-      assert.equal(r.stderr, `${retries.join('\n')}\nberth: ${what} (gave up after 5 attempts)\n`);
+      assert.equal(r.stderr, `${retries.join('\n')}\n${what} (gave up after 5 attempts)\n`);
       assert.equal(held.length, 5);
       assert.ok(Date.now() - t0 < 30_000);
-      const bad = await berth(join(T, 'stall'), ['pull', `${domain}/stall/me:1`], { env: { BERTH_REGISTRY_STALL_TIMEOUT: 'soon' } });
+      // a bad value: the daemon berth starts refuses it, and berth shows why
+      const bad = await berth(join(T, 'stall-bad'), ['pull', `${domain}/stall/me:1`], { env: { BERTH_REGISTRY_STALL_TIMEOUT: 'soon' } });
       assert.equal(bad.code, 1, show(bad));
-      assert.match(bad.stderr, /^berth: BERTH_REGISTRY_STALL_TIMEOUT: want a duration such as "30s", "500ms" or a number of seconds, got "soon"$/m);
+      assert.match(bad.stderr, /^berthd: BERTH_REGISTRY_STALL_TIMEOUT: want a duration such as "30s", "500ms" or a number of seconds, got "soon"$/m);
+      assert.equal(daemonPid(join(T, 'stall-bad')), undefined);
     } finally {
       for (const res of held) res.destroy();
       server.closeAllConnections();
@@ -198,11 +214,11 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
     }
   });
   it('18: image prune -a reports what it freed (blobs, unpacked layers, what a killed pull left); a dead pull\'s download goes at once, a live one\'s stays', async () => {
-    const root = join(T, 'prune18');
+    const root = usesRoot(join(T, 'prune18'));
     // an image of its own (3 MB, unshared), pulled whole after the killed pull
     await pushImage(reg, 'conc/d18', '1', buildImage({ tars: [await layer('only-d', 60, 50_000)] }));
     const imageD = `${reg.domain}/conc/d18:1`;
-    // a pull of imageA SIGKILLed mid-download/unpack: partial downloads of a dead process, half-unpacked layers
+    // a pull of imageA whose berthd is SIGKILLed mid-download/unpack: partial downloads of a dead process, half-unpacked layers
     const [cmd, ...pre] = berthArgv();
     const child = spawn(cmd!, [...pre, '--root', root, 'pull', '-q', imageA], { stdio: 'ignore' });
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -216,7 +232,7 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
       assert.equal(child.exitCode, null, 'the pull ended before it could be killed');
       await new Promise((r) => setTimeout(r, 2));
     }
-    child.kill('SIGKILL');
+    await killDaemon(root);
     await exited;
     const dead = readdirSync(ingestDir);
     assert.ok(dead.length > 0);

@@ -85,6 +85,27 @@ describe('api: routing, decoding, framing', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('registry-stall-timeout: from daemon.json, BERTH_REGISTRY_STALL_TIMEOUT over it, 30 s by default; a bad one says where', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'h9j-cfg-'));
+    try {
+      const f = join(dir, 'daemon.json');
+      const absent = join(dir, 'absent.json');
+      assert.equal((await loadDaemonConfig({}, absent, false, {})).registryStallTimeoutMs, 30_000);
+      writeFileSync(f, '{"registry-stall-timeout": "500ms"}');
+      assert.equal((await loadDaemonConfig({}, f, true, {})).registryStallTimeoutMs, 500);
+      assert.equal((await loadDaemonConfig({}, f, true, { BERTH_REGISTRY_STALL_TIMEOUT: '2s' })).registryStallTimeoutMs, 2000);
+      assert.equal((await loadDaemonConfig({}, absent, false, { BERTH_REGISTRY_STALL_TIMEOUT: '0' })).registryStallTimeoutMs, 0);
+      writeFileSync(f, '{"registry-stall-timeout": 1.5}');
+      assert.equal((await loadDaemonConfig({}, f, true, {})).registryStallTimeoutMs, 1500);
+      await assert.rejects(loadDaemonConfig({}, absent, false, { BERTH_REGISTRY_STALL_TIMEOUT: 'soon' }),
+        (e: unknown) => e instanceof DaemonConfigError && /^BERTH_REGISTRY_STALL_TIMEOUT: want a duration such as "30s", "500ms" or a number of seconds, got "soon"$/.test((e as Error).message));
+      writeFileSync(f, '{"registry-stall-timeout": true}');
+      await assert.rejects(loadDaemonConfig({}, f, true, {}), /daemon\.json: "registry-stall-timeout": want a duration .* got true$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('api: the server on a unix socket', () => {

@@ -3,6 +3,9 @@
  * with `fromImage`, import with `fromSrc=-`), push, get (save), load. Decode the request, call
  * the engine's image verbs, encode docker's answer; progress as docker's JSON lines.
  */
+import { PassThrough, type Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+
 import type { Engine } from '../../engine/engine.ts';
 import { InvalidParameterError, NotFoundError } from '../../engine/errors.ts';
 import type { LayerProgress } from '../../image/pull.ts';
@@ -36,13 +39,52 @@ function pullReference(fromImage: string, tag: string): string {
 }
 
 /**
+ * An AbortSignal that fires when the client of `c` goes away before its answer is complete (it
+ * closed the connection: interrupted, killed). dockerd cancels a pull or push nobody waits for
+ * any more; so does berthd, which never shares one request's work with another's.
+ */
+function clientGone(c: RouteContext): AbortSignal {
+  const ac = new AbortController();
+  c.res.once('close', () => {
+    if (!c.res.writableFinished) ac.abort(new Error('the client closed the connection'));
+  });
+  return ac.signal;
+}
+
+/**
  * An error from a streaming route: before anything was sent it becomes the status (a missing
  * image is a 404); afterwards it is docker's in-stream error, which clients print and exit 1 on.
  */
-function streamFailure(out: JsonLines, e: unknown): void {
+function streamFailure(out: JsonLines, e: unknown, signal?: AbortSignal): void {
+  if (signal?.aborted) return; // nobody is listening
   if (!out.started) throw e;
   out.error(errorAnswer(e).message);
   out.end();
+}
+
+/**
+ * A request body handed to a reader that may stop early (a refused archive) and destroy what it
+ * reads. The request itself is never destroyed: `drain()` reads what the client still sends, so
+ * its upload completes and it reads the answer, instead of a reset connection (a unix socket
+ * closed with unread bytes resets its peer).
+ */
+function shielded(req: IncomingMessage): { body: Readable; drain: () => Promise<void> } {
+  const body = new PassThrough();
+  req.pipe(body);
+  req.once('error', (e) => body.destroy(e));
+  body.on('error', () => undefined); // the reader sees it; the daemon must not die of it
+  return {
+    body,
+    drain: async () => {
+      req.unpipe(body);
+      body.destroy();
+      if (req.readableEnded || req.destroyed) return;
+      await new Promise<void>((resolve) => {
+        req.once('end', resolve).once('close', resolve).once('error', () => resolve());
+        req.resume();
+      });
+    },
+  };
 }
 
 /** Per-layer pull lines, as dockerd sends them, from the image side's layer events. */
@@ -102,19 +144,23 @@ async function pull(c: RouteContext, engine: Engine, fromImage: string): Promise
   const ref = parseRef(name);
   const out = new JsonLines(c.res);
   const lines = new PullLines(out, { id: ref.digest ?? ref.tag ?? 'latest', status: `Pulling from ${ref.path}` });
+  const signal = clientGone(c);
   try {
     const platform = c.query.get('platform');
+    const credentials = registryAuthHeader(c.req.headers['x-registry-auth']);
     const r = await engine.images.pull(ref.toString(), {
-      ...(registryAuthHeader(c.req.headers['x-registry-auth']) && { credentials: registryAuthHeader(c.req.headers['x-registry-auth'])! }),
+      ...(credentials && { credentials }),
       ...(platform !== null && { platform }),
       onProgress: (p) => lines.update(p),
+      onRetry: (m) => out.status(m),
+      signal,
     });
     lines.sendHeader();
     out.status(`Digest: ${r.indexDigest ?? r.manifestDigest}`);
     out.status(`Status: ${r.fresh ? 'Downloaded newer image' : 'Image is up to date'} for ${parseReference(r.name).familiar()}`);
     out.end();
   } catch (e) {
-    streamFailure(out, e);
+    streamFailure(out, e, signal);
   }
 }
 
@@ -124,12 +170,19 @@ async function importImage(c: RouteContext, engine: Engine, fromSrc: string): Pr
   const tag = c.query.get('tag') ?? '';
   if (repo === '' && tag !== '') throw new InvalidParameterError('import: a tag without a repository (the repo query parameter)');
   const platform = c.query.get('platform');
-  const r = await engine.images.import(c.req, {
-    ...(repo !== '' && { reference: pullReference(repo, tag) }),
-    ...(c.query.get('message') !== null && { message: c.query.get('message')! }),
-    changes: c.query.getAll('changes'),
-    ...(platform !== null && { platform }),
-  });
+  const { body, drain } = shielded(c.req);
+  let r: Awaited<ReturnType<Engine['images']['import']>>;
+  try {
+    r = await engine.images.import(body, {
+      ...(repo !== '' && { reference: pullReference(repo, tag) }),
+      ...(c.query.get('message') !== null && { message: c.query.get('message')! }),
+      changes: c.query.getAll('changes'),
+      ...(platform !== null && { platform }),
+    });
+  } catch (e) {
+    await drain();
+    throw e;
+  }
   const out = new JsonLines(c.res);
   out.status(r.configDigest);
   out.end();
@@ -146,6 +199,7 @@ async function push(c: RouteContext, engine: Engine): Promise<void> {
   if (targets.length === 0) throw new NotFoundError(`An image does not exist locally with the tag: ${given.familiarName()}`);
   const credentials = registryAuthHeader(c.req.headers['x-registry-auth']);
   const out = new JsonLines(c.res);
+  const signal = clientGone(c);
   try {
     out.status(`The push refers to repository [${given.repository()}]`);
     for (const target of targets) {
@@ -167,13 +221,13 @@ async function push(c: RouteContext, engine: Engine): Promise<void> {
         else if (p.status === 'mounted') out.layer(id, `Mounted from ${p.from ?? ''}`);
         else out.layer(id, 'Pushed');
       };
-      const r = await engine.images.push(target, { ...(credentials && { credentials }), onProgress });
+      const r = await engine.images.push(target, { ...(credentials && { credentials }), onProgress, onRetry: (m) => out.status(m), signal });
       out.status(`${r.reference}: digest: ${r.digest} size: ${r.size}`);
       out.write({ progressDetail: {}, aux: { Tag: r.reference, Digest: r.digest, Size: r.size } });
     }
     out.end();
   } catch (e) {
-    streamFailure(out, e);
+    streamFailure(out, e, signal);
   }
 }
 
@@ -185,10 +239,26 @@ async function save(c: RouteContext, engine: Engine, names: string[]): Promise<v
   c.res.end();
 }
 
+/**
+ * `POST /images/load`: as dockerd, always a 200 and JSON lines: `Loaded image: NAME` (or `Loaded
+ * image ID:`) as `stream` messages, a refused archive as the in-stream error. What the loader
+ * notes on the way (an entry skipped, a name it cannot use) are `status` lines, left out with
+ * `quiet`; berth's CLI shows them on stderr.
+ */
 async function load(c: RouteContext, engine: Engine): Promise<void> {
-  const r = await engine.images.load(c.req, (line) => c.log.debug(`load: ${line}`));
+  const quiet = queryBool(c.query, 'quiet');
   const out = new JsonLines(c.res);
-  for (const line of r.lines) out.write({ stream: `${line}\n` });
+  const { body, drain } = shielded(c.req);
+  try {
+    const r = await engine.images.load(body, (line) => {
+      c.log.debug(`load: ${line}`);
+      if (!quiet) out.status(line);
+    });
+    for (const line of r.lines) out.write({ stream: `${line}\n` });
+  } catch (e) {
+    await drain();
+    out.error(errorAnswer(e).message);
+  }
   out.end();
 }
 

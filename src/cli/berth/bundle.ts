@@ -1,12 +1,13 @@
 // berth bundle create / rm: an OCI bundle (overlay rootfs + config.json) from an image, for berth-oci.
 import { createBundle, removeBundle } from '../../image/bundle/create.ts';
 import { UsageError } from '../args.ts';
+import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 
 export const bundleCreateCommand: Command = {
   name: 'bundle create',
   usage: 'IMAGE BUNDLE [-- CMD...]',
-  summary: 'Make an OCI bundle of IMAGE (pulled if absent): BUNDLE/rootfs (overlay) and BUNDLE/config.json',
+  summary: "Make an OCI bundle of IMAGE (pulled if absent): BUNDLE/rootfs (overlay) and BUNDLE/config.json (a berth extra: in-process, on --root's store)",
   flags: [],
   stopAtPositional: true,
   async run(p, ctx) {
@@ -32,7 +33,7 @@ export const bundleRmCommand: Command = {
   summary: 'Unmount and remove a bundle (refused while a container still holds its overlay)',
   flags: [],
   async run(p) {
-    if (p.rest.length !== 1) throw new UsageError('bundle rm: want exactly one BUNDLE');
+    wantArgs(p.rest, 1, 1);
     await removeBundle(p.rest[0]!);
     return 0;
   },

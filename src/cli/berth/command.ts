@@ -6,19 +6,42 @@
 import type { FlagDef, Parsed } from '../args.ts';
 import type { BerthStores } from '../../image/bundle/create.ts';
 import type { RegistryClientOptions } from '../../image/registry/client.ts';
+import type { Client } from './client.ts';
+import { UsageError } from '../args.ts';
+
+/**
+ * A wrong number of arguments: docker's `"berth pull" requires exactly 1 argument.` with the
+ * usage, exit 1 (cli.ExactArgs and friends in docker 20.10). The message is the part after the
+ * command's name.
+ */
+export class ArgCountError extends UsageError {}
+
+const plural = (n: number): string => `${n} argument${n === 1 ? '' : 's'}`;
+
+/** Throws docker's ArgCountError unless `rest` has between `min` and `max` (inclusive) arguments. */
+export function wantArgs(rest: readonly string[], min: number, max = Infinity): void {
+  if (rest.length >= min && rest.length <= max) return;
+  if (max === 0) throw new ArgCountError('accepts no arguments.');
+  if (min === max) throw new ArgCountError(`requires exactly ${plural(min)}.`);
+  if (max === Infinity) throw new ArgCountError(`requires at least ${plural(min)}.`);
+  if (min === 0) throw new ArgCountError(`requires at most ${plural(max)}.`);
+  throw new ArgCountError(`requires at least ${min} and at most ${plural(max)}.`);
+}
 
 export interface Output {
-  write(s: string): unknown;
+  write(s: string | Uint8Array): unknown;
   /** true on a terminal: progress bars and tables may use it */
   readonly isTTY?: boolean;
   readonly columns?: number;
 }
 
 export interface CommandContext {
-  /** the berth root (--root, default /var/lib/berth) */
+  /** the berth root (--root, default /var/lib/berth): berth's in-process extras (bundles) use it */
   root: string;
-  /** the root's stores, opened on first use */
+  /** the root's stores, opened on first use (bundle commands only: berthd owns the store) */
   stores(): Promise<BerthStores>;
+  /** the daemon's API client, connected (and the daemon started) on first use */
+  client(): Promise<Client>;
   stdout: Output;
   stderr: Output;
   /** a line on stderr */
@@ -41,5 +64,7 @@ export interface Command {
   flagHelp?: string;
   /** flags end at the first positional argument (commands that take a command line) */
   stopAtPositional?: boolean;
+  /** docker's status for the command's own failures (125 for run and create; 1 otherwise) */
+  failureStatus?: number;
   run(args: Parsed, ctx: CommandContext): Promise<number>;
 }

@@ -1,8 +1,9 @@
 // berth import / image import: a root filesystem tarball → a one-layer image, its ID printed.
-import { importRootfs } from '../../image/archive/index.ts';
 import { ArchiveError } from '../../image/archive/errors.ts';
 import { parsePlatform } from '../../image/registry/media.ts';
+import { parseReference } from '../../image/reference.ts';
 import { UsageError, list, str } from '../args.ts';
+import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 import { readInput } from './load.ts';
 
@@ -22,7 +23,7 @@ export const importCommand: Command = {
     '      --platform string Set platform (os/arch[/variant]) of the image',
   ].join('\n'),
   async run(p, ctx) {
-    if (p.rest.length < 1 || p.rest.length > 2) throw new UsageError('import: want file|URL|- [REPOSITORY[:TAG]]');
+    wantArgs(p.rest, 1, 2);
     const src = p.rest[0]!;
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(src)) throw new ArchiveError(`import: ${src}: importing from a URL is not supported (download it, then import the file or -)`);
     const platform = str(p, 'platform');
@@ -31,15 +32,21 @@ export const importCommand: Command = {
     if (src !== '-') {
       await new Promise<void>((res, rej) => input.once('open', () => res()).once('error', (e) => rej(new ArchiveError(`import: ${e.message}`))));
     }
-    const stores = await ctx.stores();
-    const r = await importRootfs(stores, input, {
-      changes: list(p, 'change'),
-      sourceName: src,
-      ...(message !== undefined && { message }),
-      ...(platform !== undefined && { platform: parsePlatform(platform) }),
-      ...(p.rest[1] !== undefined && { reference: p.rest[1] }),
+    if (platform !== undefined) parsePlatform(platform);
+    let repo: string | undefined;
+    let tag: string | undefined;
+    if (p.rest[1] !== undefined) {
+      const ref = parseReference(p.rest[1]);
+      repo = ref.repository();
+      tag = ref.digest ?? ref.tag;
+    }
+    const client = await ctx.client();
+    await client.jsonLines('POST', '/images/create', {
+      query: { fromSrc: '-', repo, tag, message, platform, changes: list(p, 'change') },
+      stream: input,
+    }, (m) => {
+      if (m.status !== undefined) ctx.stdout.write(`${m.status}\n`);
     });
-    ctx.stdout.write(`${r.configDigest}\n`);
     return 0;
   },
 };

@@ -3,8 +3,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { ArchiveError, loadArchive } from '../../image/archive/index.ts';
+import { ArchiveError } from '../../image/archive/errors.ts';
 import { UsageError, bool, str } from '../args.ts';
+import { wantArgs } from './command.ts';
 import type { Command, CommandContext } from './command.ts';
 
 /**
@@ -62,7 +63,7 @@ export const loadCommand: Command = {
   ],
   flagHelp: '  -i, --input string   Read from tar archive file, instead of STDIN\n  -q, --quiet          Suppress the load output',
   async run(p, ctx) {
-    if (p.rest.length !== 0) throw new UsageError('load: takes no arguments (use -i FILE or STDIN)');
+    wantArgs(p.rest, 0, 0);
     const quiet = bool(p, 'quiet');
     const input = readInput(str(p, 'input'), 'load');
     const opened = new Promise<void>((res, rej) => {
@@ -70,9 +71,12 @@ export const loadCommand: Command = {
       input.once('open', () => res()).once('error', (e) => rej(new ArchiveError(`load: ${e.message}`)));
     });
     await opened;
-    const stores = await ctx.stores();
-    const r = await loadArchive(stores, input, { log: (l) => { if (!quiet) ctx.log(l); } });
-    for (const line of r.lines) ctx.stdout.write(`${line}\n`);
+    const client = await ctx.client();
+    // `Loaded image: NAME` lines on stdout; the loader's notes (status lines) on stderr
+    await client.jsonLines('POST', '/images/load', { query: { quiet }, stream: input }, (m) => {
+      if (m.stream !== undefined) ctx.stdout.write(m.stream);
+      else if (m.status !== undefined) ctx.log(m.status);
+    });
     return 0;
   },
 };
