@@ -2,7 +2,7 @@
  * docker's registry credentials on the wire: the `X-Registry-Auth` header (base64url of an
  * AuthConfig JSON) of pull and push, and the AuthConfig body of `POST /auth`.
  */
-import type { Credentials } from '../image/registry/client.ts';
+import type { Credentials } from '../image/index.ts';
 
 export interface AuthConfig {
   username?: string;

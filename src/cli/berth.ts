@@ -15,14 +15,13 @@
  * `See` line and usage, exit 1; a bad option value of run/create as a flag error (125), of the
  * other verbs as a plain failure (exit 1).
  */
-import { DEFAULT_BERTH_ROOT, openStores, type BerthStores } from '../image/bundle/create.ts';
+import { type BerthStores, DEFAULT_BERTH_ROOT, openStores, runWorkerIfAny, setUnpackWorkerEntry } from '../image/index.ts';
 import { ConnectError, DaemonError, StreamError, type Client } from './berth/client.ts';
 import { connectDaemon, daemonTarget } from './berth/daemon.ts';
 import { parseArgs, str, bool, list, UnknownFlagError, UsageError, type FlagDef } from './args.ts';
 import { registryOptions } from './berth/registry-options.ts';
 import { ArgCountError, type Command, type CommandContext } from './berth/command.ts';
 import { COMMANDS } from './berth/commands.ts';
-import { runWorkerIfAny, setUnpackWorkerEntry } from '../image/unpack/worker.ts';
 
 const GLOBAL: FlagDef[] = [
   { names: ['host', 'H'], kind: 'string' },

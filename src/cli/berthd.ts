@@ -12,7 +12,7 @@ import { ApiServer, groupId } from '../api/server.ts';
 import { BUILTIN_RUNTIME, Engine } from '../engine/engine.ts';
 import { streamLogger, type Logger } from '../engine/log.ts';
 import { BERTH_VERSION, GIT_COMMIT } from '../engine/version.ts';
-import { runWorkerIfAny, setUnpackWorkerEntry } from '../image/unpack/worker.ts';
+import { runWorkerIfAny, setUnpackWorkerEntry } from '../image/index.ts';
 import { UsageError, bool, list, parseArgs, str, type FlagDef } from './args.ts';
 import { DEFAULT_CONFIG_FILE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_SOCKET, DaemonConfigError, loadDaemonConfig, type DaemonFlags } from './daemon-config.ts';
 import { AlreadyRunningError, acquirePidFile, socketAnswers } from './pidfile.ts';

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 
 import { LOG_LEVELS, type LogLevel } from '../engine/log.ts';
 import type { RuntimeConfig } from '../engine/engine.ts';
-import { DEFAULT_STALL_TIMEOUT_MS, parseDuration } from '../image/registry/stall.ts';
+import { DEFAULT_STALL_TIMEOUT_MS, parseDuration } from '../image/index.ts';
 
 export const DEFAULT_CONFIG_FILE = '/etc/berth/daemon.json';
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';

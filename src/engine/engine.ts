@@ -6,10 +6,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { openStores } from '../image/bundle/create.ts';
+import { openStores } from '../image/index.ts';
 import { Containers } from './containers/index.ts';
 import { EventBus } from './events.ts';
+import type { ContainerBackend, ContainerCounts } from './backend.ts';
 import { ImageEngine } from './images.ts';
+
+export type { ContainerBackend, ContainerCounts };
 import { silentLogger, type Logger } from './log.ts';
 import { hostFacts, type HostFacts } from './system.ts';
 import { VolumeService } from './volumes/index.ts';
@@ -36,17 +39,7 @@ export interface EngineConfig {
 
 export { BUILTIN_RUNTIME } from './runtimes.ts';
 
-export interface ContainerCounts {
-  total: number;
-  running: number;
-  paused: number;
-  stopped: number;
-}
 
-/** The container side of the engine, as the system routes see it (the container helpers extend it). */
-export interface ContainerBackend {
-  counts(): Promise<ContainerCounts>;
-}
 
 export class Engine {
   /** what happened lately, and who listens (GET /events) */

@@ -10,19 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 
-import { pull, type BerthStores } from '../image/bundle/create.ts';
-import type { LayerProgress, PullAndUnpackResult } from '../image/pull.ts';
-import { InvalidReferenceError, parseReference, type ImageReference } from '../image/reference.ts';
-import { RegistryClient, RegistryError, type Credentials, type RegistryClientOptions } from '../image/registry/client.ts';
-import { ManifestError, parsePlatform, type Platform } from '../image/registry/media.ts';
-import { ImageNotLocalError, pushImage, type PushProgress, type PushResult } from '../image/registry/push.ts';
-import {
-  AmbiguousImageError, ImageConflictError, ImageService, ImagesError, InvalidTagError, NoSuchImageError,
-  type BundleOwner, type DeleteItem, type HistoryItem, type ImageFilters, type ImageInspect, type ImageSummary, type PruneReport,
-} from '../image/images/index.ts';
-import type { Digest } from '../image/store/digest.ts';
-import { ArchiveError, importRootfs, loadArchive, resolveSaveArgs, saveImages, type ImportResult, type LoadResult } from '../image/archive/index.ts';
-import { INDEX_SERVER, convertToHostname, isDockerHub } from '../image/auth/index.ts';
+import { AmbiguousImageError, ArchiveError, type BerthStores, type BundleOwner, convertToHostname, type Credentials, type DeleteItem, type Digest, type HistoryItem, ImageConflictError, type ImageFilters, type ImageInspect, ImageNotLocalError, type ImageReference, ImagesError, ImageService, type ImageSummary, type ImportResult, importRootfs, INDEX_SERVER, InvalidReferenceError, InvalidTagError, isDockerHub, type LayerProgress, loadArchive, type LoadResult, ManifestError, NoSuchImageError, parsePlatform, parseReference, type Platform, type PruneReport, pullAndUnpack, type PullAndUnpackResult, pushImage, type PushProgress, type PushResult, RegistryClient, type RegistryClientOptions, RegistryError, resolveSaveArgs, saveImages } from '../image/index.ts';
 import type { EventBus } from './events.ts';
 import { ConflictError, EngineError, ForbiddenError, InvalidParameterError, NotFoundError, SystemError, UnauthorizedError } from './errors.ts';
 
@@ -177,7 +165,7 @@ export class ImageEngine {
     }
     return translating(async () => {
       const before = await this.#stores.refs.resolve(ref.toString());
-      const r = await pull(this.#stores, ref.toString(), {
+      const r = await pullAndUnpack(this.#stores, ref.toString(), {
         clientOptions: this.#client(req),
         ...(platform !== undefined && { platform }),
         ...(req.onProgress && { onProgress: req.onProgress }),

@@ -13,7 +13,7 @@
  */
 import { PassThrough, type Readable } from 'node:stream';
 
-import type { BerthStores } from './bundle/create.ts';
+import type { BerthStores } from './stores.ts';
 import { parseReference } from './reference.ts';
 import type { BlobTap } from './registry/client.ts';
 import type { Descriptor } from './registry/media.ts';

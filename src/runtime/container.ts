@@ -11,7 +11,7 @@ import { cgroupPids, createCgroup, removeCgroup, type CgroupPlacement } from './
 import type { CgroupLayout } from './cgroups/layout.ts';
 import type { CgroupDir } from './plan/build.ts';
 import { buildCreatePlan, buildExecPlan } from './plan/build.ts';
-import { HelperSession, type SpawnVia } from './helper.ts';
+import { HelperSession, type SpawnVia } from '../native/helper.ts';
 import { runHooks } from './hooks.ts';
 import { RuntimeError, errnoCode } from './errors.ts';
 import { NotFoundError, StateStore, isAlive, processStart, statusOf, validateId, type ContainerRecord } from './state.ts';
@@ -20,7 +20,7 @@ import { applyResources, createResources, effectiveDeviceRules, mergeResources, 
 import { applyDevices, devicesRecords } from './cgroups/v2/devices.ts';
 import { oomKillCount } from './cgroups/oom.ts';
 import { TraceRecorder, explain } from './trace.ts';
-import type { Plan, PlanRecord } from './plan/encode.ts';
+import type { Plan, PlanRecord } from '../native/plan.ts';
 import { sleep } from './sleep.ts';
 import { unmountHostMounts } from './hostmounts.ts';
 import { sharesHostMountNs } from './spec/validate.ts';
@@ -185,7 +185,7 @@ export class Runtime {
     try {
       // the helper execs (on the other core) while we make the cgroups and compute its plan
       t = trace.now();
-      session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `create ${id}`, spawnVia: opts.spawnVia });
+      session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `create ${id}`, spawnVia: opts.spawnVia, explain });
       if (opts.foreground) rec.helperPid = session.pid;
       const tc = trace.now();
       try {
@@ -546,7 +546,7 @@ export class Runtime {
       throw new RuntimeError(`exec ${id}: ${(e as Error).message}`);
     }
     if (opts.spawnVia && !opts.detach) throw new RuntimeError(`exec ${id}: a foreground process cannot be started through another process`);
-    const session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `exec ${id}`, spawnVia: opts.spawnVia, ...(opts.pipes && { pipes: true }) });
+    const session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `exec ${id}`, spawnVia: opts.spawnVia, explain, ...(opts.pipes && { pipes: true }) });
     if (opts.beforePlan) {
       try {
         await opts.beforePlan(session);

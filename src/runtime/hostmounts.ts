@@ -8,8 +8,9 @@
  * everything it needs.
  */
 import { readFileSync, realpathSync } from 'node:fs';
-import { Plan } from './plan/encode.ts';
-import { runOneOffPlan } from './cgroups/v2/devices.ts';
+import { Plan } from '../native/plan.ts';
+import { runOneOffPlan } from '../native/helper.ts';
+import { explain } from './trace.ts';
 import { errnoCode } from './errors.ts';
 
 export interface LoggedMount {
@@ -93,7 +94,7 @@ export async function unmountHostMounts(logPath: string, rootfs: string, what: s
   let err: Error | undefined;
   if (todo.length) {
     try {
-      await runOneOffPlan(unmountPlan(todo), `${what}: unmounting the container's mounts under ${rootfs}`);
+      await runOneOffPlan(unmountPlan(todo), `${what}: unmounting the container's mounts under ${rootfs}`, explain);
     } catch (e) {
       err = e as Error;
     }

@@ -1,5 +1,5 @@
 import type { Seccomp, SeccompArg } from './spec/types.ts';
-import type { Plan } from './plan/encode.ts';
+import type { Plan } from '../native/plan.ts';
 
 /** libseccomp's action values (seccomp.h); ERRNO and TRACE carry their data in the low 16 bits. */
 export function actionValue(action: string, errnoRet: number | undefined): number {

@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { busyboxRootfs, oci, show, uniqueId, type CommandResult } from '../fixtures/busybox.ts';
 import { berth as berthCli, berthArgv, stopDaemons, usesRoot } from '../fixtures/berth-cli.ts';
 import { gz, tarDir, tarEntries, tarOf } from '../fixtures/tar.ts';
-import { openStores } from '../../src/image/bundle/create.ts';
+import { openStores } from '../../src/image/stores.ts';
 import { unmountOverlay } from '../../src/image/bundle/overlay.ts';
 import { ingest } from '../../src/image/store/content.ts';
 import { digestOf, type Digest } from '../../src/image/store/digest.ts';

@@ -12,7 +12,7 @@ import { busyboxRootfs, show } from '../fixtures/busybox.ts';
 import { berth, stopDaemons } from '../fixtures/berth-cli.ts';
 import { RecordingProxy, type Exchange } from '../fixtures/http-recorder.ts';
 import { LocalRegistry, blob, freePort, gz, tarDir, tarOf } from '../fixtures/registry.ts';
-import { openStores, type BerthStores } from '../../src/image/bundle/create.ts';
+import { openStores, type BerthStores } from '../../src/image/stores.ts';
 import {
   ACCEPT_ALL, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST, parseManifest,
 } from '../../src/image/registry/media.ts';

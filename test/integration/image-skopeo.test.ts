@@ -18,7 +18,7 @@ import { berth, stopDaemons } from '../fixtures/berth-cli.ts';
 import { LocalRegistry } from '../fixtures/registry.ts';
 import { treeOf } from '../fixtures/tree.ts';
 import { unmountOverlay } from '../../src/image/bundle/overlay.ts';
-import { openStores } from '../../src/image/bundle/create.ts';
+import { openStores } from '../../src/image/stores.ts';
 import { parseManifest, MEDIA_TYPE_OCI_MANIFEST } from '../../src/image/registry/media.ts';
 import { digestOf, type Digest } from '../../src/image/store/digest.ts';
 

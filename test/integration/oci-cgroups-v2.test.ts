@@ -17,8 +17,9 @@ import { setFrozen, isFrozen } from '../../src/runtime/cgroups/freezer.ts';
 import type { Stats } from '../../src/runtime/cgroups/controller.ts';
 import { V2_CONTROLLERS, cpu, enableControllers, hugetlb, memory, pids, unified } from '../../src/runtime/cgroups/v2/index.ts';
 import {
-  applyDevices, devicesDetachRecord, encodeProgram, oneOffPlan, runOneOffPlan, OP,
+  applyDevices, devicesDetachRecord, encodeProgram, oneOffPlan, OP,
 } from '../../src/runtime/cgroups/v2/devices.ts';
+import { runOneOffPlan } from '../../src/native/helper.ts';
 import type { DeviceCgroupRule } from '../../src/runtime/spec/types.ts';
 import { sleep } from '../fixtures/wait.ts';
 

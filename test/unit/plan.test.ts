@@ -8,9 +8,9 @@ import { join } from 'node:path';
 
 import { buildCreatePlan, buildExecPlan } from '../../src/runtime/plan/build.ts';
 import type { CreatePlanInput, ExecPlanInput } from '../../src/runtime/plan/build.ts';
-import { Plan } from '../../src/runtime/plan/encode.ts';
+import { Plan } from '../../src/native/plan.ts';
 import { parseExact } from '../../src/runtime/json.ts';
-import type { PlanRecord } from '../../src/runtime/plan/encode.ts';
+import type { PlanRecord } from '../../src/native/plan.ts';
 import { defaultSpec } from '../../src/runtime/spec/default.ts';
 import type { Seccomp, Spec } from '../../src/runtime/spec/types.ts';
 import type { CgroupLayout, Hierarchy } from '../../src/runtime/cgroups/layout.ts';

@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { ARCH, actionValue, addSeccompBuild } from '../../src/runtime/seccomp.ts';
-import { Plan } from '../../src/runtime/plan/encode.ts';
-import type { PlanRecord } from '../../src/runtime/plan/encode.ts';
+import { Plan } from '../../src/native/plan.ts';
+import type { PlanRecord } from '../../src/native/plan.ts';
 import type { Seccomp, SeccompAction } from '../../src/runtime/spec/types.ts';
 import { SECCOMP_ACTIONS, SECCOMP_ARCHES } from '../../src/runtime/spec/validate.ts';
 

@@ -8,10 +8,7 @@ import type { IncomingMessage } from 'node:http';
 
 import type { Engine } from '../../engine/engine.ts';
 import { InvalidParameterError, NotFoundError } from '../../engine/errors.ts';
-import type { LayerProgress } from '../../image/pull.ts';
-import { parseReference, type ImageReference } from '../../image/reference.ts';
-import type { PushProgress } from '../../image/registry/push.ts';
-import { digestHex, type Digest } from '../../image/store/digest.ts';
+import { type Digest, digestHex, type ImageReference, type LayerProgress, parseReference, type PushProgress } from '../../image/index.ts';
 import { errorAnswer } from '../errors.ts';
 import { registryAuthHeader } from '../auth.ts';
 import { queryBool, queryFilters, sendEmpty, sendJson } from '../http.ts';

@@ -1,5 +1,5 @@
 // berth bundle create / rm: an OCI bundle (overlay rootfs + config.json) from an image, for berth-oci.
-import { createBundle, removeBundle } from '../../image/bundle/create.ts';
+import { createBundle, removeBundle } from '../../image/index.ts';
 import { UsageError } from '../args.ts';
 import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';

@@ -4,8 +4,7 @@
  * (`pull`, `image ls`, or an alias such as `images`), parses its flags and runs it.
  */
 import type { FlagDef, Parsed } from '../args.ts';
-import type { BerthStores } from '../../image/bundle/create.ts';
-import type { RegistryClientOptions } from '../../image/registry/client.ts';
+import type { BerthStores, RegistryClientOptions } from '../../image/index.ts';
 import type { Client } from './client.ts';
 import { UsageError } from '../args.ts';
 

@@ -1,5 +1,5 @@
 // berth export: a bundle's root filesystem, as its container sees it, as a tar.
-import { exportBundle } from '../../image/archive/index.ts';
+import { exportBundle } from '../../image/index.ts';
 import { UsageError, str } from '../args.ts';
 import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';

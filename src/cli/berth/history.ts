@@ -2,7 +2,7 @@
 import { UsageError, bool, str } from '../args.ts';
 import { renderFormat } from '../format.ts';
 import { createdSince, ellipsis, humanSizeWithPrecision } from '../units.ts';
-import { shortId, type HistoryItem } from '../../image/images/index.ts';
+import { type HistoryItem, shortId } from '../../image/index.ts';
 import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 

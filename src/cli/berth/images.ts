@@ -2,8 +2,7 @@
 import { UsageError, bool, list, str } from '../args.ts';
 import { renderFormat } from '../format.ts';
 import { createdSince, goTimeString, humanSizeWithPrecision } from '../units.ts';
-import { parseReference } from '../../image/reference.ts';
-import { shortId, type ImageFilters, type ImageSummary } from '../../image/images/index.ts';
+import { type ImageFilters, type ImageSummary, parseReference, shortId } from '../../image/index.ts';
 import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 

@@ -1,7 +1,5 @@
 // berth import / image import: a root filesystem tarball → a one-layer image, its ID printed.
-import { ArchiveError } from '../../image/archive/errors.ts';
-import { parsePlatform } from '../../image/registry/media.ts';
-import { parseReference } from '../../image/reference.ts';
+import { ArchiveError, parsePlatform, parseReference } from '../../image/index.ts';
 import { UsageError, list, str } from '../args.ts';
 import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { ArchiveError } from '../../image/archive/errors.ts';
+import { ArchiveError } from '../../image/index.ts';
 import { UsageError, bool, str } from '../args.ts';
 import { wantArgs } from './command.ts';
 import type { Command, CommandContext } from './command.ts';

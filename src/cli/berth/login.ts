@@ -1,7 +1,6 @@
 // berth login / logout: registry credentials in docker's config.json (or its credential helper),
 // with docker's wording, so that `docker login` and `berth login` share one set of logins.
-import { DockerConfig, INDEX_SERVER, dockerConfigDir, eraseCredentials, getCredentials, helperGet, registryKey, storeCredentials } from '../../image/auth/index.ts';
-import type { Credentials } from '../../image/registry/client.ts';
+import { type Credentials, DockerConfig, dockerConfigDir, eraseCredentials, getCredentials, helperGet, INDEX_SERVER, registryKey, storeCredentials } from '../../image/index.ts';
 import { UsageError, bool, str } from '../args.ts';
 import { DaemonError } from './client.ts';
 import { wantArgs } from './command.ts';

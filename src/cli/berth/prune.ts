@@ -1,7 +1,7 @@
 // berth image prune: remove dangling images (all unused ones with -a) and what only they used.
 import { bool } from '../args.ts';
 import { humanSize } from '../units.ts';
-import type { PruneReport } from '../../image/images/index.ts';
+import type { PruneReport } from '../../image/index.ts';
 import type { Command } from './command.ts';
 
 /** One line from stdin (docker's confirmation prompt); '' at end of input. */

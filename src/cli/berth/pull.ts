@@ -1,8 +1,7 @@
 // berth pull: the daemon fetches an image into its store, unpacks its layers and tags it; docker's output.
 import { constants as osConstants } from 'node:os';
 
-import { parseReference } from '../../image/reference.ts';
-import { parsePlatform } from '../../image/registry/media.ts';
+import { parsePlatform, parseReference } from '../../image/index.ts';
 import { UsageError, bool, str } from '../args.ts';
 import { RETRY_STATUS } from '../../api/stream.ts';
 import { JsonMessageView } from '../progress.ts';

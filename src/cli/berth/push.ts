@@ -1,5 +1,5 @@
 // berth push: the daemon uploads a local image (or every tag of a repository) to its registry; docker's lines.
-import { parseReference } from '../../image/reference.ts';
+import { parseReference } from '../../image/index.ts';
 import { UsageError, bool } from '../args.ts';
 import { wantArgs } from './command.ts';
 import { RETRY_STATUS } from '../../api/stream.ts';

@@ -1,7 +1,6 @@
 // docker's X-Registry-Auth header: what `docker login` / `berth login` stored on the client side
 // for a reference's registry, sent with pull and push (berthd never reads the client's config).
-import { credentialsFor } from '../../image/auth/index.ts';
-import { parseReference } from '../../image/reference.ts';
+import { credentialsFor, parseReference } from '../../image/index.ts';
 
 /** base64url of docker's AuthConfig for `name`'s registry; `e30=` (`{}`) when none is stored, as docker sends. */
 export async function registryAuthHeader(name: string): Promise<string> {

@@ -9,9 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { credentialsFor } from '../../image/auth/index.ts';
-import type { RegistryClientOptions } from '../../image/registry/client.ts';
-import { DEFAULT_STALL_TIMEOUT_MS, parseDuration } from '../../image/registry/stall.ts';
+import { credentialsFor, DEFAULT_STALL_TIMEOUT_MS, parseDuration, type RegistryClientOptions } from '../../image/index.ts';
 
 export const DEFAULT_DAEMON_CONFIG = '/etc/berth/daemon.json';
 

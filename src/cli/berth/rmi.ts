@@ -1,6 +1,6 @@
 // berth rmi / image rm: untag and remove images (docker's "Untagged:" / "Deleted:" lines).
 import { UsageError, bool } from '../args.ts';
-import type { DeleteItem } from '../../image/images/index.ts';
+import type { DeleteItem } from '../../image/index.ts';
 import { DaemonError } from './client.ts';
 import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';

@@ -1,6 +1,6 @@
 // berth tag / image tag: another name for an image.
 import { UsageError } from '../args.ts';
-import { parseReference } from '../../image/reference.ts';
+import { parseReference } from '../../image/index.ts';
 import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 

@@ -14,9 +14,7 @@ import { constants as C } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
-import { isMountPoint } from '../../image/bundle/create.ts';
-import { TarError, TarWriter, cleanEntryPath, readTar, type TarEntry } from '../../image/tar/index.ts';
-import { S_IFBLK, S_IFCHR, S_IFIFO, makedev, runNative } from '../../image/unpack/native.ts';
+import { cleanEntryPath, isMountPoint, makedev, readTar, runNative, S_IFBLK, S_IFCHR, S_IFIFO, type TarEntry, TarError, TarWriter } from '../../image/index.ts';
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../errors.ts';
 import type { MountPoint } from '../spec/mounts.ts';
 import type { ContainerContext } from './context.ts';

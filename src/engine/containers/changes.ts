@@ -16,8 +16,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 
-import { readBundleRecord } from '../../image/bundle/create.ts';
-import { XattrReader } from '../../image/archive/xattrs.ts';
+import { readBundleRecord, XattrReader } from '../../image/index.ts';
 import type { ContainerContext } from './context.ts';
 import { openContainerFs } from './archive.ts';
 import { InRootError, InRootFs, type InRootNode } from './fs/inroot.ts';

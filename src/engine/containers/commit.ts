@@ -12,15 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { createGzip } from 'node:zlib';
 
-import { applyChanges, ArchiveError, type ContainerConfig } from '../../image/archive/index.ts';
-import { readStoredImage } from '../../image/archive/image.ts';
-import { InvalidReferenceError, parseReference } from '../../image/reference.ts';
-import {
-  MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_LAYER_GZIP,
-} from '../../image/registry/media.ts';
-import { ingest } from '../../image/store/content.ts';
-import { Digester, digestOf, parseDigest, type Digest } from '../../image/store/digest.ts';
-import { TarWriter } from '../../image/tar/index.ts';
+import { applyChanges, ArchiveError, type ContainerConfig, type Digest, Digester, digestOf, ingest, InvalidReferenceError, MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_LAYER_GZIP, parseDigest, parseReference, readStoredImage, TarWriter } from '../../image/index.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { openContainerFs } from './archive.ts';
 import { containerLayers } from './changes.ts';

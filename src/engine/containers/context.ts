@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 
-import type { BerthStores } from '../../image/bundle/create.ts';
+import type { BerthStores } from '../../image/index.ts';
 import type { MonitorClient, MonitorOptions } from '../../native/monitor.ts';
 import { Runtime } from '../../runtime/container.ts';
 import type { EventBus } from '../events.ts';

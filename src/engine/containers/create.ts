@@ -4,7 +4,7 @@
  * `<data>/containers/<id>/bundle`. The record is written first with `creating` set and cleared
  * once the bundle is complete: a daemon killed in between leaves a record reconcile removes.
  */
-import { createBundle, removeBundle } from '../../image/bundle/create.ts';
+import { createBundle, removeBundle } from '../../image/index.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 

@@ -11,10 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import type { BundleRecord } from '../../image/bundle/create.ts';
-import { detectMediaType, parseManifest } from '../../image/registry/media.ts';
-import { chainIds, layerRefs } from '../../image/snapshot/index.ts';
-import type { Digest } from '../../image/store/digest.ts';
+import { type BundleRecord, chainIds, detectMediaType, type Digest, layerRefs, parseManifest } from '../../image/index.ts';
 import { DEFAULT_CAPS } from '../../runtime/caps.ts';
 import { detectLayout, type CgroupLayout } from '../../runtime/cgroups/layout.ts';
 import type { Spec } from '../../runtime/spec/types.ts';

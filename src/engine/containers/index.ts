@@ -7,9 +7,9 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
 
-import type { BerthStores } from '../../image/bundle/create.ts';
+import type { BerthStores } from '../../image/index.ts';
 import type { MonitorClient } from '../../native/monitor.ts';
-import type { ContainerBackend, ContainerCounts } from '../engine.ts';
+import type { ContainerBackend, ContainerCounts } from '../backend.ts';
 import { InvalidParameterError, NotFoundError, NotModifiedError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import type { ImageEngine } from '../images.ts';

@@ -9,8 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 
-import { isMountPoint, removeBundle } from '../../image/bundle/create.ts';
-import { unmountOverlay } from '../../image/bundle/overlay.ts';
+import { isMountPoint, removeBundle, unmountOverlay } from '../../image/index.ts';
 import { ConflictError } from '../errors.ts';
 import type { ContainerContext } from './context.ts';
 import type { Loaded } from './store.ts';

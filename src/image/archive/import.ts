@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { parseReference } from '../reference.ts';
-import type { BerthStores } from '../bundle/create.ts';
+import type { BerthStores } from '../stores.ts';
 import { decompress, DecompressError } from '../compression/index.ts';
 import { ingest } from '../store/content.ts';
 import { Digester, digestOf, type Digest } from '../store/digest.ts';

@@ -17,7 +17,7 @@
  */
 import type { Readable } from 'node:stream';
 import { parseReference, type ImageReference } from '../reference.ts';
-import type { BerthStores } from '../bundle/create.ts';
+import type { BerthStores } from '../stores.ts';
 import { decompress, DecompressError } from '../compression/index.ts';
 import { ingest, type ContentStore } from '../store/content.ts';
 import { Digester, digestOf, type Digest } from '../store/digest.ts';

@@ -16,7 +16,7 @@
  */
 import type { Writable } from 'node:stream';
 import { parseReference, type ImageReference } from '../reference.ts';
-import type { BerthStores } from '../bundle/create.ts';
+import type { BerthStores } from '../stores.ts';
 import { Digester, isDigest, type Digest } from '../store/digest.ts';
 import { TarWriter } from '../tar/index.ts';
 import { ArchiveError } from './errors.ts';

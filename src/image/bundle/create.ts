@@ -6,82 +6,25 @@
  *   DIR/config.json       specFromImage(image config, { args, rootfs })
  * The berth root holds content/ (blobs), refs.json (names) and snapshot/ (unpacked layers).
  */
-import { chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseReference } from '../reference.ts';
-import { ContentStore } from '../store/content.ts';
 import { isDigest, type Digest } from '../store/digest.ts';
 import { errnoCode } from '../store/errors.ts';
-import { ImageRefs } from '../store/refs.ts';
 import { detectMediaType, parseManifest } from '../registry/media.ts';
-import { pullAndUnpack, type PullAndUnpackOptions, type PullAndUnpackResult } from '../pull.ts';
+import { pullAndUnpack, type PullAndUnpackOptions } from '../pull.ts';
 import { SnapshotStore, chainIds, layerRefs, type LayerRef } from '../snapshot/index.ts';
 import { mountOverlay, unmountOverlay } from './overlay.ts';
 import { specFromImage } from './config.ts';
 import type { Spec } from '../../runtime/spec/types.ts';
 import { ImageService } from '../images/service.ts';
+import { privateDir, type BerthStores } from '../stores.ts';
+import { BundleError, readBundleRecord, writeRecord, type BundleRecord } from './record.ts';
+
+export { BundleError, readBundleRecord, type BundleRecord };
 import { NoSuchImageError } from '../images/errors.ts';
 
-export const DEFAULT_BERTH_ROOT = '/var/lib/berth';
-
-export class BundleError extends Error {}
-
-/** The stores of a berth root. */
-export interface BerthStores {
-  root: string;
-  content: ContentStore;
-  refs: ImageRefs;
-  snapshots: SnapshotStore;
-}
-
-/**
- * Creates `path` (and missing parents) 0700, and takes group and other access away from it if it
- * exists: what is under it must not be reachable by other users.
- */
-export async function privateDir(path: string): Promise<void> {
-  await mkdir(path, { recursive: true, mode: 0o700 });
-  const { mode } = await stat(path);
-  if ((mode & 0o077) !== 0) await chmod(path, mode & 0o7700);
-}
-
-/**
- * Opens the stores of the data root `root`. The root is kept private (docker keeps its own 0710):
- * its snapshots hold the images' files as they are, setuid-root programs included, which any
- * local user could run as root through a host path if they could reach them.
- */
-export async function openStores(root: string): Promise<BerthStores> {
-  const r = resolve(root);
-  await privateDir(r);
-  return {
-    root: r,
-    content: await ContentStore.open(join(r, 'content')),
-    refs: new ImageRefs(join(r, 'refs.json')),
-    snapshots: await SnapshotStore.open(join(r, 'snapshot')),
-  };
-}
-
-/** Pulls `image` into the root's content store and tags it in refs.json. */
-/** Pulls `image` into the root: blobs into the content store, layers unpacked, name tagged. */
-export async function pull(stores: BerthStores, image: string, opts: PullAndUnpackOptions = {}): Promise<PullAndUnpackResult> {
-  return pullAndUnpack(stores, image, opts);
-}
-
-export interface BundleRecord {
-  schemaVersion: 1;
-  /** the normalised image name */
-  image: string;
-  manifestDigest: Digest;
-  configDigest: Digest;
-  /** chain IDs of the layers, bottom first, referenced for `owner` */
-  chainIds: Digest[];
-  /** the owner name the snapshots are referenced under (the bundle's absolute path) */
-  owner: string;
-  /** the berth root the snapshots live in */
-  root: string;
-  mounted: boolean;
-  createdAt: string;
-}
 
 export interface CreateBundleOptions {
   /** replaces the image's Cmd */
@@ -101,11 +44,6 @@ export interface CreateBundleOptions {
   onPhase?: (phase: 'resolve' | 'layers' | 'overlay' | 'spec') => void;
 }
 
-const recordPath = (dir: string): string => join(dir, '.berth', 'bundle.json');
-
-async function writeRecord(dir: string, rec: BundleRecord): Promise<void> {
-  await writeFile(recordPath(dir), JSON.stringify(rec, null, 2) + '\n');
-}
 
 /**
  * Resolves `image` to a manifest digest in the root as docker resolves a local image (a name, an
@@ -278,27 +216,6 @@ function readlinkOr(p: string): string | undefined {
   }
 }
 
-/** Reads DIR/.berth/bundle.json. */
-export async function readBundleRecord(dirArg: string): Promise<BundleRecord> {
-  const dir = resolve(dirArg);
-  let text: string;
-  try {
-    text = await readFile(recordPath(dir), 'utf8');
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') throw new BundleError(`bundle ${dir}: not a berth bundle (${recordPath(dir)} does not exist)`);
-    throw new BundleError(`bundle ${dir}: ${recordPath(dir)}: ${(e as Error).message}`);
-  }
-  let rec: BundleRecord;
-  try {
-    rec = JSON.parse(text) as BundleRecord;
-  } catch (e) {
-    throw new BundleError(`bundle ${dir}: ${recordPath(dir)}: not JSON: ${(e as Error).message}`);
-  }
-  if (rec?.schemaVersion !== 1 || !Array.isArray(rec.chainIds) || typeof rec.owner !== 'string') {
-    throw new BundleError(`bundle ${dir}: ${recordPath(dir)}: not a bundle record (want schemaVersion 1, chainIds, owner)`);
-  }
-  return rec;
-}
 
 /**
  * Removes a bundle made by createBundle: unmounts DIR/rootfs (a busy mount — a container still

@@ -8,8 +8,8 @@
  * not capped by mount(2)'s one-page option string (a 100-layer image mounts).
  */
 import { isAbsolute } from 'node:path';
-import { Plan } from '../../runtime/plan/encode.ts';
-import { runOneOffPlan } from '../../runtime/cgroups/v2/devices.ts';
+import { Plan } from '../../native/plan.ts';
+import { runOneOffPlan } from '../../native/helper.ts';
 
 function checkPath(what: string, p: string): void {
   if (typeof p !== 'string' || !isAbsolute(p)) throw new Error(`overlay: ${what} must be an absolute path, got ${JSON.stringify(p)}`);

@@ -12,7 +12,7 @@
  */
 import { readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BerthStores } from '../bundle/create.ts';
+import type { BerthStores } from '../stores.ts';
 import type { Digest } from '../store/digest.ts';
 import { collectGarbage, type GcResult } from '../store/gc.ts';
 import { Leases } from '../store/lease.ts';

@@ -8,7 +8,7 @@
  * or an ID (full, or a unique hex prefix) finds it. Removing an image forgets it and collects the
  * garbage (collect.ts): blobs and snapshots nothing else references.
  */
-import type { BerthStores } from '../bundle/create.ts';
+import type { BerthStores } from '../stores.ts';
 import { InvalidReferenceError, parseReference, type ImageReference } from '../reference.ts';
 import type { Digest } from '../store/digest.ts';
 import { collect, type CollectOptions, type CollectResult } from './collect.ts';

@@ -4,7 +4,7 @@
  * snapshot whose record names the same image ID is a user. Owners whose bundle is gone (removed
  * by hand) are not users.
  */
-import { readBundleRecord, BundleError } from '../bundle/create.ts';
+import { readBundleRecord, BundleError } from '../bundle/record.ts';
 import type { SnapshotStore } from '../snapshot/store.ts';
 import type { LocalImage } from './load.ts';
 

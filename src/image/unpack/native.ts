@@ -6,8 +6,8 @@
  *   mknod_at ROOT REL MODE DEV UID GID
  *   setxattr_at ROOT REL NAME HEX
  */
-import { HelperSession } from '../../runtime/helper.ts';
-import { Plan } from '../../runtime/plan/encode.ts';
+import { HelperSession } from '../../native/helper.ts';
+import { Plan } from '../../native/plan.ts';
 
 export const S_IFIFO = 0o010000;
 export const S_IFCHR = 0o020000;

@@ -12,7 +12,7 @@ import { parseMountOptions, propagationFlags } from '../mountopts.ts';
 import { addSeccompBuild } from '../seccomp.ts';
 import { sharesHostMountNs, sysctlFile } from '../spec/validate.ts';
 import type { CgroupLayout } from '../cgroups/layout.ts';
-import { Plan, type PlanRecord } from './encode.ts';
+import { Plan, type PlanRecord } from '../../native/plan.ts';
 
 export const NS_FLAG: Readonly<Record<string, number>> = {
   user: CLONE.NEWUSER, ipc: CLONE.NEWIPC, uts: CLONE.NEWUTS, network: CLONE.NEWNET,

@@ -11,8 +11,7 @@
  */
 import * as fs from 'node:fs';
 
-import { XattrReader } from '../../../image/archive/xattrs.ts';
-import { OPAQUE_MARKER, WHITEOUT_PREFIX, type TarWriteEntry, type TarWriter } from '../../../image/tar/index.ts';
+import { OPAQUE_MARKER, type TarWriteEntry, type TarWriter, WHITEOUT_PREFIX, XattrReader } from '../../../image/index.ts';
 import type { InRootFs, InRootNode } from './inroot.ts';
 
 const OVERLAY_XATTR = 'trusted.overlay.';

@@ -28,9 +28,10 @@
  */
 import { endianness } from 'node:os';
 import type { DeviceCgroupRule } from '../../spec/types.ts';
-import type { PlanRecord } from '../../plan/encode.ts';
-import { Plan } from '../../plan/encode.ts';
-import { HelperSession } from '../../helper.ts';
+import type { PlanRecord } from '../../../native/plan.ts';
+import { Plan } from '../../../native/plan.ts';
+import { runOneOffPlan } from '../../../native/helper.ts';
+import { explain } from '../../trace.ts';
 
 /** struct bpf_insn, one 8-byte eBPF instruction. */
 export interface BpfInsn {
@@ -269,16 +270,8 @@ export function oneOffPlan(records: PlanRecord[]): Plan {
 }
 
 /** Runs a one-off plan through berth-init and waits for its "done"; a failed record throws. */
-export async function runOneOffPlan(plan: Plan, what: string): Promise<void> {
-  const session = new HelperSession({ preserveFds: 0, what });
-  session.sendPlan(plan);
-  const m = await session.next(what);
-  if (m.kind !== 'done') throw new Error(`${what}: expected "done" from berth-init, got "${m.kind}"`);
-  const exit = await session.wait();
-  if (exit.code !== 0) throw new Error(`${what}: berth-init exited with ${exit.signal ?? exit.code} after "done"`);
-}
 
 /** Attaches the program for `rules` to the v2 cgroup `dir` now (update of a running container). */
 export async function applyDevices(dir: string, rules: DeviceCgroupRule[], what: string): Promise<void> {
-  await runOneOffPlan(oneOffPlan(devicesRecords(dir, rules)), what);
+  await runOneOffPlan(oneOffPlan(devicesRecords(dir, rules)), what, explain);
 }

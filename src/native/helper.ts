@@ -4,25 +4,23 @@
  * `error OP ERRNO MESSAGE`.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
-import type { Plan } from './plan/encode.ts';
+import type { Plan } from './plan.ts';
 import { RuntimeError } from './errors.ts';
-import { explain } from './trace.ts';
+import { findNativeBinary, NativeBinaryMissing } from './binary.ts';
 
 function findHelper(): string {
-  const env = process.env.BERTH_INIT;
-  if (env) return env;
-  // bundled (CommonJS) or from source (ESM under tsx)
-  const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
-  // bundled: dist/berth-oci.js; from source: src/runtime/helper.ts
-  for (const c of [resolve(here, '../native/build/berth-init'), resolve(here, '../../native/build/berth-init')]) {
-    if (existsSync(c)) return c;
+  try {
+    return findNativeBinary('berth-init');
+  } catch (e) {
+    if (e instanceof NativeBinaryMissing) throw new RuntimeError(e.message);
+    throw e;
   }
-  throw new RuntimeError('berth-init (the native helper) is not built: run `npm install` (make -C native)');
 }
+
+/** How a plan record is named in an error; the runtime passes the trace's explanations. */
+export type ExplainStep = (op: string, args: string[]) => string;
+const plainStep: ExplainStep = (op, args) => [op, ...args].join(' ');
 
 /** A process that starts berth-init for us: `command args... /path/berth-init SYNCFD` */
 export interface SpawnVia {
@@ -45,6 +43,7 @@ export class HelperSession {
   private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private plan?: Plan;
+  private readonly explain: ExplainStep;
 
   /**
    * Starts the helper; it waits for its plan, which `sendPlan` gives it (so both can be prepared at once).
@@ -53,7 +52,8 @@ export class HelperSession {
    * berth-init with the same fds, so the session talks to berth-init as usual. With `pipes` the
    * caller reads the process's output from `child.stdout` and `child.stderr`.
    */
-  constructor(opts: { preserveFds: number; what: string; spawnVia?: SpawnVia; pipes?: boolean }) {
+  constructor(opts: { preserveFds: number; what: string; spawnVia?: SpawnVia; pipes?: boolean; explain?: ExplainStep }) {
+    this.explain = opts.explain ?? plainStep;
     const syncIndex = 3 + opts.preserveFds;
     const via = opts.spawnVia;
     // pipes: the process's stdout and stderr are child.stdout/child.stderr (a daemon's own exec), stdin /dev/null
@@ -141,7 +141,7 @@ export class HelperSession {
       // a plan record failed: say which step, with its values, in the trace's words
       const [index, , strerror] = m.fields;
       const rec = this.plan?.records[Number(index)];
-      const step = rec ? `${rec.op}: ${explain(rec.op, rec.args)}` : `step ${index}`;
+      const step = rec ? `${rec.op}: ${this.explain(rec.op, rec.args.map(String))}` : `step ${index}`;
       throw new RuntimeError(`${what}: ${step}: ${strerror}`);
     }
     if (m.kind === 'error') {
@@ -171,4 +171,14 @@ export class HelperSession {
   wait(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     return this.exitInfo ? Promise.resolve(this.exitInfo) : this.exited;
   }
+}
+
+/** Runs a one-off plan (records ending in `done`: no clone, no exec) through berth-init. */
+export async function runOneOffPlan(plan: Plan, what: string, explain?: ExplainStep): Promise<void> {
+  const session = new HelperSession({ preserveFds: 0, what, ...(explain && { explain }) });
+  session.sendPlan(plan);
+  const m = await session.next(what);
+  if (m.kind !== 'done') throw new RuntimeError(`${what}: expected "done" from berth-init, got "${m.kind}"`);
+  const exit = await session.wait();
+  if (exit.code !== 0) throw new RuntimeError(`${what}: berth-init exited with ${exit.signal ?? exit.code} after "done"`);
 }
