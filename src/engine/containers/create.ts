@@ -13,7 +13,6 @@ import { containerMountPoints } from '../spec/mounts.ts';
 import type { ImageRunConfig } from '../spec/docker-types.ts';
 import { ramInBytes } from '../spec/units.ts';
 import { EngineError, InvalidParameterError, SystemError } from '../errors.ts';
-import { BUILTIN_RUNTIME } from '../runtimes.ts';
 import type { ContainerContext } from './context.ts';
 import { recordMounts, volumesFrom } from './mounts.ts';
 import { normalizeName } from './store.ts';
@@ -82,6 +81,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   if (restart?.Name !== 'on-failure' && (restart?.MaximumRetryCount ?? 0) > 0) {
     throw new InvalidParameterError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   }
+  const runtime = ctx.runtimes.resolve(req.hostConfig.Runtime);
   const clock = new PhaseClock();
   const image = await ctx.images.inspect(user.Image);
   clock.mark('image');
@@ -99,11 +99,12 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
       Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0,
       ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME,
     },
-    restartCount: 0, logPath: '', runtime: BUILTIN_RUNTIME, creating: true, driver: 'overlay2',
+    restartCount: 0, logPath: '', runtime, creating: true, driver: 'overlay2',
   };
   rec.logPath = ctx.monitorOptions(id, false, false, false, log).logPath;
   const hostConfig: HostConfig = { ...req.hostConfig };
   if (!hostConfig.NetworkMode) hostConfig.NetworkMode = 'none';
+  hostConfig.Runtime = runtime;
   if (!hostConfig.LogConfig?.Type) hostConfig.LogConfig = { Type: 'json-file', Config: hostConfig.LogConfig?.Config ?? {} };
   if (!hostConfig.RestartPolicy) hostConfig.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
   try {
