@@ -209,8 +209,10 @@ export function runtimeMessage(text: string): string {
 
 function executable(path: string): boolean {
   try {
+    // root passes access(X_OK) for a file with no execute bit at all: the mode says
     accessSync(path, fsc.X_OK);
-    return statSync(path).isFile();
+    const st = statSync(path);
+    return st.isFile() && (st.mode & 0o111) !== 0;
   } catch {
     return false;
   }
