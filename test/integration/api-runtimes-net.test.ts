@@ -6,9 +6,9 @@
 // behind: no container, mount, cgroup, process, runtime state, nor the hugetlb hierarchy crun needs.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { hostname as osHostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -251,5 +251,88 @@ describe('berthd: runtimes, network modes, attach detach keys, exec events', { t
     } finally {
       await hugetlbUnmount();
     }
+  });
+
+  it('--network none (the default until bridge lands): loopback only, up; inspect shows docker\'s none network; docker port is empty', async () => {
+    for (const args of [['--network', 'none'], []]) {
+      const r = await docker(['run', '--rm', ...args, IMG, 'sh', '-c', 'cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " "; ip -o link show lo']);
+      assert.equal(r.code, 0, show(r));
+      const [ifs, lo] = r.stdout.split('\n');
+      assert.equal(ifs, 'lo', `only loopback: ${r.stdout}`);
+      assert.match(lo!, /<LOOPBACK,UP,LOWER_UP>/);
+    }
+    const id = await runDetached(['--name', 'h9s-none', '-p', '8080:80', IMG, 'sleep', '1000']);
+    const nets = JSON.parse(await inspect(id, '{{json .NetworkSettings.Networks}}')) as Record<string, { NetworkID: string; EndpointID: string }>;
+    assert.deepEqual(Object.keys(nets), ['none']);
+    assert.match(nets.none!.NetworkID, /^[0-9a-f]{64}$/);
+    assert.equal(await inspect(id, '{{json .NetworkSettings.Ports}}'), '{}');
+    const port = await docker(['port', id]);
+    assert.equal(port.code, 0, show(port));
+    assert.equal(port.stdout, '', 'no port is published without a bridge');
+    assert.match((await dockerOk(['ps', '--format', '{{.Networks}}', '--filter', `id=${id}`])).trim(), /^none$/);
+    await dockerOk(['rm', '-f', id]);
+  });
+
+  it('--network host: the host\'s interfaces and hostname; -p is discarded with docker\'s warning', async () => {
+    const hostIfs = readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean).sort();
+    const r = await docker(['run', '--rm', '--network', 'host', '-p', '9999:9999', IMG, 'sh', '-c', 'cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d " "; echo "host=$(hostname)"']);
+    assert.equal(r.code, 0, show(r));
+    const lines = r.stdout.trim().split('\n');
+    const hn = lines.pop()!;
+    assert.deepEqual(lines.sort(), hostIfs);
+    assert.equal(hn, `host=${osHostname()}`);
+    assert.match(r.stderr, /WARNING: Published ports are discarded when using host network mode/);
+    const id = await runDetached(['--network', 'host', IMG, 'sleep', '1000']);
+    assert.deepEqual(Object.keys(JSON.parse(await inspect(id, '{{json .NetworkSettings.Networks}}')) as object), ['host']);
+    assert.equal(await inspect(id, '{{.HostConfig.NetworkMode}}'), 'host');
+    await dockerOk(['rm', '-f', id]);
+  });
+
+  it('--network container:NAME shares NAME\'s namespace (a port listened to in one is reached on 127.0.0.1 from the other); NAME must be running', async () => {
+    const a = await runDetached(['--name', 'h9s-neta', IMG, 'sh', '-c', 'while :; do echo from-a | nc -l -p 7777; done']);
+    const aNet = (await runCommand('readlink', [`/proc/${await inspect(a, '{{.State.Pid}}')}/ns/net`])).stdout.trim();
+    const b = await runDetached(['--name', 'h9s-netb', '--network', 'container:h9s-neta', IMG, 'sleep', '1000']);
+    assert.equal((await runCommand('readlink', [`/proc/${await inspect(b, '{{.State.Pid}}')}/ns/net`])).stdout.trim(), aNet, 'one network namespace');
+    await waitFor('the listener in a, reached from b', async () => (await docker(['exec', b, 'nc', '127.0.0.1', '7777'])).stdout === 'from-a\n', 10_000);
+    assert.deepEqual(JSON.parse(await inspect(b, '{{json .NetworkSettings.Networks}}')), {});
+    assert.equal(await inspect(b, '{{.Config.Hostname}}'), a.slice(0, 12), 'the hostname of the container whose network it shares');
+    // a one-off run in it too
+    const r = await docker(['run', '--rm', '--network', 'container:h9s-neta', IMG, 'nc', '127.0.0.1', '7777']);
+    assert.equal(r.stdout, 'from-a\n', show(r));
+    // docker's refusals
+    const h = await docker(['run', '--rm', '--network', 'container:h9s-neta', '-h', 'x', IMG, 'true']);
+    assert.equal(h.code, 125, show(h));
+    assert.match(h.stderr, /conflicting options: hostname and the network mode/);
+    const none = await docker(['run', '--rm', '--network', 'container:h9s-nosuch', IMG, 'true']);
+    assert.equal(none.code, 125, show(none));
+    assert.match(none.stderr, /No such container: h9s-nosuch/);
+    await dockerOk(['stop', '-t', '0', 'h9s-netb']);
+    await dockerOk(['stop', '-t', '0', 'h9s-neta']);
+    const st = await docker(['start', 'h9s-netb']);
+    assert.equal(st.code, 1, show(st));
+    assert.ok(st.stderr.includes(`cannot join network of a non running container: ${a}`), show(st));
+    // once the other runs again, its new namespace is the one joined
+    await dockerOk(['start', 'h9s-neta']);
+    await dockerOk(['start', 'h9s-netb']);
+    const aNet2 = (await runCommand('readlink', [`/proc/${await inspect(a, '{{.State.Pid}}')}/ns/net`])).stdout.trim();
+    assert.equal((await runCommand('readlink', [`/proc/${await inspect(b, '{{.State.Pid}}')}/ns/net`])).stdout.trim(), aNet2);
+    await dockerOk(['rm', '-f', b, a]);
+  });
+
+  it('--pid host and --ipc host|container:NAME', async () => {
+    const self = (p: string): string => readlinkSync(`/proc/self/ns/${p}`);
+    const r = await docker(['run', '--rm', '--pid', 'host', '--ipc', 'host', IMG, 'sh', '-c', 'readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc']);
+    assert.equal(r.code, 0, show(r));
+    const [pidNs, ipcNs] = r.stdout.split('\n');
+    assert.equal(pidNs, self('pid'));
+    assert.equal(ipcNs, self('ipc'));
+    const a = await runDetached(['--name', 'h9s-ipca', IMG, 'sleep', '1000']);
+    const aIpc = (await runCommand('readlink', [`/proc/${await inspect(a, '{{.State.Pid}}')}/ns/ipc`])).stdout.trim();
+    const j = await docker(['run', '--rm', '--ipc', 'container:h9s-ipca', '--pid', 'container:h9s-ipca', IMG, 'sh', '-c', 'readlink /proc/self/ns/ipc; ps -o comm | grep -c sleep']);
+    assert.equal(j.code, 0, show(j));
+    const [ipc, sleeps] = j.stdout.split('\n');
+    assert.equal(ipc, aIpc);
+    assert.equal(sleeps, '1', 'the other container\'s processes are visible');
+    await dockerOk(['rm', '-f', a]);
   });
 });

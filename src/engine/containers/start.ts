@@ -12,6 +12,7 @@ import { ConflictError, SystemError } from '../errors.ts';
 import { OciCliRuntime, ensureRoot, runtimeMessage } from '../runtimes.ts';
 import type { ContainerContext } from './context.ts';
 import { logOptions } from './create.ts';
+import { writeJoins } from './netmodes.ts';
 import type { Loaded } from './store.ts';
 import { PhaseClock } from './timings.ts';
 import { nowRfc3339, type ContainerRecord } from './types.ts';
@@ -62,6 +63,8 @@ export async function startContainer(ctx: ContainerContext, l: Loaded): Promise<
   const clock = new PhaseClock();
   const c = rec.config;
   const opts = ctx.monitorOptions(id, !!c.Tty, !!c.OpenStdin, !!c.StdinOnce, logOptions(hostConfig));
+  // the namespaces of the containers it joins, as they are now (docker's errors when they are not running)
+  await writeJoins(ctx, l);
   await deleteRuntimeContainer(ctx, rec);
   await mkdir(ctx.runDir(id), { recursive: true, mode: 0o700 });
   await rm(opts.exitPath, { force: true });
