@@ -21,6 +21,7 @@ import { sleep, waitFor } from '../fixtures/wait.ts';
 
 const BERTHD = fileURLToPath(new URL('../../dist/berthd.js', import.meta.url));
 const DOCKER = '/usr/bin/docker'; // Debian's 20.10 client, not /usr/local/bin/docker
+const PYTHON = '/usr/bin/python3'; // Debian's, with python3-docker
 
 const reg = new LocalRegistry();
 let T = '';
@@ -334,5 +335,37 @@ describe('berthd: runtimes, network modes, attach detach keys, exec events', { t
     assert.equal(ipc, aIpc);
     assert.equal(sleeps, '1', 'the other container\'s processes are visible');
     await dockerOk(['rm', '-f', a]);
+  });
+
+  it('attach: the detach keys (ctrl-p,ctrl-q, or detachKeys) end the client\'s stream and leave the container running (SDK socket)', async () => {
+    const id = await runDetached(['-it', '--name', 'h9s-att', IMG, 'sh']);
+    for (const [keys, seq, marker] of [['', '\\x10\\x11', 'dflt'], ['ctrl-x,x', '\\x18x', 'custom']] as const) {
+      const r = await runCommand(PYTHON, ['-c', `
+import docker
+api = docker.from_env().api
+params = {'stdin': 1, 'stdout': 1, 'stream': 1${keys === '' ? '' : `, 'detachKeys': '${keys}'`}}
+s = api.attach_socket('h9s-att', params=params)._sock
+s.sendall(b'echo h9s-${marker} > /tmp/${marker}\\n')
+s.sendall(b'${seq}')
+s.settimeout(10)
+while s.recv(4096):
+    pass
+print(api.inspect_container('h9s-att')['State']['Running'])
+`], { env: env(), label: 'python3 docker SDK', timeoutMs: 30_000 });
+      assert.equal(r.code, 0, show(r) + daemonLog.slice(-3000));
+      assert.equal(r.stdout.trim(), 'True', 'the container runs on after the detach');
+      const got = await waitFor('the line the shell ran', async () => (await docker(['exec', id, 'cat', `/tmp/${marker}`])).stdout || false, 5000);
+      assert.equal(got, `h9s-${marker}\n`);
+    }
+    const bad = await runCommand(PYTHON, ['-c', `
+import docker
+try:
+    docker.from_env().api.attach_socket('h9s-att', params={'stdin': 1, 'stream': 1, 'detachKeys': 'ctrl-1'})
+except docker.errors.APIError as e:
+    print(e.response.status_code, e.explanation)
+`], { env: env(), label: 'python3 docker SDK', timeoutMs: 30_000 });
+    assert.match(bad.stdout, /^400 .*ctrl-1/, show(bad));
+    assert.equal(await inspect(id, '{{.State.Running}}'), 'true');
+    await dockerOk(['rm', '-f', id]);
   });
 });
