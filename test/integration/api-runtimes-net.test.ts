@@ -368,4 +368,28 @@ except docker.errors.APIError as e:
     assert.equal(await inspect(id, '{{.State.Running}}'), 'true');
     await dockerOk(['rm', '-f', id]);
   });
+
+  it('exec emits docker\'s events: exec_create and exec_start naming the command, exec_die with the exit code', async () => {
+    const id = await runDetached(['--name', 'h9s-ev', IMG, 'sleep', '1000']);
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const ex = await docker(['exec', id, 'sh', '-c', 'exit 3']);
+    assert.equal(ex.code, 3, show(ex));
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const out = await dockerOk(['events', '--since', String(since), '--until', String(until), '--filter', `container=${id}`, '--filter', 'event=exec_create',
+      '--filter', 'event=exec_start', '--filter', 'event=exec_die', '--format', '{{.Type}} {{.Action}} {{json .Actor.Attributes}}']);
+    const lines = out.trim().split('\n').map((l) => {
+      const sp = l.indexOf(' {');
+      return { head: l.slice(0, sp), attrs: JSON.parse(l.slice(sp + 1)) as Record<string, string> };
+    });
+    assert.deepEqual(lines.map((l) => l.head), ['container exec_create: sh -c exit 3', 'container exec_start: sh -c exit 3', 'container exec_die'], out);
+    const execId = lines[0]!.attrs.execID!;
+    assert.match(execId, /^[0-9a-f]{64}$/);
+    for (const l of lines) {
+      assert.equal(l.attrs.execID, execId);
+      assert.equal(l.attrs.name, 'h9s-ev');
+      assert.equal(l.attrs.image, IMG);
+    }
+    assert.equal(lines[2]!.attrs.exitCode, '3');
+    await dockerOk(['rm', '-f', id]);
+  });
 });

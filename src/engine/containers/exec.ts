@@ -88,6 +88,8 @@ export class Execs {
       containerId: l.rec.id, tty, openStdin: req.AttachStdin === true, openStdout: req.AttachStdout === true, openStderr: req.AttachStderr === true,
       detachKeys: req.DetachKeys ?? '', env, cmd: [...cmd], privileged: req.Privileged === true, user: req.User ?? '', workingDir: wd,
     });
+    // docker names the command in the action (`exec_create: sh -c ...`), the exec's ID in the attributes
+    this.ctx.emit(l, `exec_create: ${x.cmd.join(' ')}`, { execID: x.id });
     return { Id: x.id };
   }
 
@@ -153,6 +155,7 @@ export class Execs {
       started.session.detach();
       x.pid = started.pid;
       x.running = true;
+      this.ctx.emit(l, `exec_start: ${x.cmd.join(' ')}`, { execID: x.id });
     } catch (e) {
       session?.detach();
       x.monitor?.close();
@@ -171,6 +174,7 @@ export class Execs {
       },
     ).then(async (code) => {
       x.exitCode = code;
+      this.ctx.emit(l, 'exec_die', { execID: x.id, exitCode: String(code) });
       x.running = false;
       x.monitor = undefined;
       monitor.close();
