@@ -74,9 +74,6 @@ async function main(argv: string[]): Promise<number> {
   const cfg = await loadDaemonConfig(flags, configFile, given('config-file'));
   const log = streamLogger(cfg.logLevel);
   const defaultRuntime = cfg.defaultRuntime ?? BUILTIN_RUNTIME;
-  if (defaultRuntime !== BUILTIN_RUNTIME && !(defaultRuntime in cfg.runtimes)) {
-    throw new DaemonConfigError(`default runtime ${JSON.stringify(defaultRuntime)}: not ${BUILTIN_RUNTIME} nor one of "runtimes" in ${configFile}`);
-  }
 
   await mkdir(cfg.execRoot, { recursive: true, mode: 0o700 });
   await mkdir(cfg.dataRoot, { recursive: true, mode: 0o711 });

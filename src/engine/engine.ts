@@ -17,10 +17,8 @@ import { silentLogger, type Logger } from './log.ts';
 import { hostFacts, type HostFacts } from './system.ts';
 import { VolumeService } from './volumes/index.ts';
 
-export interface RuntimeConfig {
-  path: string;
-  runtimeArgs?: string[];
-}
+import type { RuntimeConfig } from './runtimes.ts';
+export type { RuntimeConfig };
 
 export interface EngineConfig {
   /** images, containers, volumes (default /var/lib/berth) */
@@ -74,7 +72,7 @@ export class Engine {
     const engine = new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date());
     engine.volumes = await VolumeService.open(config.dataRoot, { log, onEvent: (action, name, attrs) => engine.events.log('volume', action, name, attrs) });
     images.events = engine.events;
-    engine.containers = containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, volumes: engine.volumes, log, events: engine.events });
+    engine.containers = containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, volumes: engine.volumes, log, events: engine.events, runtimes: config.runtimes, defaultRuntime: config.defaultRuntime });
     return engine;
   }
 

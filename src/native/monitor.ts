@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { findNativeBinary } from './binary.ts';
 
 export interface MonitorOptions {
@@ -73,9 +73,33 @@ export function monitorCommand(opts: MonitorOptions): { command: string; args: s
  * then exit.json is there).
  */
 export async function spawnMonitor(opts: Omit<MonitorOptions, 'preserveFds'>, command: string[]): Promise<number> {
+  return (await startMonitor(opts, command, false)).pid;
+}
+
+/** The file (in the monitor's directory) where a gated command's exit status is written. */
+export const GATED_STATUS_FILE = 'command.status';
+
+/**
+ * As spawnMonitor, for a command that starts a process and exits (a runtime's `exec --detach`),
+ * run by a shell on the monitor's sync fd: it waits for `go()` (the caller connects to the
+ * sockets first, so no output is missed), writes the command's exit status to GATED_STATUS_FILE,
+ * and stays the monitor's child until `release()`: a monitor whose children have all exited
+ * before it was told the process's pid would take the last one reaped for it and end.
+ * `cancel()` makes the shell exit 125 without running the command.
+ */
+export async function spawnMonitorGated(opts: Omit<MonitorOptions, 'preserveFds'>, command: string[]): Promise<{ pid: number; go(): void; release(): void; cancel(): void }> {
+  return startMonitor(opts, command, true);
+}
+
+async function startMonitor(opts: Omit<MonitorOptions, 'preserveFds'>, command: string[], gated: boolean): Promise<{ pid: number; go(): void; release(): void; cancel(): void }> {
   const { command: bin, args } = monitorCommand(opts);
-  args.splice(args.indexOf('--sync-fd'), 2);
-  const child = spawn(bin, [...args, ...command], { stdio: ['ignore', 'ignore', 'pipe'], detached: true, argv0: 'berth-monitor' });
+  const gate = `read -r _ <&3 || exit 125; "$0" "$@" 3<&-; echo $? > ${GATED_STATUS_FILE}.tmp && mv ${GATED_STATUS_FILE}.tmp ${GATED_STATUS_FILE}; read -r _ <&3; exit 0`;
+  const cmd = gated ? ['/bin/sh', '-c', gate, ...command] : command;
+  if (!gated) args.splice(args.indexOf('--sync-fd'), 2);
+  const stdio: ('ignore' | 'pipe')[] = ['ignore', 'ignore', 'pipe', ...(gated ? ['pipe' as const] : [])];
+  const child = spawn(bin, [...args, ...cmd], { stdio, detached: true, argv0: 'berth-monitor' });
+  const sync = gated ? (child.stdio[3] as Writable) : undefined;
+  sync?.on('error', () => {});
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   await new Promise<void>((resolve, reject) => {
@@ -85,6 +109,7 @@ export async function spawnMonitor(opts: Omit<MonitorOptions, 'preserveFds'>, co
   // the sockets are made before the command runs; a monitor that exits before making them failed
   for (let delay = 1; !existsSync(opts.ctlSocket) && !existsSync(opts.exitPath); delay = Math.min(delay * 2, 20)) {
     if (child.exitCode !== null || child.signalCode !== null) {
+      sync?.destroy();
       throw new MonitorError(stderr.trim() || `berth-monitor exited (${child.exitCode ?? child.signalCode}) before listening`);
     }
     await new Promise((r) => setTimeout(r, delay));
@@ -92,7 +117,12 @@ export async function spawnMonitor(opts: Omit<MonitorOptions, 'preserveFds'>, co
   // from now on its stderr is nobody's: a closed pipe, which it ignores (SIGPIPE is ignored)
   child.stderr!.destroy();
   child.unref();
-  return child.pid!;
+  return {
+    pid: child.pid!,
+    go: () => sync?.write('go\n'),
+    release: () => sync?.end(),
+    cancel: () => sync?.destroy(),
+  };
 }
 
 /** exit.json, or undefined while there is none. */

@@ -5,6 +5,7 @@
  */
 import type { Engine } from '../../engine/engine.ts';
 import { InvalidParameterError } from '../../engine/errors.ts';
+import { parseDetachKeys } from '../../engine/containers/detach-keys.ts';
 import { parseSignal } from '../../engine/containers/kill.ts';
 import { parseLogTime, parseTail } from '../../engine/containers/logs.ts';
 import type { DockerConfig, HostConfig } from '../../engine/containers/types.ts';
@@ -40,7 +41,9 @@ function createBody(body: Record<string, unknown>): { config: DockerConfig; host
 async function attachHijack(c: HijackContext, engine: Engine): Promise<void> {
   const { id, tty } = engine.containers.attachable(c.params.id!);
   const q = c.query;
-  const o = { stdin: queryBool(q, 'stdin'), stdout: queryBool(q, 'stdout'), stderr: queryBool(q, 'stderr') };
+  const detachKeys = q.get('detachKeys') ?? '';
+  parseDetachKeys(detachKeys); // a bad notation is a 400 before the connection is taken over
+  const o = { stdin: queryBool(q, 'stdin'), stdout: queryBool(q, 'stdout'), stderr: queryBool(q, 'stderr'), detachKeys };
   const sock = hijack(c.socket, c.head, tty ? RAW_STREAM : MULTIPLEXED_STREAM);
   const frame = (stream: 1 | 2, d: Buffer): Buffer => (tty ? d : stdFrame(stream, d));
   if (queryBool(q, 'logs')) {

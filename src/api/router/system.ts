@@ -4,7 +4,7 @@
  */
 import { readdir } from 'node:fs/promises';
 
-import { BUILTIN_RUNTIME, type Engine } from '../../engine/engine.ts';
+import type { Engine } from '../../engine/engine.ts';
 import { InvalidParameterError } from '../../engine/errors.ts';
 import { goArch } from '../../engine/system.ts';
 import { BERTH_VERSION, BUILD_TIME, GIT_COMMIT } from '../../engine/version.ts';
@@ -66,8 +66,7 @@ export async function infoOf(engine: Engine): Promise<SystemInfo> {
   const h = engine.host;
   const cfg = engine.config;
   const has = (c: string): boolean => h.controllers.has(c);
-  const runtimes: Record<string, { path: string; runtimeArgs?: string[] }> = { [BUILTIN_RUNTIME]: { path: BUILTIN_RUNTIME } };
-  for (const [name, r] of Object.entries(cfg.runtimes)) runtimes[name] = { path: r.path, ...(r.runtimeArgs && { runtimeArgs: r.runtimeArgs }) };
+  const runtimes = engine.containers.ctx.runtimes.list();
   const indexConfigs: SystemInfo['RegistryConfig']['IndexConfigs'] = {
     'docker.io': { Name: 'docker.io', Mirrors: [], Secure: true, Official: true },
   };

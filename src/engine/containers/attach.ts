@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { AttachClient } from '../../native/monitor.ts';
 import { ConflictError } from '../errors.ts';
 import type { ContainerContext } from './context.ts';
+import { DetachScanner, parseDetachKeys } from './detach-keys.ts';
 import type { Loaded } from './store.ts';
 import { isRunningStatus } from './types.ts';
 
@@ -19,6 +20,8 @@ export interface AttachOptions {
   stderr: boolean;
   /** frames a chunk of `stream` for the client (stdcopy, or as-is for a TTY) */
   frame: (stream: 1 | 2, data: Buffer) => Buffer;
+  /** docker's notation (`ctrl-p,ctrl-q`, the default when empty); a TTY's only, as dockerd */
+  detachKeys?: string;
 }
 
 /** Whether attaching is possible now or at start; docker's 409 for a stopped container. */
@@ -41,8 +44,23 @@ export async function attachContainer(ctx: ContainerContext, l: Loaded, client: 
     if (o.stderr) a.stderr.on('data', (d: Buffer) => client.writable && client.write(o.frame(2, d)));
     else a.stderr.resume();
     if (o.stdin) {
-      client.on('data', (d: Buffer) => a.write(d));
-      client.on('end', () => a.end());
+      const scanner = tty ? new DetachScanner(parseDetachKeys(o.detachKeys ?? '')) : undefined;
+      let detached = false;
+      client.on('data', (d: Buffer) => {
+        if (detached) return;
+        if (!scanner) return a.write(d);
+        const { pass, detach } = scanner.feed(d);
+        if (pass.length > 0) a.write(pass);
+        if (detach) {
+          // the client goes, the container stays (a terminal's stdin is never closed by a client's end)
+          detached = true;
+          a.close();
+          client.end();
+        }
+      });
+      client.on('end', () => {
+        if (!detached) a.end();
+      });
       client.resume();
     }
     client.once('close', () => a.close());

@@ -94,12 +94,12 @@ export async function commitContainer(ctx: ContainerContext, l: Loaded, req: Com
   const layerType = docker ? MEDIA_TYPE_DOCKER_LAYER : MEDIA_TYPE_OCI_LAYER_GZIP;
 
   const freeze = req.pause && rec.state.Status === 'running';
-  if (freeze) await ctx.runtime.pause(rec.id);
+  if (freeze) await ctx.runtimeOf(rec).pause(rec.id);
   let layer: { digest: Digest; size: number; diffId: Digest } | undefined;
   try {
     layer = await writeLayer(ctx, layers.upper, layers.mountPoints);
   } finally {
-    if (freeze) await ctx.runtime.resume(rec.id).catch((e: Error) => ctx.log.error(`commit: unpausing ${rec.id}: ${e.message}`));
+    if (freeze) await ctx.runtimeOf(rec).resume(rec.id).catch((e: Error) => ctx.log.error(`commit: unpausing ${rec.id}: ${e.message}`));
   }
 
   const created = new Date().toISOString();

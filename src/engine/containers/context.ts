@@ -11,6 +11,7 @@ import { Runtime } from '../../runtime/container.ts';
 import type { EventBus } from '../events.ts';
 import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
+import { BuiltinRuntime, RuntimeRegistry, type EngineRuntime, type RuntimeConfig } from '../runtimes.ts';
 import type { VolumeService } from '../volumes/index.ts';
 import type { ContainerStore, Loaded } from './store.ts';
 
@@ -19,7 +20,10 @@ export interface ExitWaiter {
 }
 
 export class ContainerContext {
+  /** berth-oci, in-process (containers whose record says so) */
   readonly runtime: Runtime;
+  /** every runtime by name (docker info's Runtimes) */
+  readonly runtimes: RuntimeRegistry;
   /** the ctl connection of each running container's monitor */
   readonly monitors = new Map<string, MonitorClient>();
   /** attach clients of a created container, connected by start before the init execs */
@@ -42,8 +46,16 @@ export class ContainerContext {
     readonly events: EventBus,
     /** the volumes containers take references on (create) and drop (rm) */
     readonly volumes: VolumeService,
+    runtimes: Record<string, RuntimeConfig> = {},
+    defaultRuntime = 'berth-oci',
   ) {
     this.runtime = new Runtime(join(execRoot, 'runtime'));
+    this.runtimes = new RuntimeRegistry(runtimes, defaultRuntime, execRoot, new BuiltinRuntime(this.runtime), (id) => this.bundleDir(id));
+  }
+
+  /** the runtime holding a container: berth-oci in-process, or a runc-compatible CLI */
+  runtimeOf(rec: { runtime: string }): EngineRuntime {
+    return this.runtimes.get(rec.runtime);
   }
 
   /** A container event with docker's attributes: the container's labels, its image and name, then `extra`. */

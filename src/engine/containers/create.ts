@@ -6,6 +6,7 @@
  */
 import { createBundle, removeBundle } from '../../image/index.ts';
 import { readFile, writeFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 
 import { buildSpec, mergeImageConfig } from '../spec/create.ts';
@@ -13,9 +14,9 @@ import { containerMountPoints } from '../spec/mounts.ts';
 import type { ImageRunConfig } from '../spec/docker-types.ts';
 import { ramInBytes } from '../spec/units.ts';
 import { EngineError, InvalidParameterError, SystemError } from '../errors.ts';
-import { BUILTIN_RUNTIME } from '../runtimes.ts';
 import type { ContainerContext } from './context.ts';
 import { recordMounts, volumesFrom } from './mounts.ts';
+import { checkModes, joinPlaceholders, networkTarget } from './netmodes.ts';
 import { normalizeName } from './store.ts';
 import { PhaseClock } from './timings.ts';
 import { ZERO_TIME, nowRfc3339, type ContainerRecord, type DockerConfig, type HostConfig } from './types.ts';
@@ -54,16 +55,23 @@ export function logOptions(hc: HostConfig): { maxSize?: number; maxFile?: number
   return out;
 }
 
-/** The files docker bind-mounts on /etc/hostname, /etc/hosts and /etc/resolv.conf (network none: loopback only). */
-async function writeEtcFiles(dir: string, hostname: string): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
+/**
+ * The files docker bind-mounts on /etc/hostname, /etc/hosts and /etc/resolv.conf: for a network
+ * of the container's own (none), loopback only; with the host's network, the host's own files;
+ * sharing another container's network, copies of that container's.
+ */
+async function writeEtcFiles(dir: string, hostname: string, mode: { host: boolean; from?: { hosts?: string; resolvConf?: string } }): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
   const files = { hostname: join(dir, 'hostname'), hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf') };
   await writeFile(files.hostname, `${hostname}\n`, { mode: 0o644 });
-  await writeFile(files.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`, { mode: 0o644 });
-  let resolv = '';
-  try {
-    // a stub resolver on the host's loopback is not reachable from the container's own network namespace
-    resolv = (await readFile('/etc/resolv.conf', 'utf8')).split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
-  } catch { /* no resolver configured on the host */ }
+  const read = (p: string | undefined): Promise<string | undefined> => (p ? readFile(p, 'utf8').catch(() => undefined) : Promise.resolve(undefined));
+  const hosts = mode.host ? await read('/etc/hosts') : await read(mode.from?.hosts);
+  await writeFile(files.hosts, hosts ?? `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`, { mode: 0o644 });
+  let resolv = mode.from ? (await read(mode.from.resolvConf)) : undefined;
+  if (resolv === undefined) {
+    resolv = (await read('/etc/resolv.conf')) ?? '';
+    // a stub resolver on the host's loopback is not reachable from a network namespace of the container's own
+    if (!mode.host) resolv = resolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
+  }
   await writeFile(files.resolvConf, resolv, { mode: 0o644 });
   return files;
 }
@@ -82,6 +90,11 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   if (restart?.Name !== 'on-failure' && (restart?.MaximumRetryCount ?? 0) > 0) {
     throw new InvalidParameterError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   }
+  const runtime = ctx.runtimes.resolve(req.hostConfig.Runtime);
+  const warnings = checkModes(ctx, user, req.hostConfig);
+  // sharing another container's network is sharing its name too (docker refuses -h with it)
+  const netTarget = networkTarget(ctx, req.hostConfig);
+  const userConfig = netTarget ? { ...user, Hostname: netTarget.rec.config.Hostname ?? '' } : user;
   const clock = new PhaseClock();
   const image = await ctx.images.inspect(user.Image);
   clock.mark('image');
@@ -99,16 +112,20 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
       Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0,
       ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME,
     },
-    restartCount: 0, logPath: '', runtime: BUILTIN_RUNTIME, creating: true, driver: 'overlay2',
+    restartCount: 0, logPath: '', runtime, creating: true, driver: 'overlay2',
   };
   rec.logPath = ctx.monitorOptions(id, false, false, false, log).logPath;
   const hostConfig: HostConfig = { ...req.hostConfig };
   if (!hostConfig.NetworkMode) hostConfig.NetworkMode = 'none';
+  hostConfig.Runtime = runtime;
   if (!hostConfig.LogConfig?.Type) hostConfig.LogConfig = { Type: 'json-file', Config: hostConfig.LogConfig?.Config ?? {} };
   if (!hostConfig.RestartPolicy) hostConfig.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
   try {
     await ctx.store.add({ rec, hostConfig });
-    const etcFiles = await writeEtcFiles(ctx.store.dir(id), merged.Hostname || id.slice(0, 12));
+    const hostNet = hostConfig.NetworkMode === 'host';
+    const etcFiles = await writeEtcFiles(ctx.store.dir(id), userConfig.Hostname || (hostNet ? osHostname() : id.slice(0, 12)), {
+      host: hostNet, ...(netTarget && { from: { ...(netTarget.rec.hostsPath && { hosts: netTarget.rec.hostsPath }), ...(netTarget.rec.resolvConfPath && { resolvConf: netTarget.rec.resolvConfPath }) } }),
+    });
     clock.mark('directory');
     await createBundle(ctx.stores, image.Id, ctx.bundleDir(id), {
       pull: false,
@@ -119,7 +136,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
         const mountPoints = containerMountPoints(hostConfig, Object.keys(mergeImageConfig(user, imageRun).Volumes ?? {}), inherited);
         const prep = await ctx.volumes.prepareMounts(id, mountPoints, rootfs);
         const built = await buildSpec({
-          id, image: imageRun, config: user, hostConfig, rootfs, etcFiles, cgroupsPath: `/berth/${id}`, mountPoints, volumes: prep.paths,
+          id, image: imageRun, config: userConfig, hostConfig, joinNamespaces: joinPlaceholders(hostConfig), rootfs, etcFiles, cgroupsPath: `/berth/${id}`, mountPoints, volumes: prep.paths,
         });
         Object.assign(rec, { config: built.config, path: built.path, args: built.args, stopSignal: built.stopSignal, mounts: recordMounts(mountPoints, prep) });
         return built.spec;
@@ -139,7 +156,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
     if ((e as Error).cause instanceof EngineError) throw (e as Error).cause;
     throw new SystemError(`create: ${(e as Error).message}`, { cause: e });
   }
-  return { Id: id, Warnings: [] };
+  return { Id: id, Warnings: warnings };
 }
 
 const LEFT = ['admiring', 'brave', 'clever', 'eager', 'focused', 'gallant', 'happy', 'jolly', 'keen', 'lucid', 'nifty', 'quirky', 'serene', 'trusting', 'vibrant', 'zealous'];

@@ -12,19 +12,24 @@
  * sees SIGHUP, a stdin pipe its EOF).
  */
 import { isAbsolute, join } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 
-import { AttachClient, MonitorClient, monitorCommand, type MonitorOptions } from '../../native/monitor.ts';
+import { AttachClient, MonitorClient, monitorCommand, spawnMonitorGated, GATED_STATUS_FILE, type MonitorOptions } from '../../native/monitor.ts';
 import type { Process } from '../../runtime/spec/types.ts';
 import { ConflictError, InvalidParameterError, SystemError } from '../errors.ts';
+import { OciCliRuntime, runtimeMessage } from '../runtimes.ts';
 import { DEFAULT_PATH_ENV } from '../spec/defaults.ts';
 import { replaceOrAppend } from '../spec/create.ts';
 import { availableCapabilities } from '../spec/security.ts';
 import { resolveUser } from '../spec/user.ts';
 import type { ContainerContext } from './context.ts';
 import { ExecRegistry, inspectExec, type ExecInstance } from './exec-registry.ts';
+import { DetachScanner, parseDetachKeys } from './detach-keys.ts';
 import type { Loaded } from './store.ts';
+
+export { parseDetachKeys };
 
 /** docker's ExecConfig (the body of `POST /containers/{id}/exec`) */
 export interface ExecCreateRequest {
@@ -58,52 +63,6 @@ function checkActive(l: Loaded): void {
   if (s !== 'running') throw new ConflictError(`Container ${rec.id} is not running`);
 }
 
-/**
- * docker's term.ToBytes: `ctrl-p,ctrl-q` → [0x10, 0x11]; a key is `ctrl-<a-z@[\]^_>` or one
- * character. Empty is docker's default.
- */
-export function parseDetachKeys(keys: string): Buffer {
-  if (keys === '') return Buffer.from([0x10, 0x11]);
-  const out: number[] = [];
-  for (const k of keys.split(',')) {
-    const low = k.toLowerCase();
-    if (low.startsWith('ctrl-') && low.length === 6) {
-      const c = low.charCodeAt(5);
-      if (c >= 0x61 && c <= 0x7a) out.push(c - 0x60);
-      else if ('@[\\]^_'.includes(low[5]!)) out.push(c === 0x40 ? 0 : c - 0x40);
-      else throw new InvalidParameterError(`DetachKeys: invalid key ${JSON.stringify(k)}: want ctrl-[a-z@[\\]^_] or one character`);
-    } else if (k.length === 1) out.push(k.charCodeAt(0));
-    else throw new InvalidParameterError(`DetachKeys: invalid key ${JSON.stringify(k)}: want ctrl-[a-z@[\\]^_] or one character`);
-  }
-  return Buffer.from(out);
-}
-
-/**
- * Watches typed bytes for the detach sequence (docker's escape proxy): the bytes of a partial
- * match are held back, and given back if the sequence breaks.
- */
-class DetachScanner {
-  #matched = 0;
-  constructor(private readonly keys: Buffer) {}
-
-  /** the bytes to pass on, and whether the sequence completed (what follows it is dropped) */
-  feed(d: Buffer): { pass: Buffer; detach: boolean } {
-    const out: number[] = [];
-    for (const b of d) {
-      if (b === this.keys[this.#matched]) {
-        this.#matched++;
-        if (this.#matched === this.keys.length) return { pass: Buffer.from(out), detach: true };
-        continue;
-      }
-      for (let i = 0; i < this.#matched; i++) out.push(this.keys[i]!);
-      this.#matched = 0;
-      if (b === this.keys[0]) this.#matched = 1;
-      else out.push(b);
-    }
-    return { pass: Buffer.from(out), detach: false };
-  }
-}
-
 export class Execs {
   readonly registry: ExecRegistry;
 
@@ -129,6 +88,8 @@ export class Execs {
       containerId: l.rec.id, tty, openStdin: req.AttachStdin === true, openStdout: req.AttachStdout === true, openStderr: req.AttachStderr === true,
       detachKeys: req.DetachKeys ?? '', env, cmd: [...cmd], privileged: req.Privileged === true, user: req.User ?? '', workingDir: wd,
     });
+    // docker names the command in the action (`exec_create: sh -c ...`), the exec's ID in the attributes
+    this.ctx.emit(l, `exec_create: ${x.cmd.join(' ')}`, { execID: x.id });
     return { Id: x.id };
   }
 
@@ -172,23 +133,29 @@ export class Execs {
         x.attached = true;
         client.socket.once('close', () => this.#clientGone(x));
       }
-      const started = await this.ctx.runtime.exec(l.rec.id, proc, {
-        detach: true, spawnVia: monitorCommand(opts), seccomp: !x.privileged,
-        ...(opts.consoleSocket && { consoleSocket: opts.consoleSocket }),
-        beforePlan: async (s) => {
-          const child = s.child;
-          const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
-          x.monitor = await connectWhenListening(() => MonitorClient.connect(opts.ctlSocket, opts.exitPath), (m) => m.connected, gone);
-          if (client) attach = await connectWhenListening(() => AttachClient.connect(opts.attachSocket, { tty: x.tty }), () => true, gone);
-          if (x.pendingSize) x.monitor.resize(x.pendingSize.rows, x.pendingSize.cols);
-          if (x.hungUp) x.monitor.hangup();
-        },
-      });
+      const connectClients = async (gone: () => boolean): Promise<void> => {
+        x.monitor = await connectWhenListening(() => MonitorClient.connect(opts.ctlSocket, opts.exitPath), (m) => m.connected, gone);
+        if (client) attach = await connectWhenListening(() => AttachClient.connect(opts.attachSocket, { tty: x.tty }), () => true, gone);
+        if (x.pendingSize) x.monitor.resize(x.pendingSize.rows, x.pendingSize.cols);
+        if (x.hungUp) x.monitor.hangup();
+      };
+      const rt = this.ctx.runtimeOf(l.rec);
+      const started = rt instanceof OciCliRuntime
+        ? await execViaCli(rt, l.rec.id, proc, opts, connectClients)
+        : await this.ctx.runtime.exec(l.rec.id, proc, {
+          detach: true, spawnVia: monitorCommand(opts), seccomp: !x.privileged,
+          ...(opts.consoleSocket && { consoleSocket: opts.consoleSocket }),
+          beforePlan: async (s) => {
+            const child = s.child;
+            await connectClients(() => child.exitCode !== null || child.signalCode !== null);
+          },
+        });
       session = started.session;
       x.monitor!.sendPid(started.pid);
       started.session.detach();
       x.pid = started.pid;
       x.running = true;
+      this.ctx.emit(l, `exec_start: ${x.cmd.join(' ')}`, { execID: x.id });
     } catch (e) {
       session?.detach();
       x.monitor?.close();
@@ -207,6 +174,7 @@ export class Execs {
       },
     ).then(async (code) => {
       x.exitCode = code;
+      this.ctx.emit(l, 'exec_die', { execID: x.id, exitCode: String(code) });
       x.running = false;
       x.monitor = undefined;
       monitor.close();
@@ -288,7 +256,7 @@ export class Execs {
 
   /** The process as dockerd builds it: the container's process, then the exec's args, env, user, cwd, tty, privileges. */
   async #process(l: Loaded, x: ExecInstance): Promise<Process> {
-    const base = this.ctx.runtime.record(l.rec.id).spec.process;
+    const base = (await this.ctx.runtimeOf(l.rec).spec(l.rec.id)).process;
     if (!base) throw new SystemError(`container ${l.rec.id} has no process in its config`);
     const proc: Process = {
       ...structuredClone(base),
@@ -304,6 +272,52 @@ export class Execs {
       proc.capabilities = { bounding: [...all], effective: [...all], permitted: [...all], inheritable: [...all] };
     }
     return proc;
+  }
+}
+
+/** How long a runc-compatible runtime's `exec --detach` may take to write its pid file. */
+const CLI_EXEC_MS = 60_000;
+
+/**
+ * An exec through a runc-compatible runtime, as create goes (start.ts): the monitor runs
+ * `RUNTIME exec --detach --pid-file P --process F ID`, held back until berthd is connected to its
+ * sockets; the process is reparented to the monitor when the runtime exits, and the pid file names it.
+ */
+async function execViaCli(rt: OciCliRuntime, id: string, proc: Process, opts: MonitorOptions, connect: (gone: () => boolean) => Promise<void>): Promise<{ pid: number; session: { detach(): void } }> {
+  const file = await rt.processFile(opts.dir, proc);
+  const pidFile = join(opts.dir, 'exec.pid');
+  const logFile = join(opts.dir, 'runtime.log');
+  const argv = rt.argv('--log', logFile, '--log-format', 'json', 'exec', '--detach', '--pid-file', pidFile, '--process', file,
+    ...(opts.consoleSocket ? ['--console-socket', opts.consoleSocket] : []), id);
+  const m = await spawnMonitorGated(opts, argv);
+  try {
+    await connect(() => existsSync(opts.exitPath));
+  } catch (e) {
+    m.cancel();
+    throw e;
+  }
+  m.go();
+  const statusFile = join(opts.dir, GATED_STATUS_FILE);
+  const deadline = Date.now() + CLI_EXEC_MS;
+  try {
+    for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+      const status = await readFile(statusFile, 'utf8').catch(() => '');
+      if (status !== '') {
+        const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+        if (status.trim() === '0' && pid > 0) return { pid, session: { detach: () => m.release() } };
+        const why = runtimeMessage(await readFile(logFile, 'utf8').catch(() => ''));
+        throw new SystemError(`${rt.name} exec: ${why || `it exited ${status.trim()} without saying why`}`);
+      }
+      if (existsSync(opts.exitPath)) throw new SystemError(`${rt.name} exec: the monitor ended before the runtime did`);
+      if (Date.now() > deadline) {
+        try { process.kill(m.pid, 'SIGKILL'); } catch { /* gone */ }
+        throw new SystemError(`${rt.name} exec: no exit status after ${CLI_EXEC_MS / 1000} s`);
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  } catch (e) {
+    m.release();
+    throw e;
   }
 }
 

@@ -18,9 +18,9 @@ export async function recordExit(ctx: ContainerContext, l: Loaded, ex: ExitRecor
   const id = rec.id;
   let oom = false;
   try {
-    oom = oomKillCount(ctx.runtime.record(id).cgroup) > 0;
+    oom = oomKillCount(await ctx.runtimeOf(rec).cgroup(id)) > 0;
   } catch { /* no runtime container left */ }
-  await deleteRuntimeContainer(ctx, id).catch((e: Error) => ctx.log.warn(`container ${id} exited; deleting its runtime container: ${e.message}`));
+  await deleteRuntimeContainer(ctx, rec).catch((e: Error) => ctx.log.warn(`container ${id} exited; deleting its runtime container: ${e.message}`));
   rec.state = {
     ...rec.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, OOMKilled: oom,
     ExitCode: ex?.exitCode ?? 255, FinishedAt: ex?.finishedAt ?? nowRfc3339(), Error: error,

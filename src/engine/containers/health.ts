@@ -7,7 +7,13 @@
  * period do not count while it is starting), the failing streak and the last 5 results; every
  * change of status is a `health_status: STATUS` event.
  */
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
 import type { Process } from '../../runtime/spec/types.ts';
+import { OciCliRuntime } from '../runtimes.ts';
 import type { HealthConfig } from '../spec/docker-types.ts';
 import type { ContainerContext } from './context.ts';
 import type { Loaded } from './store.ts';
@@ -36,35 +42,78 @@ export function probeArgs(h: HealthConfig | null | undefined): string[] | undefi
 async function probe(ctx: ContainerContext, l: Loaded, args: string[], timeoutMs: number): Promise<HealthResult> {
   const start = nowRfc3339();
   const id = l.rec.id;
-  const base = ctx.runtime.record(id).spec.process as Process;
-  const proc: Process = { ...base, terminal: false, args };
-  let exec;
+  let exec: Probe;
   try {
-    exec = await ctx.runtime.exec(id, proc, { pipes: true });
+    const base = (await ctx.runtimeOf(l.rec).spec(id)).process as Process;
+    exec = await startProbe(ctx, l, { ...base, terminal: false, args });
   } catch (e) {
     return { Start: start, End: nowRfc3339(), ExitCode: -1, Output: (e as Error).message };
   }
-  const { pid, session } = exec;
   let output = '';
   const take = (d: Buffer): void => {
     if (output.length < MAX_OUTPUT) output = (output + d.toString('utf8')).slice(0, MAX_OUTPUT);
   };
-  session.child.stdout?.on('data', take);
-  session.child.stderr?.on('data', take);
+  const { child } = exec;
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
-  const done = await Promise.race([session.wait(), timedOut]);
+  const done = await Promise.race([exec.wait(), timedOut]);
   clearTimeout(timer);
   if (done === 'timeout') {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch { /* exited just now */ }
-    await session.wait();
+    exec.kill();
+    await exec.wait();
     return { Start: start, End: nowRfc3339(), ExitCode: -1, Output: `Health check exceeded timeout (${timeoutMs / 1000}s)` };
   }
   // the pipes' last bytes arrive with their end
-  await Promise.all([session.child.stdout, session.child.stderr].map((s) => (s && !s.readableEnded ? new Promise((r) => s.once('close', r)) : undefined)));
+  await Promise.all([child.stdout, child.stderr].map((s) => (s && !s.readableEnded ? new Promise((r) => s.once('close', r)) : undefined)));
   return { Start: start, End: nowRfc3339(), ExitCode: done.code ?? (done.signal ? 128 : 255), Output: output };
+}
+
+interface Probe {
+  child: ChildProcess;
+  wait(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(): void;
+}
+
+/**
+ * The probe's process: berth-oci's exec with pipes, or a runc-compatible runtime's foreground
+ * `exec` (its pid file names the process to kill at the timeout: runc cannot pass SIGKILL on).
+ */
+async function startProbe(ctx: ContainerContext, l: Loaded, proc: Process): Promise<Probe> {
+  const id = l.rec.id;
+  const rt = ctx.runtimeOf(l.rec);
+  const killPid = (pid: number): void => {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* exited just now */ }
+  };
+  if (!(rt instanceof OciCliRuntime)) {
+    const { pid, session } = await ctx.runtime.exec(id, proc, { pipes: true });
+    return { child: session.child, wait: () => session.wait(), kill: () => killPid(pid) };
+  }
+  const dir = await mkdtemp(join(ctx.runDir(id), 'health-'));
+  const file = await rt.processFile(dir, proc);
+  const pidFile = join(dir, 'pid');
+  const { child } = rt.execPiped(id, file, pidFile);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('error', () => resolve({ code: 127, signal: null }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  }).finally(() => rm(dir, { recursive: true, force: true }).catch(() => undefined));
+  return {
+    child, wait: () => exited,
+    kill: () => {
+      const pid = Number(readFileOr(pidFile));
+      if (pid > 0) killPid(pid);
+      else child.kill('SIGKILL');
+    },
+  };
+}
+
+function readFileOr(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** The healthchecks of running containers: one timer each. */

@@ -16,6 +16,7 @@ import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
 import { archivePath, exportContainer, extractToDir, statPath, type ContainerPathStat, type ExtractOptions } from './archive.ts';
 import type { VolumeService } from '../volumes/index.ts';
+import { BUILTIN_RUNTIME, type RuntimeConfig } from '../runtimes.ts';
 import { attachContainer, checkAttachable, type AttachOptions } from './attach.ts';
 import { ContainerContext } from './context.ts';
 import { createContainer, type CreateRequest } from './create.ts';
@@ -54,9 +55,9 @@ export class Containers implements ContainerBackend {
     this.execs = new Execs(ctx);
   }
 
-  static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; volumes: VolumeService; log: Logger; events: EventBus }): Promise<Containers> {
+  static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; volumes: VolumeService; log: Logger; events: EventBus; runtimes?: Record<string, RuntimeConfig>; defaultRuntime?: string }): Promise<Containers> {
     const store = await ContainerStore.open(join(opts.dataRoot, 'containers'), (dir, why) => opts.log.warn(`container ${dir}: unreadable record, skipped: ${why}`));
-    const c = new Containers(new ContainerContext(store, opts.stores, opts.images, opts.dataRoot, opts.execRoot, opts.log, opts.events, opts.volumes));
+    const c = new Containers(new ContainerContext(store, opts.stores, opts.images, opts.dataRoot, opts.execRoot, opts.log, opts.events, opts.volumes, opts.runtimes ?? {}, opts.defaultRuntime ?? BUILTIN_RUNTIME));
     await c.#reconcile();
     // references of containers that are gone (a create killed before its record, a record removed by hand) would block rm and prune forever
     await opts.volumes.reconcile(store.all().map((l) => l.rec.id));
@@ -230,7 +231,7 @@ export class Containers implements ContainerBackend {
   async kill(ref: string, signal: number): Promise<void> {
     const l = this.get(ref);
     const exited = signal === 9 && isRunningStatus(l.rec.state.Status) ? this.ctx.nextExit(l.rec.id) : undefined;
-    killContainer(this.ctx, l, signal);
+    await killContainer(this.ctx, l, signal);
     this.ctx.emit(l, 'kill', { signal: String(signal) });
     // docker waits for a SIGKILLed container to be gone
     if (exited) await exited;
@@ -242,9 +243,9 @@ export class Containers implements ContainerBackend {
       const exited = this.ctx.nextExit(x.rec.id);
       x.rec.manuallyStopped = true;
       if (x.rec.state.Paused) {
-        try { await this.ctx.runtime.resume(x.rec.id); } catch { /* thawed already */ }
+        try { await this.ctx.runtimeOf(x.rec).resume(x.rec.id); } catch { /* thawed already */ }
       }
-      try { this.ctx.runtime.kill(x.rec.id, 9); } catch { /* exiting */ }
+      try { await this.ctx.runtimeOf(x.rec).kill(x.rec.id, 9); } catch { /* exiting */ }
       await exited;
     };
     if (isRunningStatus(l.rec.state.Status) && opts.force) await stopAndWait(l);

@@ -1,6 +1,7 @@
 /** `GET /containers/{id}/json`: docker's ContainerJSON, projected from the record. */
 import type { ContainerContext } from './context.ts';
 import { dockerMounts } from './mounts.ts';
+import { networkSettings } from './netmodes.ts';
 import type { Loaded } from './store.ts';
 
 export function inspectContainer(ctx: ContainerContext, l: Loaded): Record<string, unknown> {
@@ -45,11 +46,6 @@ export function inspectContainer(ctx: ContainerContext, l: Loaded): Record<strin
       StdinOnce: false, Env: null, Cmd: null, Image: rec.imageName, Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: {},
       ...rec.config,
     },
-    NetworkSettings: {
-      Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {}, SandboxKey: '',
-      SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
-      Networks: { none: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null } },
-    },
+    NetworkSettings: networkSettings(l),
   };
 }

@@ -26,11 +26,11 @@ export function notRunning(id: string): ConflictError {
 }
 
 /** Sends `signal` to the init; a container that is not running is docker's 409. */
-export function killContainer(ctx: ContainerContext, l: Loaded, signal: number): void {
+export async function killContainer(ctx: ContainerContext, l: Loaded, signal: number): Promise<void> {
   const { rec } = l;
   if (!isRunningStatus(rec.state.Status)) throw notRunning(rec.id);
   try {
-    ctx.runtime.kill(rec.id, signal);
+    await ctx.runtimeOf(rec).kill(rec.id, signal);
   } catch (e) {
     // the init exited meanwhile: its exit is being recorded
     if (!/not running|does not exist/.test((e as Error).message)) throw e;

@@ -6,6 +6,7 @@
 import { InvalidParameterError } from '../errors.ts';
 import type { ContainerContext } from './context.ts';
 import { dockerMounts, usesVolume } from './mounts.ts';
+import { listNetworks } from './netmodes.ts';
 import type { Loaded } from './store.ts';
 import { isRunningStatus, timeMs, type ContainerRecord } from './types.ts';
 
@@ -96,7 +97,7 @@ export function listContainers(ctx: ContainerContext, o: ListOptions): Record<st
   });
   if (o.limit !== undefined && o.limit > 0) all = all.slice(0, o.limit);
   const now = Date.now();
-  return all.map(({ rec, hostConfig }) => ({
+  return all.map((l) => ({ rec: l.rec, hostConfig: l.hostConfig, l })).map(({ rec, hostConfig, l }) => ({
     Id: rec.id,
     Names: [rec.name],
     Image: rec.imageName,
@@ -109,7 +110,7 @@ export function listContainers(ctx: ContainerContext, o: ListOptions): Record<st
     State: rec.state.Status,
     Status: statusText(rec, now),
     HostConfig: { NetworkMode: hostConfig.NetworkMode ?? 'none' },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: listNetworks(l) },
     Mounts: dockerMounts(ctx, rec, hostConfig),
   }));
 }

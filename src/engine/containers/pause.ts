@@ -8,7 +8,7 @@ export async function pauseContainer(ctx: ContainerContext, l: Loaded): Promise<
   const { rec } = l;
   if (rec.state.Status === 'paused') throw new ConflictError(`Container ${rec.id} is already paused`);
   if (rec.state.Status !== 'running') throw notRunning(rec.id);
-  await ctx.runtime.pause(rec.id);
+  await ctx.runtimeOf(rec).pause(rec.id);
   rec.state = { ...rec.state, Status: 'paused', Paused: true };
   await ctx.store.save(rec.id);
 }
@@ -16,7 +16,7 @@ export async function pauseContainer(ctx: ContainerContext, l: Loaded): Promise<
 export async function unpauseContainer(ctx: ContainerContext, l: Loaded): Promise<void> {
   const { rec } = l;
   if (rec.state.Status !== 'paused') throw new ConflictError(`Container ${rec.id} is not paused`);
-  await ctx.runtime.resume(rec.id);
+  await ctx.runtimeOf(rec).resume(rec.id);
   rec.state = { ...rec.state, Status: 'running', Paused: false };
   await ctx.store.save(rec.id);
 }

@@ -22,7 +22,7 @@ export async function reconcileOne(ctx: ContainerContext, l: Loaded): Promise<Re
   const { rec } = l;
   const id = rec.id;
   if (rec.creating || rec.state.Status === 'removing') {
-    await deleteRuntimeContainer(ctx, id).catch((e: Error) => ctx.log.warn(`reconcile ${id}: ${e.message}`));
+    await deleteRuntimeContainer(ctx, rec).catch((e: Error) => ctx.log.warn(`reconcile ${id}: ${e.message}`));
     // a half-made container's anonymous volumes are its own: they go with it; a removal keeps its -v
     await removeFiles(ctx, id, rec.creating === true || rec.removeVolumes === true);
     ctx.log.info(`container ${id}: ${rec.creating ? 'a create' : 'a removal'} interrupted by the daemon's end, finished (removed)`);
@@ -30,7 +30,7 @@ export async function reconcileOne(ctx: ContainerContext, l: Loaded): Promise<Re
   }
   if (!isRunningStatus(rec.state.Status)) {
     // a start the daemon died in leaves a runtime container (and its monitor) behind
-    await deleteRuntimeContainer(ctx, id).catch((e: Error) => ctx.log.warn(`reconcile ${id}: ${e.message}`));
+    await deleteRuntimeContainer(ctx, rec).catch((e: Error) => ctx.log.warn(`reconcile ${id}: ${e.message}`));
     return { kind: 'idle', l };
   }
   const opts = ctx.monitorOptions(id, !!rec.config.Tty, false, false, {});

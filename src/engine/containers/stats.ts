@@ -114,7 +114,7 @@ export async function sampleStats(ctx: ContainerContext, l: Loaded): Promise<Sta
   if (!isRunningStatus(l.rec.state.Status)) return undefined;
   let placement;
   try {
-    placement = ctx.runtime.record(l.rec.id).cgroup;
+    placement = await ctx.runtimeOf(l.rec).cgroup(l.rec.id);
   } catch {
     return undefined;
   }

@@ -11,9 +11,9 @@ import { isRunningStatus } from './types.ts';
 
 export const DEFAULT_STOP_TIMEOUT = 10;
 
-function send(ctx: ContainerContext, l: Loaded, sig: number): void {
+async function send(ctx: ContainerContext, l: Loaded, sig: number): Promise<void> {
   try {
-    ctx.runtime.kill(l.rec.id, sig);
+    await ctx.runtimeOf(l.rec).kill(l.rec.id, sig);
     ctx.emit(l, 'kill', { signal: String(sig) });
   } catch { /* already exited: the exit is on its way */ }
 }
@@ -27,13 +27,13 @@ export async function stopContainer(ctx: ContainerContext, l: Loaded, timeoutS?:
   // a frozen init cannot act on a signal
   if (rec.state.Paused) {
     try {
-      await ctx.runtime.resume(rec.id);
+      await ctx.runtimeOf(rec).resume(rec.id);
     } catch { /* not paused after all */ }
   }
   const t = timeoutS ?? rec.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
   let timer: NodeJS.Timeout | undefined;
   if (t !== 0) {
-    send(ctx, l, parseSignal(rec.config.StopSignal || 'SIGTERM'));
+    await send(ctx, l, parseSignal(rec.config.StopSignal || 'SIGTERM'));
     if (t < 0) {
       await exited;
       return;
@@ -42,6 +42,6 @@ export async function stopContainer(ctx: ContainerContext, l: Loaded, timeoutS?:
     clearTimeout(timer);
     if (!timedOut) return;
   }
-  send(ctx, l, 9);
+  await send(ctx, l, 9);
   await exited;
 }

@@ -12,7 +12,7 @@ import { isRunningStatus } from './types.ts';
 
 export async function topContainer(ctx: ContainerContext, l: Loaded, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
   if (!isRunningStatus(l.rec.state.Status)) throw notRunning(l.rec.id);
-  const pids = new Set(ctx.runtime.pids(l.rec.id));
+  const pids = new Set(await ctx.runtimeOf(l.rec).pids(l.rec.id));
   const args = (psArgs.trim() === '' ? '-ef' : psArgs).split(/\s+/);
   const out = await new Promise<string>((resolve, reject) => {
     execFile('ps', args, { maxBuffer: 16 << 20 }, (e, stdout, stderr) => {

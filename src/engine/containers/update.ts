@@ -104,7 +104,7 @@ export async function updateContainer(ctx: ContainerContext, l: Loaded, req: Upd
   if (Object.keys(change).length > 0) {
     if (isRunningStatus(rec.state.Status)) {
       try {
-        warnings.push(...(await ctx.runtime.update(rec.id, change)));
+        warnings.push(...(await ctx.runtimeOf(rec).update(rec.id, change)));
       } catch (e) {
         throw new SystemError(`Cannot update container ${rec.id}: ${(e as Error).message}`, { cause: e });
       }
