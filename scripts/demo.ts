@@ -1,62 +1,141 @@
-// The demo behind `npm start`: an image from Debian's busybox-static goes through a real registry
-// (Debian's docker-registry on 127.0.0.1, started here) and runs as a container, then explains
-// itself. Every step is a berth or berth-oci command, printed before it runs:
-//   import → push → rmi → pull → images → bundle create → berth-oci run → trace → clean-up.
+// The demo behind `npm start`: the seed's "Real-World Container Flow" on this machine, no internet
+// needed. An image made from Debian's busybox-static goes through a real registry (Debian's
+// docker-registry on 127.0.0.1, started here), then berthd runs it as containers: run, ps, exec,
+// logs, a memory limit the kernel enforces, explain, rm. Every step is a berth command, printed
+// before it runs; the first one starts berthd (berth's autostart). Everything lives under a
+// private root in /var/tmp, and everything the demo started is stopped and removed at the end,
+// on failure too: containers, berthd, the registry, the files.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { BERTH_OCI, busyboxRootfs } from '../test/fixtures/busybox.ts';
+import { busyboxRootfs } from '../test/fixtures/busybox.ts';
 import { LocalRegistry } from '../test/fixtures/registry.ts';
 
 const BERTH = join(import.meta.dirname, '..', 'dist', 'berth.js');
 const T = mkdtempSync('/var/tmp/berth-demo-');
-const root = join(T, 'berth'); // the image store (berth --root)
-const ociRoot = join(T, 'oci'); // berth-oci's state (--root)
-const bundle = join(T, 'bundle');
-const id = `demo-${process.pid}`;
+const root = join(T, 'berth'); // berth --root: the store, and berthd's data root (its exec root is root/run)
 const registry = new LocalRegistry();
 
 /** An argument as a shell would need it typed. */
 const shq = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`);
 
-/** Runs and echoes `berth ARGS` (shown without --root, as a user would type it). */
+/** Runs and echoes `berth ARGS` (shown without --root, as a user would type it); its exit status. */
 function berth(...args: string[]): number {
   console.log(`\n$ berth ${args.map(shq).join(' ')}`);
   return spawnSync('node', [BERTH, '--root', root, ...args], { stdio: ['ignore', 'inherit', 'inherit'] }).status ?? 1;
 }
-function oci(...args: string[]): number {
-  console.log(`\n$ berth-oci ${args.map(shq).join(' ')}`);
-  return spawnSync('node', [BERTH_OCI, '--root', ociRoot, ...args], { stdio: ['ignore', 'inherit', 'inherit'] }).status ?? 1;
+/** `berth ARGS` quietly, for the demo's own bookkeeping: its stdout. */
+function berthQuiet(...args: string[]): string {
+  const r = spawnSync('node', [BERTH, '--root', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return r.status === 0 ? r.stdout : '';
 }
 function must(code: number, what: string): void {
   if (code !== 0) throw new Error(`demo: ${what} failed (exit ${code})`);
 }
+const say = (text: string): void => console.log(`\n# ${text}`);
 
-let mounted = false;
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The pid of the berthd serving `root`, if one runs. */
+function daemonPid(): number | undefined {
+  const file = join(root, 'run', 'berthd.pid');
+  const pid = existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : 0;
+  return pid > 0 && alive(pid) ? pid : undefined;
+}
+
+/** SIGTERMs the demo's berthd and waits for it to exit (SIGKILL after 15 s). */
+async function stopDaemon(): Promise<void> {
+  const pid = daemonPid();
+  if (pid === undefined) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 15_000;
+  while (alive(pid)) {
+    if (Date.now() > deadline) {
+      process.kill(pid, 'SIGKILL');
+      break;
+    }
+    await sleep(20);
+  }
+}
+
+/**
+ * After a failure: whatever is still under the demo's root. Processes whose command line names it
+ * (a container's berth-monitor, a berthd that would not stop) are the demo's own; mounts under it
+ * likewise (a container's overlay rootfs), unmounted deepest first.
+ */
+function sweep(): void {
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(T)) process.kill(Number(p), 'SIGKILL');
+    } catch {}
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m === T || m.startsWith(`${T}/`)).sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+}
+
+let ok = false;
 try {
   await registry.start();
   const image = `${registry.domain}/demo/busybox:1`;
-  console.log(`a registry: Debian's docker-registry on ${registry.url}; an image made from Debian's busybox-static`);
+  console.log(`berth, a container engine: a tour on this machine, no internet needed.
+a registry: Debian's docker-registry on ${registry.url}; an image made from Debian's busybox-static.
+every berth command below runs with --root ${root}: a private store and a private berthd,
+which the first command starts (berth starts berthd when none answers, and says so once).`);
   await busyboxRootfs(join(T, 'rootfs'));
   must(spawnSync('tar', ['-C', join(T, 'rootfs'), '-cf', join(T, 'rootfs.tar'), '.']).status ?? 1, 'tar');
-  const cmd = 'echo "hello from $(hostname), pid $$ in its own pid namespace"; echo "my root:"; ls /; grep -E "^(Cap(Eff|Bnd)|NoNewPrivs|Seccomp):" /proc/self/status';
-  must(berth('import', '--change', `CMD ["/bin/sh", "-c", ${JSON.stringify(cmd)}]`, join(T, 'rootfs.tar'), image), 'import');
+
+  say('an image: a tarball of busybox made into a one-layer image, sent to the registry, deleted here, pulled back');
+  must(berth('import', '--change', 'CMD ["sh"]', join(T, 'rootfs.tar'), image), 'import');
   must(berth('push', image), 'push');
   must(berth('rmi', image), 'rmi');
   must(berth('pull', image), 'pull');
   must(berth('images'), 'images');
-  must(berth('bundle', 'create', image, bundle), 'bundle create');
-  mounted = true;
-  const run = oci('run', '--keep', '--bundle', bundle, id);
-  console.log(`(exit status ${run})`);
-  must(oci('trace', id), 'trace');
-  must(oci('delete', id), 'delete');
-  must(berth('bundle', 'rm', bundle), 'bundle rm');
-  mounted = false;
+
+  say('a container in the background: busybox httpd serving a page it writes first');
+  const web = 'mkdir /www && echo "hello from $(hostname)" > /www/index.html && echo "httpd: serving /www on port 80" && exec httpd -f -v -p 80 -h /www';
+  must(berth('run', '-d', '--name', 'web', '--memory', '64m', image, 'sh', '-c', web), 'run -d');
+  must(berth('ps'), 'ps');
+
+  say('exec: more processes in the same container (the network is "none": its own loopback only)');
+  must(berth('exec', 'web', 'wget', '-qO-', 'http://127.0.0.1/'), 'exec wget');
+  must(berth('exec', 'web', 'ps'), 'exec ps');
+  must(berth('logs', 'web'), 'logs');
+
+  say('a memory limit, enforced by the kernel: tail keeps the last 10 lines, and 64 MiB of zeros is one line');
+  const hog = 'set -o pipefail; head -c 64m /dev/zero | tail | wc -c';
+  must(berth('run', '--rm', image, 'sh', '-c', hog), 'run without a limit');
+  const oom = berth('run', '--name', 'hog', '--memory', '16m', image, 'sh', '-c', hog);
+  console.log(`(exit status ${oom}: 128 + SIGKILL, the OOM killer's; wc counted the nothing tail wrote)`);
+  if (oom !== 137) throw new Error(`demo: the 16m container exited ${oom}, not 137 (OOM-killed)`);
+  must(berth('inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'hog'), 'inspect');
+  must(berth('rm', 'hog'), 'rm hog');
+
+  say('how berthd made the container, step by step, with real values and times');
+  must(berth('explain', 'web'), 'explain');
+
+  say('clean-up');
+  must(berth('rm', '-f', 'web'), 'rm -f web');
+  must(berth('ps', '-a'), 'ps -a');
+  ok = true;
 } finally {
-  spawnSync('node', [BERTH_OCI, '--root', ociRoot, 'delete', '--force', id], { stdio: 'ignore' });
-  if (mounted) spawnSync('node', [BERTH, '--root', root, 'bundle', 'rm', bundle], { stdio: 'inherit' });
+  if (!ok) {
+    // the daemon answers (or berth starts it again, and it reconciles): it removes the containers
+    const ids = berthQuiet('ps', '-aq').split('\n').filter(Boolean);
+    if (ids.length > 0) berthQuiet('rm', '-f', ...ids);
+  }
+  await stopDaemon();
+  if (!ok) sweep();
   await registry.stop();
   rmSync(T, { recursive: true, force: true });
+  if (ok) console.log(`\nberthd stopped; ${T} and the registry removed.`);
 }
