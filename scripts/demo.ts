@@ -6,7 +6,7 @@
 // private root in /var/tmp, and everything the demo started is stopped and removed at the end,
 // on failure too: containers, berthd, the registry, the files.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { busyboxRootfs } from '../test/fixtures/busybox.ts';
@@ -22,16 +22,26 @@ const shq = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.repla
 
 /** Runs and echoes `berth ARGS` (shown without --root, as a user would type it); its exit status. */
 function berth(...args: string[]): number {
+  if (interrupted) throw new Error('demo: interrupted');
   console.log(`\n$ berth ${args.map(shq).join(' ')}`);
   return spawnSync('node', [BERTH, '--root', root, ...args], { stdio: ['ignore', 'inherit', 'inherit'] }).status ?? 1;
 }
-/** `berth ARGS` quietly, for the demo's own bookkeeping: its stdout. */
+/** `berth ARGS` unechoed, for the demo's own bookkeeping: its stdout (its stderr is the user's). */
 function berthQuiet(...args: string[]): string {
-  const r = spawnSync('node', [BERTH, '--root', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync('node', [BERTH, '--root', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   return r.status === 0 ? r.stdout : '';
 }
 function must(code: number, what: string): void {
   if (code !== 0) throw new Error(`demo: ${what} failed (exit ${code})`);
+}
+// Ctrl-C reaches the running berth too (one process group): it ends that step, and the clean-up
+// below still runs instead of Node dying on the signal.
+let interrupted = false;
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.on(sig, () => {
+    interrupted = true;
+    process.exitCode = code;
+  });
 }
 const say = (text: string): void => console.log(`\n# ${text}`);
 
@@ -68,14 +78,40 @@ async function stopDaemon(): Promise<void> {
 }
 
 /**
- * After a failure: whatever is still under the demo's root. Processes whose command line names it
- * (a container's berth-monitor, a berthd that would not stop) are the demo's own; mounts under it
- * likewise (a container's overlay rootfs), unmounted deepest first.
+ * After a failure that left berthd unable to remove the containers: whatever is still the demo's.
+ * Its containers are the ids under its data root: their processes (in their cgroups /berth/<id>)
+ * are killed and the cgroups removed (and berth's shared parent /berth, if that leaves it empty);
+ * processes whose command line names the demo's directory (a berth-monitor, a berthd that would
+ * not stop) are killed; mounts under it (a container's overlay rootfs) are unmounted.
  */
-function sweep(): void {
+async function sweep(): Promise<void> {
+  const CG = '/sys/fs/cgroup';
+  const ids = existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')).filter((d) => /^[0-9a-f]{64}$/.test(d)) : [];
+  const hierarchies = ['', ...readdirSync(CG)].map((h) => join(CG, h, 'berth')).filter((d) => existsSync(d));
+  const cgroups = hierarchies.flatMap((b) => ids.map((id) => join(b, id))).filter((d) => existsSync(d));
+  const pidsOf = (dir: string): number[] => {
+    try {
+      return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  const kill = (pid: number): void => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  };
   for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(T)) process.kill(Number(p), 'SIGKILL');
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(T)) kill(Number(p));
+    } catch {}
+  }
+  for (const dir of cgroups) pidsOf(dir).forEach(kill);
+  const deadline = Date.now() + 5_000;
+  while (cgroups.some((d) => pidsOf(d).length > 0) && Date.now() < deadline) await sleep(20);
+  for (const dir of [...cgroups, ...hierarchies]) {
+    try {
+      rmdirSync(dir);
     } catch {}
   }
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '')
@@ -127,6 +163,9 @@ which the first command starts (berth starts berthd when none answers, and says 
   must(berth('rm', '-f', 'web'), 'rm -f web');
   must(berth('ps', '-a'), 'ps -a');
   ok = true;
+} catch (e) {
+  console.error(`\n${interrupted ? 'demo: interrupted' : (e as Error).message}; cleaning up`);
+  process.exitCode ||= 1;
 } finally {
   if (!ok) {
     // the daemon answers (or berth starts it again, and it reconciles): it removes the containers
@@ -134,7 +173,7 @@ which the first command starts (berth starts berthd when none answers, and says 
     if (ids.length > 0) berthQuiet('rm', '-f', ...ids);
   }
   await stopDaemon();
-  if (!ok) sweep();
+  if (!ok) await sweep();
   await registry.stop();
   rmSync(T, { recursive: true, force: true });
   if (ok) console.log(`\nberthd stopped; ${T} and the registry removed.`);
