@@ -1,11 +1,11 @@
 /**
- * docker pull's per-layer lines. On a terminal: one line per layer, redrawn in place (at most
- * every 100 ms) with docker's bar, `abc123def456: Downloading [=====>        ]  12.1MB/27.65MB`.
- * Elsewhere (a pipe, a log): one line per change of state, as docker prints them without a TTY
- * ("Pulling fs layer", "Download complete", "Pull complete").
+ * docker's rendering of a daemon's JSON-lines progress (jsonmessage.DisplayJSONMessagesStream).
+ * On a terminal: one line per layer id, redrawn in place with its bar,
+ * `abc123def456: Downloading [=====>        ]  12.1MB/27.65MB`. Elsewhere (a pipe, a log): one
+ * line per message, bars left out, as docker prints them without a TTY ("Pulling fs layer",
+ * "Download complete", "Pull complete").
  */
-import type { LayerProgress } from '../image/pull.ts';
-import { digestHex, type Digest } from '../image/store/digest.ts';
+import type { JsonMessage } from './berth/client.ts';
 import type { Output } from './berth/command.ts';
 import { humanSize } from './units.ts';
 
@@ -19,64 +19,53 @@ export function progressBar(current: number, total: number): string {
   return `[${bar}] ${humanSize(current).padStart(8)}/${humanSize(total)}`;
 }
 
-function statusText(p: LayerProgress, tty: boolean): string {
-  switch (p.phase) {
-    case 'waiting': return 'Pulling fs layer';
-    case 'exists': return 'Already exists';
-    case 'downloading': return tty && p.current !== undefined ? `Downloading ${progressBar(p.current, p.total)}` : 'Pulling fs layer';
-    case 'downloaded': return tty ? 'Extracting' : 'Download complete';
-    case 'extracting': return 'Extracting';
-    case 'complete': return 'Pull complete';
-  }
+/** The bar of a message: from its numbers (the daemon's own text is used when it has none). */
+function barOf(m: JsonMessage): string {
+  const d = m.progressDetail;
+  if (d && d.current !== undefined && d.total !== undefined && d.total > 0) return progressBar(d.current, d.total);
+  if (d && d.current !== undefined && d.current > 0) return humanSize(d.current).padStart(8);
+  return m.progress ?? '';
 }
 
-export class PullProgressView {
+export class JsonMessageView {
   readonly #out: Output;
   readonly #tty: boolean;
-  /** layer id → its line, in the order first seen */
-  readonly #lines = new Map<string, string>();
-  #drawn = 0;
-  #timer: NodeJS.Timeout | undefined;
+  /** layer id → its line number among the tracked lines (docker's `ids`) */
+  #ids = new Map<string, number>();
 
-  constructor(out: Output) {
+  constructor(out: Output, tty = out.isTTY === true) {
     this.#out = out;
-    this.#tty = out.isTTY === true;
+    this.#tty = tty;
   }
 
-  /** `3layer: Pulling from bench/debian` */
-  header(tagOrDigest: string, repoPath: string): void {
-    this.#out.write(`${tagOrDigest}: Pulling from ${repoPath}\n`);
-  }
-
-  update(p: LayerProgress): void {
-    const id = digestHex(p.digest as Digest).slice(0, 12);
-    // a layer that finished is not sent back to "downloaded" by a late event
-    const prev = this.#lines.get(id);
-    if (prev === 'Pull complete' || prev === 'Already exists') return;
-    const text = statusText(p, this.#tty);
-    if (prev === text) return;
-    this.#lines.set(id, text);
+  show(m: JsonMessage): void {
+    const tracked = m.id !== undefined && m.id !== '' && m.progressDetail !== undefined;
+    const bar = barOf(m);
     if (!this.#tty) {
-      this.#out.write(`${id}: ${text}\n`);
+      if (bar !== '') return; // docker: "disable progressbar in non-terminal"
+      this.#out.write(this.#text(m, ''));
       return;
     }
-    this.#timer ??= setTimeout(() => {
-      this.#timer = undefined;
-      this.#draw();
-    }, 100);
+    let diff = 0;
+    if (tracked) {
+      let line = this.#ids.get(m.id!);
+      if (line === undefined) {
+        line = this.#ids.size;
+        this.#ids.set(m.id!, line);
+        this.#out.write('\n');
+      }
+      diff = this.#ids.size - line;
+      this.#out.write(`\x1b[${diff}A`);
+    } else this.#ids = new Map();
+    if (m.progressDetail !== undefined && m.stream === undefined) this.#out.write(`\x1b[2K\r${this.#text(m, bar, '\r')}`);
+    else this.#out.write(this.#text(m, bar));
+    if (tracked) this.#out.write(`\x1b[${diff}B`);
   }
 
-  /** Draws the final state (call before printing the summary lines). */
-  finish(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#tty) this.#draw();
-  }
-
-  #draw(): void {
-    let s = this.#drawn > 0 ? `\x1b[${this.#drawn}A` : '';
-    for (const [id, text] of this.#lines) s += `\x1b[2K${id}: ${text}\n`;
-    this.#drawn = this.#lines.size;
-    this.#out.write(s);
+  #text(m: JsonMessage, bar: string, endl = '\n'): string {
+    if (m.stream !== undefined) return m.stream;
+    const id = m.id !== undefined && m.id !== '' ? `${m.id}: ` : '';
+    const status = m.status ?? '';
+    return `${id}${bar !== '' ? `${status} ${bar}` : status}${endl}`;
   }
 }

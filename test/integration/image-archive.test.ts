@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { busyboxRootfs, oci, show, uniqueId, type CommandResult } from '../fixtures/busybox.ts';
-import { berth as berthCli, berthArgv } from '../fixtures/berth-cli.ts';
+import { berth as berthCli, berthArgv, stopDaemons } from '../fixtures/berth-cli.ts';
 import { gz, tarDir, tarEntries, tarOf } from '../fixtures/tar.ts';
 import { openStores } from '../../src/image/bundle/create.ts';
 import { unmountOverlay } from '../../src/image/bundle/overlay.ts';
@@ -158,6 +158,7 @@ describe('image archives: save, load, import, export', { timeout: 600_000 }, () 
   });
 
   after(async () => {
+    await stopDaemons(); // before the roots go: each berthd holds its root
     if (!T) return;
     for (const p of mountsUnder(T).reverse()) await unmountOverlay(p).catch(() => undefined);
     rmSync(T, { recursive: true, force: true });

@@ -17,7 +17,7 @@ import {
 import { pullImage } from '../../src/image/registry/pull.ts';
 import { ContentStore } from '../../src/image/store/content.ts';
 import { ImageRefs } from '../../src/image/store/refs.ts';
-import { berth, berthArgv } from '../fixtures/berth-cli.ts';
+import { berth, berthArgv, stopDaemons } from '../fixtures/berth-cli.ts';
 import { LocalRegistry, blob, gz, tarOf, type Blob } from '../fixtures/registry.ts';
 import { TokenServer } from '../fixtures/token-server.ts';
 
@@ -149,6 +149,7 @@ describe('registry credentials: docker config, helpers, login/logout, pull with 
   });
 
   after(async () => {
+    await stopDaemons(); // before the roots go: each berthd holds its root
     await basicReg.stop();
     await tokenReg.stop();
     await tokens.stop();

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { berth as berthCli } from '../fixtures/berth-cli.ts';
+import { berth as berthCli, stopDaemons } from '../fixtures/berth-cli.ts';
 import { busyboxRootfs, oci, show, uniqueId, type CommandResult } from '../fixtures/busybox.ts';
 import { buildImage, buildIndex, pushImage, type BuiltImage } from '../fixtures/images.ts';
 import { LocalRegistry, tarDir, tarOf } from '../fixtures/registry.ts';
@@ -97,6 +97,7 @@ describe('image formats: pulled, bundled and run', { timeout: 300_000 }, () => {
   });
 
   after(async () => {
+    await stopDaemons(); // before the roots go: each berthd holds its root
     if (T) {
       for (const b of existsSync(join(T, 'bundles')) ? readdirSync(join(T, 'bundles')) : []) {
         // bundles are removed by the tests; a failed test may leave some mounted

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { busyboxRootfs, oci, runCommand, show, uniqueId, type CommandResult } from '../fixtures/busybox.ts';
-import { berth as berthCli } from '../fixtures/berth-cli.ts';
+import { berth as berthCli, stopDaemons } from '../fixtures/berth-cli.ts';
 import { LocalRegistry, blob, gz, tarDir, tarOf, type Blob } from '../fixtures/registry.ts';
 import { MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST } from '../../src/image/registry/media.ts';
 import { digestOf, digestHex, type Digest } from '../../src/image/store/digest.ts';
@@ -88,6 +88,7 @@ describe('image hardening', { timeout: 300_000 }, () => {
   });
 
   after(async () => {
+    await stopDaemons(); // before the roots go: each berthd holds its root
     if (T) for (const p of mountsUnder(T).reverse()) await unmountOverlay(p).catch(() => undefined);
     await reg.stop();
     if (T) rmSync(T, { recursive: true, force: true });

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { berth as berthCli } from '../fixtures/berth-cli.ts';
+import { berth as berthCli, stopDaemons } from '../fixtures/berth-cli.ts';
 import { show, type CommandResult } from '../fixtures/busybox.ts';
 import { buildImage, pushImage, type BuiltImage, type LayerCompression } from '../fixtures/images.ts';
 import { LocalRegistry, blob, tarOf } from '../fixtures/registry.ts';
@@ -172,6 +172,7 @@ describe('hostile images in the pull path', { timeout: 300_000 }, () => {
     await fake.start();
   });
   after(async () => {
+    await stopDaemons(); // before the roots go: each berthd holds its root
     await reg.stop();
     await fake.stop();
     if (T) {

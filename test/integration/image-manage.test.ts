@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { show, type CommandResult } from '../fixtures/busybox.ts';
-import { berth as berthCli } from '../fixtures/berth-cli.ts';
+import { berth as berthCli, stopDaemons } from '../fixtures/berth-cli.ts';
 import { LocalRegistry, blob, gz, tarOf, type Blob } from '../fixtures/registry.ts';
 import { MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST } from '../../src/image/registry/media.ts';
 import { RegistryClient } from '../../src/image/registry/client.ts';
@@ -109,6 +109,7 @@ describe('berth images / tag / inspect / history / rmi / image prune', { timeout
   });
 
   after(async () => {
+    await stopDaemons(); // before the roots go: each berthd holds its root
     if (T) for (const p of mountsUnder(T).reverse()) await unmountOverlay(p).catch(() => undefined);
     await reg.stop();
     if (T) rmSync(T, { recursive: true, force: true });
@@ -227,10 +228,10 @@ describe('berth images / tag / inspect / history / rmi / image prune', { timeout
     assert.equal(await ok(['rmi', `${repo}:2`]), `Untagged: ${repo}:2\n`, 'another tag of the repository remains');
     const byId = await berth(['rmi', short(A.config.digest).slice(0, 6)]);
     assert.equal(byId.code, 1, show(byId));
-    assert.equal(byId.stderr, `berth: conflict: unable to delete ${short(A.config.digest)} (must be forced) - image is being used by bundle ${b1}\n`);
+    assert.equal(byId.stderr, `Error response from daemon: conflict: unable to delete ${short(A.config.digest)} (must be forced) - image is being used by bundle ${b1}\n`);
     const last = await berth(['rmi', `${repo}:1`]);
     assert.equal(last.code, 1, show(last));
-    assert.equal(last.stderr, `berth: conflict: unable to remove repository reference "${repo}:1" (must force) - bundle ${b1} is using its referenced image ${short(A.config.digest)}\n`);
+    assert.equal(last.stderr, `Error response from daemon: conflict: unable to remove repository reference "${repo}:1" (must force) - bundle ${b1} is using its referenced image ${short(A.config.digest)}\n`);
     assert.ok(existsSync(blobPath(A.config.digest)));
 
     await ok(['bundle', 'rm', b1]);
@@ -259,7 +260,7 @@ describe('berth images / tag / inspect / history / rmi / image prune', { timeout
   it('rmi errors: unknown name, ambiguous ID prefix, several repositories without -f', async () => {
     const unknown = await berth(['rmi', 'nothere']);
     assert.equal(unknown.code, 1, show(unknown));
-    assert.equal(unknown.stderr, 'berth: No such image: nothere:latest\n');
+    assert.equal(unknown.stderr, 'Error: No such image: nothere:latest\n');
 
     // two images whose IDs share their first hex digit
     const base = await layer('amb', 1);
@@ -276,12 +277,12 @@ describe('berth images / tag / inspect / history / rmi / image prune', { timeout
     const prefix = digestHex(c1.digest)[0]!;
     const amb = await berth(['rmi', prefix]);
     assert.equal(amb.code, 1, show(amb));
-    assert.match(amb.stderr, new RegExp(`^berth: ambiguous image ID prefix "${prefix}": matches 2 images \\(`));
+    assert.match(amb.stderr, new RegExp(`^Error response from daemon: ambiguous image ID prefix "${prefix}": matches 2 images \\(`));
 
     await ok(['tag', I1.name, 'other/repo:1']);
     const multi = await berth(['rmi', short(c1.digest)]);
     assert.equal(multi.code, 1, show(multi));
-    assert.equal(multi.stderr, `berth: conflict: unable to delete ${short(c1.digest)} (must be forced) - image is referenced in multiple repositories\n`);
+    assert.equal(multi.stderr, `Error response from daemon: conflict: unable to delete ${short(c1.digest)} (must be forced) - image is referenced in multiple repositories\n`);
     const forced = await ok(['rmi', '-f', short(c1.digest)]);
     assert.match(forced, new RegExp(`^Untagged: ${reg.domain}/test/amb:1\nUntagged: other/repo:1\nUntagged: ${reg.domain}/test/amb@sha256:[0-9a-f]{64}\nUntagged: other/repo@sha256:[0-9a-f]{64}\nDeleted: ${c1.digest}\n`));
     assert.match(await ok(['rmi', I2.name]), new RegExp(`Deleted: ${c2.digest}\n`));

@@ -13,7 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { berth, berthArgv } from '../fixtures/berth-cli.ts';
+import { berth, berthArgv, stopDaemons } from '../fixtures/berth-cli.ts';
 import { show } from '../fixtures/busybox.ts';
 import { buildImage, pushImage } from '../fixtures/images.ts';
 import { LocalRegistry } from '../fixtures/registry.ts';
@@ -62,6 +62,7 @@ describe('concurrent pulls into one store', { timeout: 240_000 }, () => {
   });
 
   after(async () => {
+    await stopDaemons(); // before the roots go: each berthd holds its root
     await reg.stop();
     if (T) rmSync(T, { recursive: true, force: true });
   });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { busyboxRootfs, show } from '../fixtures/busybox.ts';
-import { berth } from '../fixtures/berth-cli.ts';
+import { berth, stopDaemons } from '../fixtures/berth-cli.ts';
 import { RecordingProxy, type Exchange } from '../fixtures/http-recorder.ts';
 import { LocalRegistry, blob, freePort, gz, tarDir, tarOf } from '../fixtures/registry.ts';
 import { openStores, type BerthStores } from '../../src/image/bundle/create.ts';
@@ -76,6 +76,7 @@ describe('push to a registry', { timeout: 180_000 }, () => {
   });
 
   after(async () => {
+    await stopDaemons(); // before the roots go: each berthd holds its root
     await proxy.stop();
     await reg.stop();
     if (T) rmSync(T, { recursive: true, force: true });

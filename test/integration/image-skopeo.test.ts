@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 
 import { busyboxRootfs, show } from '../fixtures/busybox.ts';
-import { berth } from '../fixtures/berth-cli.ts';
+import { berth, stopDaemons } from '../fixtures/berth-cli.ts';
 import { LocalRegistry } from '../fixtures/registry.ts';
 import { treeOf } from '../fixtures/tree.ts';
 import { unmountOverlay } from '../../src/image/bundle/overlay.ts';
@@ -135,6 +135,7 @@ describe('cross-checks with umoci and skopeo', { timeout: 180_000 }, () => {
   });
 
   after(async () => {
+    await stopDaemons(); // before the roots go: each berthd holds its root
     if (T) for (const p of mountsUnder(T).reverse()) await unmountOverlay(p).catch(() => undefined);
     await reg.stop();
     if (T) rmSync(T, { recursive: true, force: true });

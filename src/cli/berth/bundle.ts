@@ -6,7 +6,7 @@ import type { Command } from './command.ts';
 export const bundleCreateCommand: Command = {
   name: 'bundle create',
   usage: 'IMAGE BUNDLE [-- CMD...]',
-  summary: 'Make an OCI bundle of IMAGE (pulled if absent): BUNDLE/rootfs (overlay) and BUNDLE/config.json',
+  summary: "Make an OCI bundle of IMAGE (pulled if absent): BUNDLE/rootfs (overlay) and BUNDLE/config.json (a berth extra: in-process, on --root's store)",
   flags: [],
   stopAtPositional: true,
   async run(p, ctx) {

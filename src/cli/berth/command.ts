@@ -6,19 +6,22 @@
 import type { FlagDef, Parsed } from '../args.ts';
 import type { BerthStores } from '../../image/bundle/create.ts';
 import type { RegistryClientOptions } from '../../image/registry/client.ts';
+import type { Client } from './client.ts';
 
 export interface Output {
-  write(s: string): unknown;
+  write(s: string | Uint8Array): unknown;
   /** true on a terminal: progress bars and tables may use it */
   readonly isTTY?: boolean;
   readonly columns?: number;
 }
 
 export interface CommandContext {
-  /** the berth root (--root, default /var/lib/berth) */
+  /** the berth root (--root, default /var/lib/berth): berth's in-process extras (bundles) use it */
   root: string;
-  /** the root's stores, opened on first use */
+  /** the root's stores, opened on first use (bundle commands only: berthd owns the store) */
   stores(): Promise<BerthStores>;
+  /** the daemon's API client, connected (and the daemon started) on first use */
+  client(): Promise<Client>;
   stdout: Output;
   stderr: Output;
   /** a line on stderr */
@@ -41,5 +44,7 @@ export interface Command {
   flagHelp?: string;
   /** flags end at the first positional argument (commands that take a command line) */
   stopAtPositional?: boolean;
+  /** docker's status for the command's own failures (125 for run and create; 1 otherwise) */
+  failureStatus?: number;
   run(args: Parsed, ctx: CommandContext): Promise<number>;
 }

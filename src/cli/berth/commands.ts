@@ -11,12 +11,36 @@ import { exportCommand } from './export.ts';
 import { imagesCommand } from './images.ts';
 import { rmiCommand } from './rmi.ts';
 import { tagCommand } from './tag.ts';
-import { imageInspectCommand, inspectCommand } from './inspect.ts';
+import { containerInspectCommand, imageInspectCommand, inspectCommand } from './inspect.ts';
+import {
+  attachCommand, containerPruneCommand, createCommand, execCommand, infoCommand, killCommand, logsCommand, pauseCommand, psCommand, renameCommand,
+  restartCommand, rmCommand, runCommand, startCommand, stopCommand, topCommand, unpauseCommand, versionCommand, waitCommand,
+} from './containers.ts';
 import { historyCommand } from './history.ts';
 import { imagePruneCommand } from './prune.ts';
 import { explainCommand } from './explain.ts';
 
 export const COMMANDS: readonly Command[] = [
+  runCommand,
+  createCommand,
+  startCommand,
+  stopCommand,
+  restartCommand,
+  killCommand,
+  rmCommand,
+  psCommand,
+  logsCommand,
+  waitCommand,
+  attachCommand,
+  execCommand,
+  topCommand,
+  renameCommand,
+  pauseCommand,
+  unpauseCommand,
+  containerPruneCommand,
+  containerInspectCommand,
+  versionCommand,
+  infoCommand,
   pullCommand,
   pushCommand,
   loginCommand,

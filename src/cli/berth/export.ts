@@ -8,7 +8,7 @@ export const exportCommand: Command = {
   name: 'export',
   aliases: ['container export'],
   usage: '[OPTIONS] BUNDLE',
-  summary: "Export a bundle's filesystem (as its container sees it) as a tar archive",
+  summary: "Export a bundle's filesystem (as its container sees it) as a tar archive (a berth extra: in-process, on --root's store)",
   flags: [{ names: ['output', 'o'], kind: 'string' }],
   flagHelp: '  -o, --output string   Write to a file, instead of STDOUT',
   async run(p, ctx) {

@@ -4,7 +4,6 @@ import { renderFormat } from '../format.ts';
 import { createdSince, ellipsis, humanSizeWithPrecision } from '../units.ts';
 import { shortId, type HistoryItem } from '../../image/images/index.ts';
 import type { Command } from './command.ts';
-import { imageService } from './image-service.ts';
 
 export interface HistoryRow {
   ID: string;
@@ -60,7 +59,7 @@ export const historyCommand: Command = {
   ].join('\n'),
   async run(p, ctx) {
     if (p.rest.length !== 1) throw new UsageError('image history: want exactly one IMAGE');
-    const items = await (await imageService(ctx)).history(p.rest[0]!);
+    const items = await (await ctx.client()).get<HistoryItem[]>(`/images/${encodeURIComponent(p.rest[0]!)}/history`);
     const opts = { human: p.flags.get('human') !== false, noTrunc: bool(p, 'no-trunc') };
     let format = str(p, 'format');
     if (format === 'json') format = '{{json .}}';

@@ -5,7 +5,6 @@ import { createdSince, goTimeString, humanSizeWithPrecision } from '../units.ts'
 import { parseReference } from '../../image/reference.ts';
 import { shortId, type ImageFilters, type ImageSummary } from '../../image/images/index.ts';
 import type { Command } from './command.ts';
-import { imageService } from './image-service.ts';
 
 /** A row of the table: the fields docker's image formatter offers to --format. */
 export interface ImageRow {
@@ -109,8 +108,8 @@ export const imagesCommand: Command = {
     if (p.rest.length > 1) throw new UsageError('image ls: want at most one REPOSITORY[:TAG]');
     const filters = parseFilters(list(p, 'filter'));
     if (p.rest[0] !== undefined) (filters.reference ??= []).push(p.rest[0]);
-    const svc = await imageService(ctx);
-    const images = await svc.list({ all: bool(p, 'all'), filters });
+    const client = await ctx.client();
+    const images = await client.get<ImageSummary[]>('/images/json', { all: bool(p, 'all'), filters: JSON.stringify(filters) });
     const opts = { digests: bool(p, 'digests'), noTrunc: bool(p, 'no-trunc') };
     let format = str(p, 'format');
     if (format === 'json') format = '{{json .}}';

@@ -1,7 +1,7 @@
 // berth import / image import: a root filesystem tarball → a one-layer image, its ID printed.
-import { importRootfs } from '../../image/archive/index.ts';
 import { ArchiveError } from '../../image/archive/errors.ts';
 import { parsePlatform } from '../../image/registry/media.ts';
+import { parseReference } from '../../image/reference.ts';
 import { UsageError, list, str } from '../args.ts';
 import type { Command } from './command.ts';
 import { readInput } from './load.ts';
@@ -31,15 +31,21 @@ export const importCommand: Command = {
     if (src !== '-') {
       await new Promise<void>((res, rej) => input.once('open', () => res()).once('error', (e) => rej(new ArchiveError(`import: ${e.message}`))));
     }
-    const stores = await ctx.stores();
-    const r = await importRootfs(stores, input, {
-      changes: list(p, 'change'),
-      sourceName: src,
-      ...(message !== undefined && { message }),
-      ...(platform !== undefined && { platform: parsePlatform(platform) }),
-      ...(p.rest[1] !== undefined && { reference: p.rest[1] }),
+    if (platform !== undefined) parsePlatform(platform);
+    let repo: string | undefined;
+    let tag: string | undefined;
+    if (p.rest[1] !== undefined) {
+      const ref = parseReference(p.rest[1]);
+      repo = ref.repository();
+      tag = ref.digest ?? ref.tag;
+    }
+    const client = await ctx.client();
+    await client.jsonLines('POST', '/images/create', {
+      query: { fromSrc: '-', repo, tag, message, platform, changes: list(p, 'change') },
+      stream: input,
+    }, (m) => {
+      if (m.status !== undefined) ctx.stdout.write(`${m.status}\n`);
     });
-    ctx.stdout.write(`${r.configDigest}\n`);
     return 0;
   },
 };

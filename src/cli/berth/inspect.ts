@@ -1,29 +1,41 @@
-// berth inspect / image inspect: images as the Engine API returns them, as a JSON array or --format.
-import { UsageError, str } from '../args.ts';
+// berth inspect / image inspect / container inspect: objects as the Engine API returns them, as a
+// JSON array or --format. `inspect` tries a container first, then an image, as docker does.
+import { UsageError, str, type Parsed } from '../args.ts';
 import { renderFormat } from '../format.ts';
-import { NoSuchImageError, ImagesError, type ImageInspect } from '../../image/images/index.ts';
+import { DaemonError, type Client } from './client.ts';
 import type { Command, CommandContext } from './command.ts';
-import { imageService } from './image-service.ts';
-import type { Parsed } from '../args.ts';
 
-async function inspect(p: Parsed, ctx: CommandContext, notFound: string): Promise<number> {
-  if (p.rest.length === 0) throw new UsageError('inspect: want at least one IMAGE');
-  const svc = await imageService(ctx);
-  const found: ImageInspect[] = [];
+type Kind = 'container' | 'image';
+
+async function find(client: Client, kind: Kind, name: string, size: boolean): Promise<unknown | undefined> {
+  try {
+    return kind === 'image'
+      ? await client.get(`/images/${encodeURIComponent(name)}/json`)
+      : await client.get(`/containers/${encodeURIComponent(name)}/json`, size ? { size: true } : undefined);
+  } catch (e) {
+    if (e instanceof DaemonError && e.status === 404) return undefined;
+    throw e;
+  }
+}
+
+async function inspect(p: Parsed, ctx: CommandContext, kinds: readonly Kind[], notFound: string): Promise<number> {
+  if (p.rest.length === 0) throw new UsageError('inspect: want at least one NAME|ID');
+  const client = await ctx.client();
+  const found: unknown[] = [];
   const errors: string[] = [];
   for (const ref of p.rest) {
-    try {
-      found.push(await svc.inspect(ref));
-    } catch (e) {
-      if (e instanceof NoSuchImageError) errors.push(`${notFound}: ${ref}`);
-      else if (e instanceof ImagesError) errors.push(e.message);
-      else throw e;
+    let doc: unknown;
+    for (const k of kinds) {
+      doc = await find(client, k, ref, p.flags.get('size') === true);
+      if (doc !== undefined) break;
     }
+    if (doc === undefined) errors.push(`Error: ${notFound}: ${ref}`);
+    else found.push(doc);
   }
   const format = str(p, 'format');
   if (format !== undefined && format !== '' && format !== 'json') ctx.stdout.write(renderFormat(format, found));
   else ctx.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
-  for (const m of errors) ctx.stderr.write(`berth: ${m}\n`);
+  for (const m of errors) ctx.stderr.write(`${m}\n`);
   return errors.length > 0 ? 1 : 0;
 }
 
@@ -36,15 +48,28 @@ export const imageInspectCommand: Command = {
   summary: 'Display detailed information on one or more images',
   flags,
   flagHelp,
-  run: (p, ctx) => inspect(p, ctx, 'No such image'),
+  run: (p, ctx) => inspect(p, ctx, ['image'], 'No such image'),
 };
 
-/** docker's top-level inspect; berth has only images to inspect so far. */
+export const containerInspectCommand: Command = {
+  name: 'container inspect',
+  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+  summary: 'Display detailed information on one or more containers',
+  flags: [...flags, { names: ['size', 's'], kind: 'bool' }],
+  flagHelp: `${flagHelp}\n  -s, --size            Display total file sizes`,
+  run: (p, ctx) => inspect(p, ctx, ['container'], 'No such container'),
+};
+
+/** docker's top-level inspect: a container, else an image (or only the --type given). */
 export const inspectCommand: Command = {
   name: 'inspect',
   usage: '[OPTIONS] NAME|ID [NAME|ID...]',
-  summary: 'Return low-level information on objects (images)',
-  flags,
-  flagHelp,
-  run: (p, ctx) => inspect(p, ctx, 'No such object'),
+  summary: 'Return low-level information on objects (containers, images)',
+  flags: [...flags, { names: ['type'], kind: 'string' }, { names: ['size', 's'], kind: 'bool' }],
+  flagHelp: `${flagHelp}\n  -s, --size            Display total file sizes if the type is container\n      --type string     Return JSON for specified type (container or image)`,
+  run: (p, ctx) => {
+    const type = str(p, 'type');
+    if (type !== undefined && type !== 'container' && type !== 'image') throw new UsageError(`"${type}" is not a valid value for --type`);
+    return inspect(p, ctx, type === undefined ? ['container', 'image'] : [type], type === undefined ? 'No such object' : `No such ${type}`);
+  },
 };

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { ArchiveError, loadArchive } from '../../image/archive/index.ts';
+import { ArchiveError } from '../../image/archive/errors.ts';
 import { UsageError, bool, str } from '../args.ts';
 import type { Command, CommandContext } from './command.ts';
 
@@ -70,9 +70,11 @@ export const loadCommand: Command = {
       input.once('open', () => res()).once('error', (e) => rej(new ArchiveError(`load: ${e.message}`)));
     });
     await opened;
-    const stores = await ctx.stores();
-    const r = await loadArchive(stores, input, { log: (l) => { if (!quiet) ctx.log(l); } });
-    for (const line of r.lines) ctx.stdout.write(`${line}\n`);
+    const client = await ctx.client();
+    await client.jsonLines('POST', '/images/load', { query: { quiet }, stream: input }, (m) => {
+      if (m.stream !== undefined) ctx.stdout.write(m.stream);
+      else if (m.status !== undefined) ctx.stdout.write(`${m.status}\n`);
+    });
     return 0;
   },
 };

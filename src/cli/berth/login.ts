@@ -1,16 +1,30 @@
 // berth login / logout: registry credentials in docker's config.json (or its credential helper),
 // with docker's wording, so that `docker login` and `berth login` share one set of logins.
 import { DockerConfig, INDEX_SERVER, dockerConfigDir, eraseCredentials, getCredentials, helperGet, registryKey, storeCredentials } from '../../image/auth/index.ts';
-import { RegistryClient, type Credentials } from '../../image/registry/client.ts';
+import type { Credentials } from '../../image/registry/client.ts';
 import { UsageError, bool, str } from '../args.ts';
+import { DaemonError } from './client.ts';
 import type { Command, CommandContext } from './command.ts';
 
 /** The registry domain a client talks to for config key `key`. */
 const domainOf = (key: string): string => (key === INDEX_SERVER ? 'docker.io' : key);
 
-/** Checks `creds` against the registry of `key`; the identity token it issued, if any. */
-async function verify(key: string, creds: Credentials, insecure: readonly string[] = []): Promise<{ identityToken?: string }> {
-  return new RegistryClient(domainOf(key), { credentials: creds, insecure }).login();
+/**
+ * Checks `creds` against the registry of `key` through the daemon (`POST /auth`, as docker's
+ * client does: the daemon reaches registries); the identity token it issued, if any.
+ */
+async function verify(ctx: CommandContext, key: string, creds: Credentials): Promise<{ identityToken?: string }> {
+  const client = await ctx.client();
+  try {
+    const r = await client.post<{ Status?: string; IdentityToken?: string }>('/auth', undefined, {
+      username: creds.username, password: creds.password, serveraddress: key, ...(creds.identityToken && { identitytoken: creds.identityToken }),
+    });
+    return r.IdentityToken ? { identityToken: r.IdentityToken } : {};
+  } catch (e) {
+    // the daemon's reason, named by the registry as berth's errors are
+    if (e instanceof DaemonError) throw new Error(`login ${domainOf(key)}: ${e.message.replace(new RegExp(`^login ${domainOf(key).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `), '')}`);
+    throw e;
+  }
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -103,7 +117,7 @@ export const loginCommand: Command = {
         ctx.stdout.write('Authenticating with existing credentials...\n');
         const c: Credentials = { username: stored.username, password: stored.password, ...(stored.identityToken && { identityToken: stored.identityToken }) };
         try {
-          identityToken = (await verify(key, c, ctx.registry.insecure)).identityToken ?? c.identityToken;
+          identityToken = (await verify(ctx, key, c)).identityToken ?? c.identityToken;
           creds = c;
         } catch (e) {
           ctx.stderr.write(`Login did not succeed, error: ${(e as Error).message}\n`);
@@ -119,7 +133,7 @@ export const loginCommand: Command = {
       password ??= await promptLine(ctx, 'Password: ', true);
       if (password === '') throw new Error(`login ${domainOf(key)}: Password Required`);
       creds = { username, password };
-      identityToken = (await verify(key, creds, ctx.registry.insecure)).identityToken;
+      identityToken = (await verify(ctx, key, creds)).identityToken;
     }
 
     const { helper } = await storeCredentials(cfg, key, { ...creds, ...(identityToken && { identityToken }) }, env);

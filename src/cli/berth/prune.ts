@@ -1,8 +1,8 @@
 // berth image prune: remove dangling images (all unused ones with -a) and what only they used.
 import { bool } from '../args.ts';
 import { humanSize } from '../units.ts';
+import type { PruneReport } from '../../image/images/index.ts';
 import type { Command } from './command.ts';
-import { imageService } from './image-service.ts';
 
 /** One line from stdin (docker's confirmation prompt); '' at end of input. */
 async function readLine(): Promise<string> {
@@ -36,7 +36,7 @@ export const imagePruneCommand: Command = {
         return 1;
       }
     }
-    const report = await (await imageService(ctx)).prune({ all });
+    const report = await (await ctx.client()).post<PruneReport>('/images/prune', { filters: JSON.stringify(all ? { dangling: ['false'] } : {}) });
     let out = '';
     if (report.ImagesDeleted) {
       out += 'Deleted Images:\n';

@@ -1,15 +1,24 @@
-// berth pull: fetch an image into the store, unpack its layers and tag it, with docker's output.
+// berth pull: the daemon fetches an image into its store, unpacks its layers and tags it; docker's output.
 import { constants as osConstants } from 'node:os';
 
-import { pull } from '../../image/bundle/create.ts';
 import { parseReference } from '../../image/reference.ts';
-import { parsePlatform, type Platform } from '../../image/registry/media.ts';
+import { parsePlatform } from '../../image/registry/media.ts';
 import { UsageError, bool, str } from '../args.ts';
-import { PullProgressView } from '../progress.ts';
-import type { Command } from './command.ts';
+import { JsonMessageView } from '../progress.ts';
+import type { Command, CommandContext } from './command.ts';
+import { registryAuthHeader } from './registry-auth.ts';
 
-/** The pull was stopped by SIGINT / SIGTERM. */
-export class PullInterruptedError extends Error {}
+/** Pulls `name` through the daemon, showing docker's progress unless quiet; the full name pulled. */
+export async function pullImage(ctx: CommandContext, name: string, opts: { quiet?: boolean; platform?: string; out?: CommandContext['stdout'] } = {}): Promise<string> {
+  const ref = parseReference(name);
+  const client = await ctx.client();
+  const view = opts.quiet ? undefined : new JsonMessageView(opts.out ?? ctx.stdout);
+  await client.jsonLines('POST', '/images/create', {
+    query: { fromImage: ref.repository(), tag: ref.digest ?? ref.tag ?? 'latest', ...(opts.platform !== undefined && { platform: opts.platform }) },
+    headers: { 'X-Registry-Auth': await registryAuthHeader(name) },
+  }, (m) => view?.show(m));
+  return ref.toString();
+}
 
 export const pullCommand: Command = {
   name: 'pull',
@@ -17,64 +26,32 @@ export const pullCommand: Command = {
   usage: '[OPTIONS] NAME[:TAG|@DIGEST]',
   summary: 'Download an image from a registry',
   flags: [{ names: ['quiet', 'q'], kind: 'bool' }, { names: ['platform'], kind: 'string' }],
-  flagHelp: '  --platform string   Set platform if server is multi-platform capable (os/arch[/variant]; default: this machine\'s)\n  -q, --quiet         Suppress verbose output',
+  flagHelp: '  --platform string   Set platform if server is multi-platform capable (os/arch[/variant]; default: the daemon\'s)\n  -q, --quiet         Suppress verbose output',
   async run(p, ctx) {
     if (p.rest.length !== 1) throw new UsageError('pull: want exactly one NAME[:TAG|@DIGEST]');
     const quiet = bool(p, 'quiet');
-    const platformArg = str(p, 'platform');
-    let platform: Platform | undefined;
+    const platform = str(p, 'platform');
     try {
-      if (platformArg !== undefined) platform = parsePlatform(platformArg);
+      if (platform !== undefined) parsePlatform(platform);
     } catch (e) {
       throw new UsageError(`pull: --platform: ${(e as Error).message}`);
     }
-    const ref = parseReference(p.rest[0]!);
-    const view = quiet ? undefined : new PullProgressView(ctx.stdout);
-    view?.header(ref.digest ?? ref.tag ?? 'latest', ref.path);
-    const stores = await ctx.stores();
-    const before = await stores.refs.resolve(ref.toString());
-    // SIGINT / SIGTERM stop the pull: what it was writing is removed before the exit (128 + the
-    // signal's number, as docker's CLI and shells report it); a second one exits at once.
-    const stop = new AbortController();
-    let caught: NodeJS.Signals | undefined;
-    const interrupted = (sig: NodeJS.Signals): string => `pull ${ref.toString()}: interrupted by ${sig}`;
+    const name = parseReference(p.rest[0]!).toString();
+    // SIGINT / SIGTERM end the client at once (128 + the signal's number, as docker's CLI and
+    // shells report it); the daemon finishes or drops its pull on its own.
     const onSignal = (sig: NodeJS.Signals): void => {
-      if (caught !== undefined) process.exit(128 + osConstants.signals[sig]);
-      caught = sig;
-      stop.abort(new PullInterruptedError(interrupted(sig)));
+      process.stderr.write(`berth: pull ${name}: interrupted by ${sig}\n`);
+      process.exit(128 + osConstants.signals[sig]);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    let r: Awaited<ReturnType<typeof pull>>;
     try {
-      r = await pull(stores, p.rest[0]!, {
-        clientOptions: ctx.registry, // what `berth login` / `docker login` stored; insecure registries
-        signal: stop.signal,
-        ...(platform !== undefined && { platform }),
-        ...(view && { onProgress: (ev) => view.update(ev) }),
-      });
-    } catch (e) {
-      if (caught === undefined) throw e;
-      view?.finish();
-      ctx.stderr.write(`berth: ${interrupted(caught)}\n`);
-      return 128 + osConstants.signals[caught];
+      const full = await pullImage(ctx, p.rest[0]!, { quiet, ...(platform !== undefined && { platform }) });
+      ctx.stdout.write(`${full}\n`);
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
-    view?.finish();
-    if (caught !== undefined) {
-      // the pull completed as the signal came: the image is whole and tagged; the exit says why it ended
-      ctx.stderr.write(`berth: ${interrupted(caught)} (the pull had completed)\n`);
-      return 128 + osConstants.signals[caught];
-    }
-    if (quiet) {
-      ctx.stdout.write(`${r.name}\n`);
-      return 0;
-    }
-    const fresh = r.downloaded > 0 || r.unpacked > 0 || before !== r.manifestDigest;
-    ctx.stdout.write(`Digest: ${r.indexDigest ?? r.manifestDigest}\n`);
-    ctx.stdout.write(`Status: ${fresh ? 'Downloaded newer image' : 'Image is up to date'} for ${r.name}\n${r.name}\n`);
     return 0;
   },
 };

@@ -1,35 +1,11 @@
-// berth push: upload a local image (or every tag of a repository) to its registry, with docker's lines.
-import { parseReference, ImageReference } from '../../image/reference.ts';
-import { ImageNotLocalError, pushImage, type PushProgress } from '../../image/registry/push.ts';
-import { digestHex } from '../../image/store/digest.ts';
+// berth push: the daemon uploads a local image (or every tag of a repository) to its registry; docker's lines.
+import { parseReference } from '../../image/reference.ts';
 import { UsageError, bool } from '../args.ts';
-import type { Command, CommandContext } from './command.ts';
+import type { Command } from './command.ts';
+import { registryAuthHeader } from './registry-auth.ts';
 
-/** docker's line for a layer that is done: `<12 hex>: Pushed` (configs and manifests get none). */
-function layerLine(p: PushProgress): string | undefined {
-  if (p.kind !== 'layer') return undefined;
-  const id = digestHex(p.digest).slice(0, 12);
-  if (p.status === 'exists') return `${id}: Layer already exists`;
-  if (p.status === 'mounted') return `${id}: Mounted from ${p.from}`;
-  if (p.status === 'pushed') return `${id}: Pushed`;
-  return undefined;
-}
-
-/** The tags of `repo` in the image index, sorted (docker's `push --all-tags`). */
-async function tagsOf(ctx: CommandContext, repo: ImageReference): Promise<ImageReference[]> {
-  const { refs } = await ctx.stores();
-  const out: ImageReference[] = [];
-  for (const { name } of await refs.list()) {
-    let r: ImageReference;
-    try {
-      r = parseReference(name);
-    } catch {
-      continue;
-    }
-    if (r.repository() === repo.repository() && r.tag !== undefined && r.digest === undefined) out.push(r);
-  }
-  return out;
-}
+/** The layer states berth prints: where each layer ended up (not the Preparing/Waiting/Pushing steps). */
+const FINAL = /^(Pushed|Layer already exists|Mounted from .*)$/;
 
 export const pushCommand: Command = {
   name: 'push',
@@ -49,22 +25,23 @@ export const pushCommand: Command = {
     if (all && (!ref.tagDefaulted || ref.digest !== undefined)) throw new UsageError('tag can\'t be used with --all-tags/-a');
     const out = (line: string): void => void (!quiet && ctx.stdout.write(`${line}\n`));
     if (!all && ref.tagDefaulted) out(`Using default tag: ${ref.tag}`);
-    // docker says which repository before it looks for the image
-    out(`The push refers to repository [${ref.repository()}]`);
-    const targets = all ? await tagsOf(ctx, ref) : [ref];
-    if (targets.length === 0) throw new ImageNotLocalError(ref);
-    const { content, refs } = await ctx.stores();
-    for (const target of targets) {
-      const r = await pushImage(target, content, refs, {
-        clientOptions: ctx.registry, // what `berth login` / `docker login` stored; insecure registries
-        onProgress: (e) => {
-          const line = layerLine(e);
-          if (line !== undefined) out(line);
-        },
-      });
-      out(`${r.reference}: digest: ${r.digest} size: ${r.size}`);
-      if (quiet) ctx.stdout.write(`${target.toString()}\n`);
-    }
+    const client = await ctx.client();
+    const path = `/images/${encodeURIComponent(ref.digest !== undefined ? ref.toString() : ref.repository())}/push`;
+    await client.jsonLines('POST', path, {
+      query: { tag: all || ref.digest !== undefined ? '' : ref.tag ?? 'latest' },
+      headers: { 'X-Registry-Auth': await registryAuthHeader(ref.toString()) },
+    }, (m) => {
+      if (m.aux !== undefined) {
+        const tag = (m.aux as { Tag?: string }).Tag;
+        if (quiet && tag !== undefined) ctx.stdout.write(`${ref.digest !== undefined ? ref.toString() : `${ref.repository()}:${tag}`}\n`);
+        return;
+      }
+      if (m.id !== undefined && m.progressDetail !== undefined) {
+        if (FINAL.test(m.status ?? '')) out(`${m.id}: ${m.status}`);
+        return;
+      }
+      if (m.status !== undefined) out(m.status);
+    });
     return 0;
   },
 };

@@ -1,8 +1,8 @@
 // berth rmi / image rm: untag and remove images (docker's "Untagged:" / "Deleted:" lines).
 import { UsageError, bool } from '../args.ts';
-import { ImagesError } from '../../image/images/index.ts';
+import type { DeleteItem } from '../../image/images/index.ts';
+import { DaemonError } from './client.ts';
 import type { Command } from './command.ts';
-import { imageService } from './image-service.ts';
 
 export const rmiCommand: Command = {
   name: 'image rm',
@@ -16,17 +16,19 @@ export const rmiCommand: Command = {
   ].join('\n'),
   async run(p, ctx) {
     if (p.rest.length === 0) throw new UsageError('image rm: want at least one IMAGE');
-    const svc = await imageService(ctx);
+    const client = await ctx.client();
     let failed = false;
     // docker goes on after a failure and reports every error
     for (const ref of p.rest) {
       try {
-        for (const item of await svc.remove(ref, { force: bool(p, 'force') })) {
+        const items = await client.json<DeleteItem[]>('DELETE', `/images/${encodeURIComponent(ref)}`, { query: { force: bool(p, 'force'), noprune: bool(p, 'no-prune') } });
+        for (const item of items) {
           ctx.stdout.write('Untagged' in item ? `Untagged: ${item.Untagged}\n` : `Deleted: ${item.Deleted}\n`);
         }
       } catch (e) {
-        if (!(e instanceof ImagesError)) throw e;
-        ctx.stderr.write(`berth: ${e.message}\n`);
+        if (!(e instanceof DaemonError)) throw e;
+        // docker's client says a missing image as `Error: No such image: …`, others as the daemon's error
+        ctx.stderr.write(e.status === 404 ? `Error: ${e.message}\n` : `Error response from daemon: ${e.message}\n`);
         failed = true;
       }
     }

@@ -1,7 +1,7 @@
 // berth tag / image tag: another name for an image.
 import { UsageError } from '../args.ts';
+import { parseReference } from '../../image/reference.ts';
 import type { Command } from './command.ts';
-import { imageService } from './image-service.ts';
 
 export const tagCommand: Command = {
   name: 'image tag',
@@ -11,7 +11,10 @@ export const tagCommand: Command = {
   flags: [],
   async run(p, ctx) {
     if (p.rest.length !== 2) throw new UsageError('image tag: want exactly SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]');
-    await (await imageService(ctx)).tag(p.rest[0]!, p.rest[1]!);
+    const target = parseReference(p.rest[1]!);
+    if (target.digest !== undefined) throw new Error('refusing to create a tag with a digest reference');
+    const client = await ctx.client();
+    await client.post(`/images/${encodeURIComponent(p.rest[0]!)}/tag`, { repo: target.repository(), tag: target.tag ?? 'latest' });
     return 0;
   },
 };
