@@ -57,6 +57,8 @@ if ((${#missing[@]})); then
 fi
 
 bench_setup engine-run
+set -E # an unexpected failure says where, then the clean-up runs
+trap 'echo "engine-run: failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 RT_CMD[crun]=crun # bench_cleanup deletes what a failed crun run left in $BENCH_DIR/root-crun
 # the docker CLI's config (contexts, auth) is its own, not the invoking user's
 export DOCKER_CONFIG="$BENCH_DIR/docker-config"
@@ -111,6 +113,7 @@ start_berthd() { # start_berthd DATA RUN
   setsid node "$BERTHD_JS" --data-root "$1/berth" --exec-root "$2/berth" -H "unix://$BS" \
     </dev/null >>"$BENCH_DIR/berthd.log" 2>&1 &
   BERTHD_PID=$!
+  disown "$BERTHD_PID" # no "Killed" notice from bash when one dies
   local i
   for ((i = 0; i < 600; i++)); do
     curl -sf --unix-socket "$BS" http://berthd/_ping >/dev/null 2>&1 && return 0
@@ -127,6 +130,7 @@ start_dockerd() { # start_dockerd DATA RUN
     --pidfile "$2/docker.pid" -H "unix://$2/docker.sock" --bridge=none --iptables=false --ip6tables=false \
     --ip-forward=false --ip-masq=false --storage-driver overlay2 </dev/null >>"$BENCH_DIR/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
+  disown "$DOCKERD_PID" # no "Killed" notice from bash when one dies
   local i
   for ((i = 0; i < 600; i++)); do
     dockerd_cli version >/dev/null 2>&1 && return 0
@@ -148,7 +152,8 @@ start_api_client() {
 }
 stop_api_client() {
   [[ -n "$APIC_PID" ]] || return 0
-  exec {APIC[1]}>&- 2>/dev/null || true
+  local fd="${APIC[1]:-}" # unset once the coprocess has exited
+  if [[ -n "$fd" ]]; then exec {fd}>&-; fi # its end of input: it exits
   stop_pid "$APIC_PID" 5
   APIC_PID=""
 }
@@ -186,7 +191,7 @@ end_phase() {
   stop_pid "$DOCKERD_PID" 30; DOCKERD_PID=""
   # c/storage's private binds and leftovers of a failure, deepest first
   local base="${FS_MOUNT:-$DATA}" m
-  for m in $(findmnt -rn -o TARGET | grep "^$BENCH_DIR/." | grep -v "^$FS_MOUNT\$" | sort -r); do
+  for m in $(findmnt -rn -o TARGET | grep "^$BENCH_DIR/." | grep -v "^$FS_MOUNT\$" | sort -r || true); do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
   if [[ -n "$FS_MOUNT" ]]; then
@@ -272,6 +277,7 @@ cleanup_all() {
   local rc=$?
   set +e
   trap '' INT TERM # a second Ctrl-C must not cut the clean-up short
+  trap - ERR       # what fails here is said by the clean-up itself
   end_phase
   stop_pid "$REGISTRY_PID"; REGISTRY_PID=""
   remove_host_leftovers
@@ -309,6 +315,7 @@ http:
 EOF
 setsid docker-registry serve "$BENCH_DIR/registry/config.yml" </dev/null >"$BENCH_DIR/registry/log" 2>&1 &
 REGISTRY_PID=$!
+disown "$REGISTRY_PID"
 for _ in $(seq 200); do curl -fs "http://$REG/v2/" >/dev/null && break; sleep 0.05; done
 
 # a staging berthd, only to import and push
@@ -352,10 +359,11 @@ goal() { # goal TEXT A_US B_US FACTOR: "goal: TEXT: a ms <= FACTOR x b ms = c ms
   }'
 }
 kib_mib() { awk -v k="$1" 'BEGIN { if (k == "" || k == "nan") print "-"; else printf "%.2f\n", k / 1024 }'; }
+# (empty when the process is gone)
 smaps() { # smaps PID FIELD: kB from /proc/PID/smaps_rollup (Rss, Pss)
-  awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null
+  awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || true
 }
-ppid_of() { awk '$1 == "PPid:" { print $2 }' "/proc/$1/status" 2>/dev/null; }
+ppid_of() { awk '$1 == "PPid:" { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
 
 # --- one data location ------------------------------------------------------------------------
 run_phase() {
@@ -417,6 +425,8 @@ run_phase() {
     med[$t]="$(bench_median <"$BENCH_DIR/$t.us")"; mn[$t]="$(bench_min <"$BENCH_DIR/$t.us")"; mx[$t]="$(bench_max <"$BENCH_DIR/$t.us")"
   done
 
+  stop_api_client
+
   # --- 4: MANY detached containers, interleaved -----------------------------------------------
   local mtools=(berth podman docker)
   echo "engine-run [$fs]: ${mtools[*]}: $MANY sequential run -d each, interleaved ..." >&2
@@ -440,17 +450,20 @@ run_phase() {
   local pids ppids p
   : >"$BENCH_DIR/mon-berth.kb"; : >"$BENCH_DIR/mon-podman.kb"; : >"$BENCH_DIR/mon-docker.kb"
   # shellcheck disable=SC2046
-  pids="$(dockerb inspect -f '{{.State.Pid}}' $(dockerb ps -q) 2>>"$BENCH_DIR/berth-many.err" || true)"
+  pids="$(dockerb inspect -f '{{.State.Pid}}' $(dockerb ps -q 2>/dev/null) 2>>"$BENCH_DIR/berth-many.err" || true)"
   for p in $pids; do p="$(ppid_of "$p")"; [[ -n "$p" ]] && echo "$p $(cat "/proc/$p/comm") $(smaps "$p" Rss) $(smaps "$p" Pss)" >>"$BENCH_DIR/mon-berth.kb"; done
   # shellcheck disable=SC2046
-  ppids="$(podman_ inspect -f '{{.State.ConmonPid}}' $(podman_ ps -q) 2>>"$BENCH_DIR/podman-many.err" || true)"
+  ppids="$(podman_ inspect -f '{{.State.ConmonPid}}' $(podman_ ps -q 2>/dev/null) 2>>"$BENCH_DIR/podman-many.err" || true)"
   for p in $ppids; do echo "$p $(cat "/proc/$p/comm") $(smaps "$p" Rss) $(smaps "$p" Pss)" >>"$BENCH_DIR/mon-podman.kb"; done
   # shellcheck disable=SC2046
-  pids="$(dockerd_cli inspect -f '{{.State.Pid}}' $(dockerd_cli ps -q) 2>>"$BENCH_DIR/docker-many.err" || true)"
+  pids="$(dockerd_cli inspect -f '{{.State.Pid}}' $(dockerd_cli ps -q 2>/dev/null) 2>>"$BENCH_DIR/docker-many.err" || true)"
   for p in $pids; do p="$(ppid_of "$p")"; [[ -n "$p" ]] && echo "$p $(cat "/proc/$p/comm") $(smaps "$p" Rss) $(smaps "$p" Pss)" >>"$BENCH_DIR/mon-docker.kb"; done
   local containerd_pid running_b running_p running_d
   containerd_pid="$(pgrep -P "$DOCKERD_PID" -x containerd | head -n1 || true)"
-  running_b="$(dockerb ps -q | wc -l)"; running_p="$(podman_ ps -q | wc -l)"; running_d="$(dockerd_cli ps -q | wc -l)"
+  # (a daemon that died counts none: the figures of the others are still printed)
+  running_b="$( (dockerb ps -q 2>/dev/null || true) | wc -l)"
+  running_p="$( (podman_ ps -q 2>/dev/null || true) | wc -l)"
+  running_d="$( (dockerd_cli ps -q 2>/dev/null || true) | wc -l)"
   local berthd_rss berthd_pss dockerd_rss containerd_rss
   berthd_rss="$(smaps "$BERTHD_PID" Rss)"; berthd_pss="$(smaps "$BERTHD_PID" Pss)"
   dockerd_rss="$(smaps "$DOCKERD_PID" Rss)"; containerd_rss="$([[ -n "$containerd_pid" ]] && smaps "$containerd_pid" Rss || true)"
