@@ -225,10 +225,12 @@ exec sleep 1000`;
       const current = Number(readOr(`${dir}/pids.current`));
       assert.ok(current > 1 && current <= 20, `pids.current ${current}`);
       if (existsSync(`${dir}/pids.events`)) assert.ok((keyed(`${dir}/pids.events`).max ?? 0) > 0, `pids.events: ${readOr(`${dir}/pids.events`)}`);
-      // the process started before the bomb still runs, and so does the init
-      const procs = readOr(`${dir}/cgroup.procs`).split('\n').filter(Boolean);
+      // the process started before the bomb still runs, and so does the init. Its fork happened
+      // before the bomb, but under load its execve of sleep may come after the bomb's end: until
+      // then it shows its parent's command line, so wait (bounded) for the exec
+      const procs = (): string[] => readOr(`${dir}/cgroup.procs`).split('\n').filter(Boolean);
       const cmd = (p: string) => readOr(`/proc/${p}/cmdline`).split('\0').filter(Boolean).join(' ');
-      assert.ok(procs.some((p) => cmd(p) === 'sleep 1001'), `sleep 1001 among ${procs.map(cmd).join('; ')}`);
+      await waitFor('sleep 1001 in the container', () => procs().some((p) => cmd(p) === 'sleep 1001'), 5000, () => procs().map(cmd).join('; '));
       const st = await state(c.id);
       assert.equal(st.status, 'running');
       assert.equal(st.oomKilled, undefined, 'no oomKilled key without an OOM kill');
