@@ -183,6 +183,11 @@ if (!runWorkerIfAny()) {
   // the built bundle only; from the TypeScript sources (tsx) workers would lack the loader.
   const self = process.argv[1];
   setUnpackWorkerEntry(self !== undefined && !self.endsWith('.ts') ? self : undefined);
+  // a reader that stopped reading (`berth ... | head`) ends us quietly, as it ends docker
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
