@@ -49,6 +49,7 @@ export async function removeContainer(ctx: ContainerContext, l: Loaded, opts: { 
     // docker's SetRemovalError: the container is dead, and `rm` may be tried again
     rec.state = { ...rec.state, Status: 'dead', Dead: true, Error: `removal failed: ${(e as Error).message}` };
     await ctx.store.save(rec.id).catch(() => undefined);
+    ctx.notifyRemovalFailed(rec.id, rec.state.ExitCode, rec.state.Error);
     throw e;
   }
   ctx.emit(l, 'destroy');

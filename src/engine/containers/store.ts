@@ -89,6 +89,11 @@ export class ContainerStore {
     this.#names.set(name, id);
   }
 
+  /** Whether `name` (`/web`) is taken, by a record or by a create that reserved it and has none yet. */
+  nameTaken(name: string): boolean {
+    return this.#names.has(name);
+  }
+
   releaseName(name: string, id: string): void {
     if (this.#names.get(name) === id) this.#names.delete(name);
   }
