@@ -277,7 +277,7 @@ export class Runtime {
         process.stderr.write(`berth-oci: warning: create ${id} failed and left ${(u as Error).message}\n`);
       }
       const left = removeCgroup(rec.cgroup);
-      this.store.remove(id);
+      await this.store.remove(id);
       if (left.length) process.stderr.write(`berth-oci: warning: create ${id} failed and left cgroups: ${left.join('; ')}\n`);
       throw e;
     }
@@ -390,7 +390,7 @@ export class Runtime {
       // runc: --force of a container that is gone succeeds (shims and podman clean up twice);
       // a create that crashed before writing its state leaves only the directory
       if (force && e instanceof NotFoundError) {
-        this.store.remove(id);
+        await this.store.remove(id);
         return;
       }
       throw e;
@@ -429,7 +429,7 @@ export class Runtime {
       for (const e of errors) process.stderr.write(`berth-oci: warning: poststop ${e}\n`);
     }
     const left = removeCgroup(rec.cgroup);
-    this.store.remove(id);
+    await this.store.remove(id);
     if (left.length) throw new RuntimeError(`delete ${id}: cgroup directories not removed: ${left.join('; ')}`);
   }
 
