@@ -188,6 +188,13 @@ export class Runtime {
       session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `create ${id}`, spawnVia: opts.spawnVia });
       if (opts.foreground) rec.helperPid = session.pid;
       const tc = trace.now();
+      // the state first, naming the container's own cgroup directories: a create killed while it
+      // makes them leaves a record that `delete --force` removes them by (their parents may be shared)
+      const leaf = cgroupsPath.split('/').filter(Boolean).join('/');
+      const own = layout.hierarchies.map((h) => `${h.mountPoint}/${leaf}`);
+      // (a cgroup that exists already is someone else's: never to be removed by us)
+      rec.cgroup = { path: cgroupsPath, dirs: own, created: own.filter((d) => !existsSync(d)) };
+      this.store.write(rec);
       try {
         rec.cgroup = createCgroup(layout, cgroupsPath);
       } catch (e) {

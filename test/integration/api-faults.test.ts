@@ -165,6 +165,12 @@ async function removeAllAndCheckClean(what: string): Promise<void> {
   assert.deepEqual(processesNaming(join(DATA, 'containers')), [], `${what}: monitors left`);
   const run = join(EXEC, 'containers');
   assert.deepEqual(existsSync(run) ? readdirSync(run) : [], [], `${what}: run directories left`);
+  // no image layer is still referenced by a bundle that is gone
+  const snaps = join(DATA, 'snapshot', 'snapshots');
+  for (const n of existsSync(snaps) ? readdirSync(snaps) : []) {
+    const owners = join(snaps, n, 'owners');
+    assert.deepEqual(existsSync(owners) ? readdirSync(owners).map((o) => Buffer.from(o, 'base64url').toString()) : [], [], `${what}: snapshot ${n} still referenced`);
+  }
   const rt = join(EXEC, 'runtime');
   assert.deepEqual(existsSync(rt) ? readdirSync(rt).filter((n) => /^[0-9a-f]{64}$/.test(n)) : [], [], `${what}: runtime state left`);
 }

@@ -6,7 +6,7 @@
  *   DIR/config.json       specFromImage(image config, { args, rootfs })
  * The berth root holds content/ (blobs), refs.json (names) and snapshot/ (unpacked layers).
  */
-import { chmod, mkdir, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseReference } from '../reference.ts';
@@ -103,8 +103,11 @@ export interface CreateBundleOptions {
 
 const recordPath = (dir: string): string => join(dir, '.berth', 'bundle.json');
 
+/** tmp + rename: a process killed mid-write leaves the old record or the new one, never half of one */
 async function writeRecord(dir: string, rec: BundleRecord): Promise<void> {
-  await writeFile(recordPath(dir), JSON.stringify(rec, null, 2) + '\n');
+  const tmp = `${recordPath(dir)}.tmp`;
+  await writeFile(tmp, JSON.stringify(rec, null, 2) + '\n');
+  await rename(tmp, recordPath(dir));
 }
 
 /**
@@ -178,10 +181,6 @@ export async function createBundle(stores: BerthStores, image: string, dirArg: s
   let referenced = false;
   let mounted = false;
   try {
-    opts.log?.(`preparing ${layers.length} layer(s)`);
-    referenced = true; // prepare may reference some before failing
-    const lowers = await stores.snapshots.prepare(layers, stores.content, { owner: dir });
-    opts.onPhase?.('layers');
     for (const d of [join(dir, '.berth'), rootfs, work]) await mkdir(d, { recursive: true, mode: 0o700 });
     // the upper dir's root is the mount's root, the container's "/": 0755 whatever the umask
     await mkdir(upper, { mode: 0o755 });
@@ -190,7 +189,13 @@ export async function createBundle(stores: BerthStores, image: string, dirArg: s
       schemaVersion: 1, image: name, manifestDigest: digest, configDigest: manifest.config.digest,
       chainIds: ids, owner: dir, root: stores.root, mounted: false, createdAt: new Date().toISOString(),
     };
+    // the record before any reference: a process killed from here on leaves a bundle removeBundle
+    // can undo (it drops every chain ID's reference, taken or not)
     await writeRecord(dir, rec);
+    opts.log?.(`preparing ${layers.length} layer(s)`);
+    referenced = true; // prepare may reference some before failing
+    const lowers = await stores.snapshots.prepare(layers, stores.content, { owner: dir });
+    opts.onPhase?.('layers');
     await mountOverlay(rootfs, upper, work, lowers);
     mounted = true;
     rec.mounted = true;
