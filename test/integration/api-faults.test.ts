@@ -5,6 +5,8 @@
 // and exec; the data root's disk full (a small loop-mounted ext4); bad input with docker's status
 // codes and messages. After every fault: docker ps -a consistent, rm -f works, and no mount,
 // cgroup, monitor or record of the test's containers remains.
+// Debugging aids: H9R_DAEMON_LOG=FILE appends berthd's whole log to FILE; H9R_NODE_FLAGS passes
+// flags to berthd's node (e.g. "--cpu-prof --cpu-prof-dir=DIR" to see what holds its event loop).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -78,7 +80,7 @@ function http(method: string, path: string, body?: string | Buffer, headers: Rec
 }
 
 function startDaemon(): ChildProcess {
-  const p = spawn(process.execPath, [BERTHD, '-H', `unix://${sock}`, '--data-root', DATA, '--exec-root', EXEC,
+  const p = spawn(process.execPath, [...(process.env.H9R_NODE_FLAGS ? process.env.H9R_NODE_FLAGS.split(' ') : []), BERTHD, '-H', `unix://${sock}`, '--data-root', DATA, '--exec-root', EXEC,
     '--config-file', join(T, 'daemon.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
   p.stderr!.setEncoding('utf8').on('data', (d: string) => {
     daemonLog = (daemonLog + d).slice(-20_000);
