@@ -15,6 +15,7 @@ import { BERTH_VERSION, GIT_COMMIT } from '../engine/version.ts';
 import { runWorkerIfAny, setUnpackWorkerEntry } from '../image/index.ts';
 import { UsageError, bool, list, parseArgs, str, type FlagDef } from './args.ts';
 import { DEFAULT_CONFIG_FILE, DEFAULT_DATA_ROOT, DEFAULT_EXEC_ROOT, DEFAULT_SOCKET, DaemonConfigError, loadDaemonConfig, type DaemonFlags } from './daemon-config.ts';
+import { watchLoopDelay } from './loop-delay.ts';
 import { AlreadyRunningError, acquirePidFile, socketAnswers } from './pidfile.ts';
 
 const FLAGS: FlagDef[] = [
@@ -97,6 +98,10 @@ async function main(argv: string[]): Promise<number> {
       registryStallTimeoutMs: cfg.registryStallTimeoutMs,
     }, log);
     releases.push(async () => engine.close());
+    if (cfg.debug) {
+      const stop = watchLoopDelay(log);
+      releases.push(async () => stop());
+    }
     const gid = await groupId(cfg.group);
     if (gid === undefined && given('group')) throw new DaemonConfigError(`group ${JSON.stringify(cfg.group)}: no such group`);
     const servers: ApiServer[] = [];

@@ -165,10 +165,13 @@ export class MonitorClient {
   private constructor(private readonly exitPath: string, sock: Socket | undefined) {
     this.sock = sock;
     this.exited = new Promise<ExitRecord>((resolve, reject) => {
-      const fromFile = () => {
+      /** `said`: the code of the monitor's `exit` line, when it sent one */
+      const fromFile = (said?: number) => {
         try {
           const r = readExit(exitPath);
           if (r) resolve(r);
+          // a monitor that could not write exit.json (a full disk) still said how the init ended
+          else if (said !== undefined) resolve({ pid: 0, status: said > 128 ? 'signaled' : 'exited', exitCode: said, signal: said > 128 ? said - 128 : 0, finishedAt: new Date().toISOString() });
           else reject(new MonitorError(`the monitor exited without recording the container's exit (no ${exitPath})`));
         } catch (e) {
           reject(e as Error);
@@ -180,10 +183,11 @@ export class MonitorClient {
       sock.on('data', (d: string) => {
         buf += d;
         // exit.json is renamed into place before the line is sent: the file has the details
-        if (/^exit -?\d+\n/m.test(buf)) fromFile();
+        const m = /^exit (-?\d+)\n/m.exec(buf);
+        if (m) fromFile(Number(m[1]));
       });
       sock.on('error', () => {});
-      sock.on('close', fromFile);
+      sock.on('close', () => fromFile());
     });
     // nobody may be waiting yet; the promise still settles for those who ask later
     this.exited.catch(() => {});

@@ -188,6 +188,13 @@ export class Runtime {
       session = new HelperSession({ preserveFds: opts.preserveFds ?? 0, what: `create ${id}`, spawnVia: opts.spawnVia, explain });
       if (opts.foreground) rec.helperPid = session.pid;
       const tc = trace.now();
+      // the state first, naming the container's own cgroup directories: a create killed while it
+      // makes them leaves a record that `delete --force` removes them by (their parents may be shared)
+      const leaf = cgroupsPath.split('/').filter(Boolean).join('/');
+      const own = layout.hierarchies.map((h) => `${h.mountPoint}/${leaf}`);
+      // (a cgroup that exists already is someone else's: never to be removed by us)
+      rec.cgroup = { path: cgroupsPath, dirs: own, created: own.filter((d) => !existsSync(d)) };
+      this.store.write(rec);
       try {
         rec.cgroup = createCgroup(layout, cgroupsPath);
       } catch (e) {
@@ -277,7 +284,7 @@ export class Runtime {
         process.stderr.write(`berth-oci: warning: create ${id} failed and left ${(u as Error).message}\n`);
       }
       const left = removeCgroup(rec.cgroup);
-      this.store.remove(id);
+      await this.store.remove(id);
       if (left.length) process.stderr.write(`berth-oci: warning: create ${id} failed and left cgroups: ${left.join('; ')}\n`);
       throw e;
     }
@@ -390,7 +397,7 @@ export class Runtime {
       // runc: --force of a container that is gone succeeds (shims and podman clean up twice);
       // a create that crashed before writing its state leaves only the directory
       if (force && e instanceof NotFoundError) {
-        this.store.remove(id);
+        await this.store.remove(id);
         return;
       }
       throw e;
@@ -429,7 +436,7 @@ export class Runtime {
       for (const e of errors) process.stderr.write(`berth-oci: warning: poststop ${e}\n`);
     }
     const left = removeCgroup(rec.cgroup);
-    this.store.remove(id);
+    await this.store.remove(id);
     if (left.length) throw new RuntimeError(`delete ${id}: cgroup directories not removed: ${left.join('; ')}`);
   }
 

@@ -4,7 +4,8 @@
  * created-but-not-started, exec.status (see Runtime.start), trace.log, and `mounts` for a container in
  * the host's mount namespace. mkdir of the directory is the lock that makes ids unique.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import type { Spec, ContainerStatus } from './spec/types.ts';
 import type { CgroupPlacement } from './cgroups/placement.ts';
 import { RuntimeError, errnoCode } from './errors.ts';
@@ -113,8 +114,9 @@ export class StateStore {
     }
   }
 
-  remove(id: string): void {
-    rmSync(this.dir(id), { recursive: true, force: true });
+  /** async: a daemon deletes containers while it serves other clients */
+  async remove(id: string): Promise<void> {
+    await rm(this.dir(id), { recursive: true, force: true });
   }
 }
 

@@ -9,6 +9,7 @@ import { parseDetachKeys } from '../../engine/containers/detach-keys.ts';
 import { parseSignal } from '../../engine/containers/kill.ts';
 import { parseLogTime, parseTail } from '../../engine/containers/logs.ts';
 import type { DockerConfig, HostConfig } from '../../engine/containers/types.ts';
+import { checkHostConfigTypes } from '../hostconfig-types.ts';
 import { parseCondition } from '../../engine/containers/wait.ts';
 import { queryBool, queryFilters, readJsonObject, sendEmpty, sendJson } from '../http.ts';
 import type { HijackContext, Router } from '../router.ts';
@@ -27,10 +28,13 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 function createBody(body: Record<string, unknown>): { config: DockerConfig; hostConfig: HostConfig } {
   const { HostConfig: hc, NetworkingConfig: _net, ...config } = body;
   if (hc !== undefined && hc !== null && !isObj(hc)) throw new InvalidParameterError('HostConfig: want a JSON object');
+  if (isObj(hc)) checkHostConfigTypes(hc);
   for (const k of ['Cmd', 'Entrypoint', 'Env'] as const) {
     const v = config[k];
     if (v === undefined || v === null) continue;
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new InvalidParameterError(`${k}: want an array of strings`);
+    // docker's strslice.StrSlice: a lone string is a one-word command (`"Cmd": "true"`); Env is a plain []string
+    if (typeof v === 'string' && k !== 'Env') config[k] = [v];
+    else if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new InvalidParameterError(`${k}: want ${k === 'Env' ? 'an array of strings' : 'a string or an array of strings'}`);
   }
   if (config.Labels !== undefined && config.Labels !== null && (!isObj(config.Labels) || Object.values(config.Labels).some((x) => typeof x !== 'string'))) {
     throw new InvalidParameterError('Labels: want an object of strings');
@@ -122,9 +126,10 @@ export function containerRoutes(r: Router, engine: Engine): void {
       c.res.writeHead(200, { 'Content-Type': 'application/json' });
       c.res.flushHeaders();
     }
-    const code = await done;
-    if (!c.res.headersSent) sendJson(c.res, 200, { StatusCode: code, Error: null });
-    else c.res.end(`${JSON.stringify({ StatusCode: code, Error: null })}\n`);
+    const r = await done;
+    const body = { StatusCode: r.exitCode, Error: r.error !== undefined ? { Message: r.error } : null };
+    if (!c.res.headersSent) sendJson(c.res, 200, body);
+    else c.res.end(`${JSON.stringify(body)}\n`);
   });
   r.post('/containers/{id}/attach', () => {
     throw new InvalidParameterError('attach: send the request with "Upgrade: tcp" (a hijacked connection)');

@@ -19,6 +19,11 @@ export interface ExitWaiter {
   (exitCode: number): void;
 }
 
+/** How a `wait condition=removed` ends: docker's wait body, the removal's error when it failed. */
+export interface RemovalWaiter {
+  (exitCode: number, error?: string): void;
+}
+
 export class ContainerContext {
   /** berth-oci, in-process (containers whose record says so) */
   readonly runtime: Runtime;
@@ -30,8 +35,8 @@ export class ContainerContext {
   readonly pendingAttach = new Map<string, (() => Promise<void>)[]>();
   /** called with the exit code once an exit is recorded (next-exit, not-running, stop) */
   readonly exitWaiters = new Map<string, Set<ExitWaiter>>();
-  /** called once the container is gone (wait condition=removed) */
-  readonly removeWaiters = new Map<string, Set<ExitWaiter>>();
+  /** called once the container is gone, or its removal failed (wait condition=removed) */
+  readonly removeWaiters = new Map<string, Set<RemovalWaiter>>();
   /** the exit codes of containers removed lately: a `wait condition=removed` arriving just after an --rm container went */
   readonly recentlyRemoved = new Map<string, number>();
   readonly #locks = new Map<string, Promise<unknown>>();
@@ -118,12 +123,22 @@ export class ContainerContext {
     for (const w of set ?? []) w(code);
   }
 
-  removed(id: string): Promise<number> {
+  removed(id: string): Promise<{ exitCode: number; error?: string }> {
     return new Promise((resolve) => {
       let set = this.removeWaiters.get(id);
       if (!set) this.removeWaiters.set(id, (set = new Set()));
-      set.add(resolve);
+      set.add((exitCode, error) => resolve({ exitCode, ...(error !== undefined && { error }) }));
     });
+  }
+
+  /**
+   * docker's SetRemovalError: a removal failed (the container is dead); who waits for the removal
+   * learns it now, with the error, instead of waiting for ever (`docker run --rm` reports it).
+   */
+  notifyRemovalFailed(id: string, code: number, error: string): void {
+    const set = this.removeWaiters.get(id);
+    this.removeWaiters.delete(id);
+    for (const w of set ?? []) w(code, error);
   }
 
   notifyRemoved(id: string, code: number): void {

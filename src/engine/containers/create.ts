@@ -166,6 +166,7 @@ const RIGHT = ['babbage', 'curie', 'darwin', 'euclid', 'fermi', 'galileo', 'hopp
 function generateName(ctx: ContainerContext): string {
   for (let i = 0; ; i++) {
     const n = `${LEFT[Math.floor(Math.random() * LEFT.length)]}_${RIGHT[Math.floor(Math.random() * RIGHT.length)]}${i > 3 ? Math.floor(Math.random() * 10) : ''}`;
-    if (!ctx.store.find(n)) return n;
+    // a name reserved by a create still in progress is taken too: it has no record to find yet
+    if (!ctx.store.nameTaken(`/${n}`)) return n;
   }
 }

@@ -23,11 +23,16 @@ export async function recordExit(ctx: ContainerContext, l: Loaded, ex: ExitRecor
   await deleteRuntimeContainer(ctx, rec).catch((e: Error) => ctx.log.warn(`container ${id} exited; deleting its runtime container: ${e.message}`));
   rec.state = {
     ...rec.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, OOMKilled: oom,
-    ExitCode: ex?.exitCode ?? 255, FinishedAt: ex?.finishedAt ?? nowRfc3339(), Error: error,
+    // no exit record: the monitor died, and deleting the runtime container above SIGKILLed what ran
+    ExitCode: ex?.exitCode ?? 128 + 9, FinishedAt: ex?.finishedAt ?? nowRfc3339(), Error: error,
   };
   delete rec.monitorPid;
-  await ctx.store.save(id);
-  await rm(ctx.runDir(id), { recursive: true, force: true }).catch(() => undefined);
+  try {
+    await ctx.store.save(id);
+  } finally {
+    // the monitor's sockets are gone with it, saved record or not (a full disk)
+    await rm(ctx.runDir(id), { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 export type AfterExit = { kind: 'none' } | { kind: 'remove' } | { kind: 'restart'; delayMs: number };

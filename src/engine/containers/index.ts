@@ -252,11 +252,11 @@ export class Containers implements ContainerBackend {
     await this.ctx.locked(l.rec.id, () => removeContainer(this.ctx, l, { force: opts.force, volumes: opts.volumes, stopAndWait }));
   }
 
-  async wait(ref: string, condition: WaitCondition): Promise<number> {
+  async wait(ref: string, condition: WaitCondition): Promise<{ exitCode: number; error?: string }> {
     const l = this.ctx.store.find(ref);
     if (!l) {
       const code = this.ctx.recentlyRemoved.get(ref);
-      if (condition !== 'not-running' && code !== undefined) return code;
+      if (condition !== 'not-running' && code !== undefined) return { exitCode: code };
       throw new NotFoundError(`No such container: ${ref}`);
     }
     return waitContainer(this.ctx, l, condition);

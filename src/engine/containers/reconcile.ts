@@ -1,8 +1,8 @@
 /**
  * At daemon start, each record against what is really there: a create or a removal the daemon
  * died in is finished (nothing half-made stays); a running container whose monitor is alive is
- * watched again; one whose monitor is gone gets the exit from exit.json (or 255 when the monitor
- * itself died without writing one, its container killed).
+ * watched again; one whose monitor is gone gets the exit from exit.json (or 137 when the monitor
+ * itself died without writing one: its container is killed).
  */
 import { MonitorClient } from '../../native/monitor.ts';
 import type { ContainerContext } from './context.ts';

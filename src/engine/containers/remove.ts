@@ -41,13 +41,19 @@ export async function removeContainer(ctx: ContainerContext, l: Loaded, opts: { 
   }
   rec.state = { ...rec.state, Status: 'removing' };
   if (opts.volumes) rec.removeVolumes = true;
-  await ctx.store.save(rec.id);
+  await ctx.store.save(rec.id).catch((e: NodeJS.ErrnoException) => {
+    // a full disk is when removing matters most: the mark only makes an interrupted removal resume
+    // at the next start, and a removal redone from an unmarked record ends the same
+    if (e.code !== 'ENOSPC' && e.code !== 'EDQUOT') throw e;
+    ctx.log.warn(`container ${rec.id}: removing without the removal mark: ${e.message}`);
+  });
   try {
     await removeFiles(ctx, rec.id, opts.volumes);
   } catch (e) {
     // docker's SetRemovalError: the container is dead, and `rm` may be tried again
     rec.state = { ...rec.state, Status: 'dead', Dead: true, Error: `removal failed: ${(e as Error).message}` };
     await ctx.store.save(rec.id).catch(() => undefined);
+    ctx.notifyRemovalFailed(rec.id, rec.state.ExitCode, rec.state.Error);
     throw e;
   }
   ctx.emit(l, 'destroy');

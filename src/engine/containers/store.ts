@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.ts';
@@ -59,6 +60,12 @@ export class ContainerStore {
         s.#byId.set(id, { rec, hostConfig });
         if (!s.#names.has(rec.name)) s.#names.set(rec.name, id);
       } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(join(root, id, 'bundle'))) {
+          // a create killed between making the directory and its first record: nothing else was made yet
+          await rm(join(root, id), { recursive: true, force: true });
+          onBad(join(root, id), 'a create interrupted before its record was written: removed');
+          continue;
+        }
         onBad(join(root, id), (e as Error).message);
       }
     }
@@ -89,13 +96,20 @@ export class ContainerStore {
     this.#names.set(name, id);
   }
 
+  /** Whether `name` (`/web`) is taken, by a record or by a create that reserved it and has none yet. */
+  nameTaken(name: string): boolean {
+    return this.#names.has(name);
+  }
+
   releaseName(name: string, id: string): void {
     if (this.#names.get(name) === id) this.#names.delete(name);
   }
 
   /** Adds a record (its directory made 0700) and writes it. */
   async add(l: Loaded): Promise<void> {
-    await mkdir(this.dir(l.rec.id), { recursive: true, mode: 0o700 });
+    // not recursive: the root exists, and a recursive mkdir reports a full disk as ENOENT
+    // (which the docker CLI would even take for a missing command: exit 127)
+    await mkdir(this.dir(l.rec.id), { mode: 0o700 });
     this.#byId.set(l.rec.id, l);
     await this.save(l.rec.id);
   }

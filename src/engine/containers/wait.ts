@@ -12,9 +12,10 @@ export function parseCondition(s: string | null): WaitCondition {
   throw new InvalidParameterError(`invalid condition: ${JSON.stringify(s)} (want not-running, next-exit or removed)`);
 }
 
-export function waitContainer(ctx: ContainerContext, l: Loaded, condition: WaitCondition): Promise<number> {
+/** The exit code, and for `removed` the removal's error when it failed (docker's wait body's Error). */
+export async function waitContainer(ctx: ContainerContext, l: Loaded, condition: WaitCondition): Promise<{ exitCode: number; error?: string }> {
   const { rec } = l;
   if (condition === 'removed') return ctx.removed(rec.id);
-  if (condition === 'not-running' && !isRunningStatus(rec.state.Status)) return Promise.resolve(rec.state.ExitCode);
-  return ctx.nextExit(rec.id);
+  if (condition === 'not-running' && !isRunningStatus(rec.state.Status)) return { exitCode: rec.state.ExitCode };
+  return { exitCode: await ctx.nextExit(rec.id) };
 }

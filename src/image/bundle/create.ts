@@ -6,8 +6,8 @@
  *   DIR/config.json       specFromImage(image config, { args, rootfs })
  * The berth root holds content/ (blobs), refs.json (names) and snapshot/ (unpacked layers).
  */
-import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { chmod, mkdir, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseReference } from '../reference.ts';
 import { isDigest, type Digest } from '../store/digest.ts';
@@ -116,10 +116,6 @@ export async function createBundle(stores: BerthStores, image: string, dirArg: s
   let referenced = false;
   let mounted = false;
   try {
-    opts.log?.(`preparing ${layers.length} layer(s)`);
-    referenced = true; // prepare may reference some before failing
-    const lowers = await stores.snapshots.prepare(layers, stores.content, { owner: dir });
-    opts.onPhase?.('layers');
     for (const d of [join(dir, '.berth'), rootfs, work]) await mkdir(d, { recursive: true, mode: 0o700 });
     // the upper dir's root is the mount's root, the container's "/": 0755 whatever the umask
     await mkdir(upper, { mode: 0o755 });
@@ -128,7 +124,13 @@ export async function createBundle(stores: BerthStores, image: string, dirArg: s
       schemaVersion: 1, image: name, manifestDigest: digest, configDigest: manifest.config.digest,
       chainIds: ids, owner: dir, root: stores.root, mounted: false, createdAt: new Date().toISOString(),
     };
+    // the record before any reference: a process killed from here on leaves a bundle removeBundle
+    // can undo (it drops every chain ID's reference, taken or not)
     await writeRecord(dir, rec);
+    opts.log?.(`preparing ${layers.length} layer(s)`);
+    referenced = true; // prepare may reference some before failing
+    const lowers = await stores.snapshots.prepare(layers, stores.content, { owner: dir });
+    opts.onPhase?.('layers');
     await mountOverlay(rootfs, upper, work, lowers);
     mounted = true;
     rec.mounted = true;
@@ -162,29 +164,33 @@ export function isMountPoint(path: string): boolean {
 }
 
 /**
- * Processes in other mount namespaces (containers: berth-oci gives each its own) that still have
- * the overlay with upper dir `upper` mounted: one pid per namespace. Unmounting the host's mount
- * would not fail for them (their copy stays), so this is what says a bundle is busy.
+ * Processes in other mount namespaces whose root filesystem is the overlay with upper dir `upper`
+ * (a container berth-oci runs on it): one pid per namespace. Unmounting the host's mount would
+ * not fail for them (their copy stays), so this is what says a bundle is busy. A namespace that
+ * only holds a copy of the mount elsewhere is no user: every container's create clones the host's
+ * mount table (other containers' overlays with it) and drops the copy at its pivot_root, so while
+ * containers start in parallel such copies come and go.
  */
-export function overlayUsers(upper: string): number[] {
-  const own = readlinkOr('/proc/self/ns/mnt');
+export async function overlayUsers(upper: string): Promise<number[]> {
+  const own = await readlinkOr('/proc/self/ns/mnt');
   const seen = new Set<string>();
   const users: number[] = [];
   const want = `upperdir=${upper}`;
-  for (const name of readdirSync('/proc')) {
+  for (const name of await readdir('/proc')) {
     if (!/^[0-9]+$/.test(name)) continue;
-    const ns = readlinkOr(`/proc/${name}/ns/mnt`);
+    const ns = await readlinkOr(`/proc/${name}/ns/mnt`);
     if (ns === undefined || ns === own || seen.has(ns)) continue;
     seen.add(ns);
     let info: string;
     try {
-      info = readFileSync(`/proc/${name}/mountinfo`, 'utf8');
+      info = await readFile(`/proc/${name}/mountinfo`, 'utf8');
     } catch {
       continue; // exited meanwhile
     }
     const hit = info.split('\n').some((l) => {
       const sep = l.indexOf(' - ');
-      if (sep < 0 || !l.slice(sep + 3).startsWith('overlay ')) return false;
+      // mount points are relative to the process's root: its root filesystem is mounted on "/"
+      if (sep < 0 || l.slice(0, sep).split(' ')[4] !== '/' || !l.slice(sep + 3).startsWith('overlay ')) return false;
       return unescapeMount(l.slice(sep + 3)).split(/[ ,]/).includes(want);
     });
     if (hit) users.push(Number(name));
@@ -192,25 +198,9 @@ export function overlayUsers(upper: string): number[] {
   return users;
 }
 
-/**
- * overlayUsers, less the passing ones: a container being created elsewhere holds a copy of every
- * host mount in its new mount namespace from its clone until its pivot_root drops the old root
- * (a few ms). Its process is still berth-init then (running from the sealed memfd), so holders
- * that are all berth-init are waited for (bounded) instead of making the bundle look busy.
- */
-async function settledOverlayUsers(upper: string, waitMs = 3000): Promise<number[]> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const users = overlayUsers(upper);
-    const passing = users.filter((pid) => (readlinkOr(`/proc/${pid}/exe`) ?? '').startsWith('/memfd:berth-init'));
-    if (passing.length === 0 || passing.length < users.length || Date.now() > deadline) return users;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function readlinkOr(p: string): string | undefined {
+async function readlinkOr(p: string): Promise<string | undefined> {
   try {
-    return readlinkSync(p);
+    return await readlink(p);
   } catch {
     return undefined;
   }
@@ -226,7 +216,7 @@ export async function removeBundle(dirArg: string): Promise<BundleRecord> {
   const dir = resolve(dirArg);
   const rec = await readBundleRecord(dir);
   const rootfs = join(dir, 'rootfs');
-  const users = await settledOverlayUsers(join(dir, '.berth', 'upper'));
+  const users = await overlayUsers(join(dir, '.berth', 'upper'));
   if (users.length > 0) {
     throw new BundleError(`bundle ${dir}: busy: a container still uses its root filesystem (process ${users.join(', ')} has the overlay mounted): delete the container first (berth-oci delete ID); nothing was removed`);
   }

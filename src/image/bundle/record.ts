@@ -2,7 +2,7 @@
  * DIR/.berth/bundle.json: what createBundle did (image, digests, chain IDs referenced, owner),
  * read back by removal, garbage collection and the engine.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Digest } from '../store/digest.ts';
 import { errnoCode } from '../store/errors.ts';
@@ -27,8 +27,11 @@ export interface BundleRecord {
 
 const recordPath = (dir: string): string => join(dir, '.berth', 'bundle.json');
 
+/** tmp + rename: a process killed mid-write leaves the old record or the new one, never half of one */
 export async function writeRecord(dir: string, rec: BundleRecord): Promise<void> {
-  await writeFile(recordPath(dir), JSON.stringify(rec, null, 2) + '\n');
+  const tmp = `${recordPath(dir)}.tmp`;
+  await writeFile(tmp, JSON.stringify(rec, null, 2) + '\n');
+  await rename(tmp, recordPath(dir));
 }
 
 /** Reads DIR/.berth/bundle.json. */
