@@ -12,6 +12,9 @@
 #      interleaved; goal: berth <= 0.3x podman. Then, with them all running, each container's monitor
 #      (berth-monitor, conmon, containerd-shim-runc-v2) RSS / PSS from /proc/PID/smaps_rollup, and
 #      the daemons' (berthd; dockerd + containerd). Then all are removed (untimed).
+#   5. the API while berthd is busy: GET /containers/json?all=1, one at a time every 50 ms, during
+#      BENCH_LATENCY_N (default 50) parallel `docker run --rm` (docker CLI -> berthd): median, p90,
+#      max. Goal: max <= 50 ms (bench/engine-latency.mjs).
 # Rounds of 1-3 are interleaved (each round runs every tool once, in the same order) after
 # BENCH_WARMUP (default 1) warm-up rounds: BENCH_N rounds (default 10).
 # BENCH_FS: root (stores in a directory on the machine's root filesystem, as /var/lib/* are),
@@ -30,6 +33,7 @@ ROOT="$(bench_repo_root)"
 N="${BENCH_N:-10}"
 WARMUP="${BENCH_WARMUP:-1}"
 MANY="${BENCH_MANY:-100}"
+LATENCY_N="${BENCH_LATENCY_N:-50}"
 FS_MODES="${BENCH_FS:-both}"
 BERTH_JS="${BENCH_BERTH:-$ROOT/dist/berth.js}"
 BERTHD_JS="${BENCH_BERTHD:-$ROOT/dist/berthd.js}"
@@ -427,6 +431,11 @@ run_phase() {
 
   stop_api_client
 
+  # --- 5: the API while berthd is busy: GET /containers/json during LATENCY_N parallel runs -----
+  echo "engine-run [$fs]: GET /containers/json during $LATENCY_N parallel docker run --rm (docker CLI -> berthd) ..." >&2
+  local lat_total lat_polls lat_med lat_p90 lat_max lat_fail
+  read -r lat_total lat_polls lat_med lat_p90 lat_max lat_fail < <(node "$HERE/engine-latency.mjs" "$BS" "$IMAGE" "$DOCKER_BIN" "$LATENCY_N" 2>>"$BENCH_DIR/api.err" || echo "nan 0 nan nan nan $LATENCY_N")
+
   # --- 4: MANY detached containers, interleaved -----------------------------------------------
   local mtools=(berth podman docker)
   echo "engine-run [$fs]: ${mtools[*]}: $MANY sequential run -d each, interleaved ..." >&2
@@ -495,6 +504,9 @@ run_phase() {
   printf '%-40s %10s %10s %10s %9s  %s\n' "crun run /bin/true" "$(bench_ms "${med[crun]}")" "$(bench_ms "${mn[crun]}")" "$(bench_ms "${mx[crun]}")" \
     "1.00x" "$(status_of "${fails[crun]}" $((WARMUP + N)))"
   echo
+  echo "5. GET /containers/json?all=1 (one at a time, every 50 ms) during $LATENCY_N parallel docker run --rm -> berthd"
+  echo "   $lat_polls answers: median $lat_med ms, p90 $lat_p90 ms, max $lat_max ms; the $LATENCY_N runs took $(awk -v t="$lat_total" 'BEGIN { if (t == "nan") print "nan"; else printf "%.2f", t / 1000 }') s, $lat_fail failed"
+  echo
   echo "4. $MANY sequential run -d --network none IMAGE sleep 1000, interleaved"
   printf '%-26s %10s %12s %10s %10s %9s  %s\n' "client -> engine" "total s" "median ms" "min ms" "max ms" "/podman" status
   local -A MNAME=([berth]="berth -> berthd" [podman]="podman" [docker]="docker CLI -> dockerd")
@@ -543,6 +555,10 @@ run_phase() {
   else
     echo "goal: 4. $MANY x berth run -d <= 0.3 x podman: not checked (failures)"
   fi
+  awk -v m="$lat_max" -v f="$lat_fail" 'BEGIN {
+    if (m == "nan") { print "goal: 5. GET /containers/json <= 50 ms during the runs: not checked (no figures)"; exit }
+    printf "goal: 5. GET /containers/json during the runs: max %.1f ms <= 50 ms: %s%s\n", m, (m <= 50) ? "MET" : "NOT MET", (f > 0) ? " (" f " runs failed)" : ""
+  }'
   awk -v br="${mon_rss[0]}" -v bp="${mon_pss[0]}" -v cr="${mon_rss[1]}" -v cp="${mon_pss[1]}" 'BEGIN {
     if (br == "nan" || cr == "nan") { print "goal: 4. berth-monitor <= conmon: not checked (no figures)"; exit }
     printf "goal: 4. berth-monitor RSS %.2f MiB <= conmon %.2f MiB: %s; PSS %.2f MiB <= conmon %.2f MiB: %s\n",
