@@ -63,6 +63,9 @@ describe('berth CLI through an autostarted berthd', () => {
     assert.equal(p.code, 0, show(p));
     const r = await berth(root(), ['run', '--rm', IMG, 'sh', '-c', 'echo out; echo err >&2; exit 3']);
     assert.deepEqual([r.code, r.stdout, r.stderr], [3, 'out\n', 'err\n'], show(r));
+    // the output ends well before the exit: the stream's end is not an exit (nor a detach)
+    const late = await berth(root(), ['run', '--rm', IMG, 'sh', '-c', 'echo bye; exec >&- 2>&-; sleep 0.5; exit 4']);
+    assert.deepEqual([late.code, late.stdout], [4, 'bye\n'], show(late));
 
     const d = await berth(root(), ['run', '-d', '--name', 'h9j-web', '-e', 'GREETING=hi', IMG, 'sh', '-c', 'echo $GREETING; exec sleep 1000']);
     assert.equal(d.code, 0, show(d));

@@ -82,28 +82,25 @@ async function runCmd(p: Parsed, ctx: CommandContext): Promise<number> {
   const waitP = client.post<{ StatusCode: number; Error?: { Message: string } | null }>(`/containers/${id}/wait`, { condition: autoRemove ? 'removed' : 'next-exit' });
   waitP.catch(() => undefined);
   const attached = b.AttachStdout === true || b.AttachStderr === true || attachStdin;
+  let detached = false;
   const detachKeys = str(p, 'detach-keys');
   if (attached) {
     const { socket } = await client.hijack(`/containers/${id}/attach`, {
       query: { stream: true, stdin: attachStdin, stdout: b.AttachStdout === true, stderr: b.AttachStderr === true, ...(detachKeys !== undefined && { detachKeys }) },
     });
     let startError: Error | undefined;
-    await streamStdio(client, socket, { tty, stdin: attachStdin, resizePath: `/containers/${id}/resize` }, async () => {
+    ({ detached } = await streamStdio(client, socket, { tty, stdin: attachStdin, resizePath: `/containers/${id}/resize`, ...(detachKeys !== undefined && { detachKeys }) }, async () => {
       try {
         await start(client, id);
       } catch (e) {
         startError = e as Error;
         socket.destroy();
       }
-    });
+    }));
     if (startError) throw startError;
   } else await start(client, id);
-  const exited = await Promise.race([waitP, client.get<ContainerJson>(`/containers/${id}/json`).then((j) => (j.State.Running ? undefined : null), () => null).then(() => undefined)]);
-  // the stream ended while the container runs: detached (Ctrl-P Ctrl-Q)
-  if (exited === undefined) {
-    const j = await client.get<ContainerJson>(`/containers/${id}/json`).catch(() => undefined);
-    if (j?.State.Running) return 0;
-  }
+  // the user typed the detach keys: the container runs on, as with docker's CLI
+  if (detached) return 0;
   const w = await waitP;
   if (w.Error?.Message) ctx.stderr.write(`berth: ${w.Error.Message}\n`);
   return w.StatusCode;

@@ -7,6 +7,7 @@
  */
 import type { Socket } from 'node:net';
 
+import { DetachScanner, parseDetachKeys } from '../../engine/containers/detach-keys.ts';
 import { demux, type Client } from './client.ts';
 
 export interface StreamOptions {
@@ -15,10 +16,17 @@ export interface StreamOptions {
   stdin: boolean;
   /** the resize endpoint of the container or exec: `/containers/ID/resize` */
   resizePath?: string;
+  /** --detach-keys (docker's notation; empty: ctrl-p,ctrl-q) */
+  detachKeys?: string;
 }
 
-/** Streams until the daemon ends the connection; restores the terminal. */
-export async function streamStdio(client: Client, socket: Socket, opts: StreamOptions, afterSetup?: () => Promise<void>): Promise<void> {
+/**
+ * Streams until the daemon ends the connection; restores the terminal. `detached`: the user typed
+ * the detach keys (into a TTY), so the stream ended with the process still running. Only what was
+ * typed tells that apart from a process that closed its output and is about to exit: both end the
+ * stream, and the daemon may not have recorded the exit yet (docker's CLI watches its input too).
+ */
+export async function streamStdio(client: Client, socket: Socket, opts: StreamOptions, afterSetup?: () => Promise<void>): Promise<{ detached: boolean }> {
   const stdin = process.stdin;
   const rawMode = opts.tty && opts.stdin && stdin.isTTY === true;
   if (rawMode) stdin.setRawMode(true);
@@ -29,7 +37,18 @@ export async function streamStdio(client: Client, socket: Socket, opts: StreamOp
   };
   const onWinch = (): void => void resize();
   if (opts.tty && process.stdout.isTTY) process.on('SIGWINCH', onWinch);
-  const onInput = (chunk: Buffer): void => void socket.write(chunk);
+  let detached = false;
+  let scanner: DetachScanner | undefined;
+  if (opts.tty && opts.stdin) {
+    try {
+      scanner = new DetachScanner(parseDetachKeys(opts.detachKeys ?? ''));
+    } catch { /* a bad notation: the daemon refuses it with its message */ }
+  }
+  const onInput = (chunk: Buffer): void => {
+    // sent as typed: the daemon recognises the keys and ends the stream
+    if (scanner?.feed(chunk).detach) detached = true;
+    void socket.write(chunk);
+  };
   const onInputEnd = (): void => {
     // half-close: the container's stdin sees EOF, its output still comes
     if (!socket.destroyed) socket.end();
@@ -51,6 +70,7 @@ export async function streamStdio(client: Client, socket: Socket, opts: StreamOp
     if (afterSetup) await afterSetup();
     await resize();
     await done;
+    return { detached };
   } finally {
     process.off('SIGWINCH', onWinch);
     stdin.off('data', onInput);
