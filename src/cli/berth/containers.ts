@@ -239,9 +239,9 @@ export const startCommand: Command = {
     waitP.catch(() => undefined);
     const detachKeys = str(p, 'detach-keys');
     const { socket } = await client.hijack(`/containers/${j.Id}/attach`, { query: { stream: true, stdin, stdout: true, stderr: true, ...(detachKeys !== undefined && { detachKeys }) } });
-    await streamStdio(client, socket, { tty: j.Config.Tty, stdin, resizePath: `/containers/${j.Id}/resize` }, () => client.post(`/containers/${j.Id}/start`));
-    const now = await client.get<ContainerJson>(`/containers/${j.Id}/json`).catch(() => undefined);
-    if (now?.State.Running) return 0;
+    const { detached } = await streamStdio(client, socket, { tty: j.Config.Tty, stdin, resizePath: `/containers/${j.Id}/resize`, ...(detachKeys !== undefined && { detachKeys }) },
+      () => client.post(`/containers/${j.Id}/start`));
+    if (detached) return 0;
     return (await waitP).StatusCode;
   },
 };
@@ -265,9 +265,8 @@ export const attachCommand: Command = {
     waitP.catch(() => undefined);
     const detachKeys = str(p, 'detach-keys');
     const { socket } = await client.hijack(`/containers/${j.Id}/attach`, { query: { stream: true, stdin, stdout: true, stderr: true, ...(detachKeys !== undefined && { detachKeys }) } });
-    await streamStdio(client, socket, { tty: j.Config.Tty, stdin, resizePath: `/containers/${j.Id}/resize` });
-    const now = await client.get<ContainerJson>(`/containers/${j.Id}/json`).catch(() => undefined);
-    if (now?.State.Running) return 0;
+    const { detached } = await streamStdio(client, socket, { tty: j.Config.Tty, stdin, resizePath: `/containers/${j.Id}/resize`, ...(detachKeys !== undefined && { detachKeys }) });
+    if (detached) return 0;
     return (await waitP).StatusCode;
   },
 };
