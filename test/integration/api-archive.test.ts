@@ -5,58 +5,24 @@
 // loop), docker diff, docker export and docker commit (--change, history, the image runs).
 // Nothing is left behind: containers and images removed, daemon stopped, no mount or process.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
-import { busyboxRootfs, runCommand, show, type CommandResult } from '../fixtures/busybox.ts';
-import { alive, cgroupDirsOf } from '../fixtures/host.ts';
-import { buildImage, pushImage } from '../fixtures/images.ts';
-import { LocalRegistry, tarDir } from '../fixtures/registry.ts';
+import { BerthdHarness, DOCKER } from '../fixtures/berthd.ts';
+import { runCommand, show, type CommandResult } from '../fixtures/busybox.ts';
 import { waitFor } from '../fixtures/wait.ts';
 
-const BERTHD = fileURLToPath(new URL('../../dist/berthd.js', import.meta.url));
-const DOCKER = '/usr/bin/docker';
-const PYTHON = '/usr/bin/python3';
-
-const reg = new LocalRegistry();
-let T = '';
-let EXEC = '';
-let sock = '';
-let daemon: ChildProcess | undefined;
-let daemonLog = '';
+const bd = new BerthdHarness({ prefix: 'h9o' });
+const { docker, dockerOk, runDetached, python, env, http: raw } = bd;
 let IMG = '';
-const seen = new Set<string>();
-
-const env = (): NodeJS.ProcessEnv => ({ ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(T, 'docker-config') });
-
-function docker(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return runCommand(DOCKER, args, { env: env(), label: `docker ${args.join(' ')}`, timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.input !== undefined && { input: opts.input }) });
-}
-
-async function dockerOk(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  const r = await docker(args, opts);
-  assert.equal(r.code, 0, `${show(r)}\n--- berthd log ---\n${daemonLog.slice(-3000)}`);
-  return r.stdout;
-}
 
 /** A shell pipeline with docker pointed at berthd. */
 async function shOk(script: string): Promise<string> {
   const r = await runCommand('/bin/sh', ['-c', script], { env: { ...env(), PATH: `/usr/bin:/bin:/usr/sbin:/sbin` }, label: script, timeoutMs: 60_000 });
-  assert.equal(r.code, 0, `${show(r)}\n--- berthd log ---\n${daemonLog.slice(-3000)}`);
+  assert.equal(r.code, 0, `${show(r)}\n--- berthd log ---\n${bd.log.slice(-3000)}`);
   return r.stdout;
-}
-
-async function runDetached(args: string[]): Promise<string> {
-  const id = (await dockerOk(['run', '-d', ...args])).trim();
-  assert.match(id, /^[0-9a-f]{64}$/);
-  seen.add(id);
-  return id;
 }
 
 /** The content of the container's file `path` (docker cp to stdout, untarred). */
@@ -64,106 +30,23 @@ async function catIn(ctr: string, path: string): Promise<CommandResult> {
   return runCommand('/bin/sh', ['-c', `${DOCKER} cp ${ctr}:${path} - | tar -xOf -`], { env: env(), label: `cat ${ctr}:${path}`, timeoutMs: 60_000 });
 }
 
-function python(script: string): Promise<CommandResult> {
-  return runCommand(PYTHON, ['-c', script], { env: env(), label: 'python3 docker SDK', timeoutMs: 60_000 });
-}
-
-function ping(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sock, method: 'GET', path: '/_ping' }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function raw(method: string, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sock, method, path }, (res) => {
-      let body = '';
-      res.setEncoding('latin1').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p === dir || p.startsWith(`${dir}/`));
-}
-
-function processesNaming(id: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(id) && alive(Number(name))) out.push(Number(name));
-    } catch { /* exited */ }
-  }
-  return out;
-}
-
 /** Waits until the container's setup script has written /ready. */
 async function ready(ctr: string): Promise<void> {
-  await waitFor(`${ctr} to be ready`, async () => (await catIn(ctr, '/ready')).stdout === 'ok\n', 15_000, () => daemonLog.slice(-2000), 50);
+  await waitFor(`${ctr} to be ready`, async () => (await catIn(ctr, '/ready')).stdout === 'ok\n', 15_000, () => bd.log.slice(-2000), 50);
 }
 
 describe('berthd: docker cp, diff, export and commit', { timeout: 300_000 }, () => {
   before(async () => {
-    if (!existsSync(BERTHD)) throw new Error(`${BERTHD} is not built: run npm run build`);
-    T = mkdtempSync(join(tmpdir(), 'h9o-berthd-'));
-    EXEC = mkdtempSync('/run/h9o-');
-    await reg.start();
-    const rootfs = join(T, 'rootfs');
-    await busyboxRootfs(rootfs);
-    const img = buildImage({ tars: [await tarDir(rootfs)], config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin:/sbin:/usr/bin'] } });
-    rmSync(rootfs, { recursive: true, force: true });
-    await pushImage(reg, 'h9o/busybox', 'latest', img);
-    IMG = `${reg.domain}/h9o/busybox`;
-    sock = join(T, 'berthd.sock');
-    writeFileSync(join(T, 'daemon.json'), '{}\n');
-    daemon = spawn(process.execPath, [BERTHD, '-H', `unix://${sock}`, '--data-root', join(T, 'data'), '--exec-root', EXEC, '--config-file', join(T, 'daemon.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    daemon.stderr!.setEncoding('utf8').on('data', (d: string) => { daemonLog = (daemonLog + d).slice(-20_000); });
-    await waitFor('berthd to answer /_ping', async () => {
-      if (daemon!.exitCode !== null) assert.fail(`berthd exited ${daemon!.exitCode}: ${daemonLog}`);
-      try {
-        return (await ping()) === 200;
-      } catch {
-        return false;
-      }
-    }, 15_000, () => daemonLog, 50);
-    await dockerOk(['pull', IMG]);
+    await bd.setup();
+    IMG = bd.image;
   });
 
-  after(async () => {
-    try {
-      if (daemon && daemon.exitCode === null) {
-        const ids = (await docker(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
-        if (ids.length > 0) await docker(['rm', '-f', ...ids]);
-        const exited = new Promise<number | null>((r) => daemon!.once('exit', (code) => r(code)));
-        daemon.kill('SIGTERM');
-        assert.equal(await exited, 0, `berthd exit on SIGTERM\n${daemonLog}`);
-      }
-      assert.deepEqual(mountsUnder(T), [], 'mounts left under the data root');
-      for (const id of seen) {
-        assert.deepEqual(cgroupDirsOf(id), [], `cgroups of ${id} left behind`);
-        assert.deepEqual(processesNaming(id), [], `processes of ${id} left behind`);
-      }
-    } finally {
-      for (const p of mountsUnder(T).reverse()) await runCommand('umount', ['-l', p]).catch(() => undefined);
-      await reg.stop();
-      if (T) rmSync(T, { recursive: true, force: true });
-      if (EXEC) rmSync(EXEC, { recursive: true, force: true });
-    }
-  });
+  after(() => bd.teardown());
 
   it('docker cp copies a file and a directory out and in, to and from tar streams, on running and stopped containers', async () => {
     const id = await runDetached(['--name', 'h9o-cp', IMG, 'sh', '-c', 'echo hello > /hello.txt; mkdir -p /d/sub; echo deep > /d/sub/f; echo ok > /ready; exec sleep 1000']);
     await ready('h9o-cp');
-    const out = join(T, 'out');
+    const out = join(bd.dir, 'out');
     mkdirSync(out);
     // a file into an existing directory, and to a new name
     await dockerOk(['cp', 'h9o-cp:/hello.txt', out]);
@@ -208,15 +91,15 @@ describe('berthd: docker cp, diff, export and commit', { timeout: 300_000 }, () 
   });
 
   it('docker cp reaches bind mounts (a read-only one refuses) and the /etc files berthd mounts', async () => {
-    const rw = join(T, 'bind-rw');
-    const ro = join(T, 'bind-ro');
+    const rw = join(bd.dir, 'bind-rw');
+    const ro = join(bd.dir, 'bind-ro');
     mkdirSync(rw);
     mkdirSync(ro);
     writeFileSync(join(rw, 'on-host'), 'host side\n');
     const id = await runDetached(['--name', 'h9o-binds', '-v', `${rw}:/mnt/rw`, '-v', `${ro}:/mnt/ro:ro`, IMG, 'sh', '-c', 'echo ok > /ready; exec sleep 1000']);
     await ready('h9o-binds');
     assert.equal((await catIn('h9o-binds', '/mnt/rw/on-host')).stdout, 'host side\n');
-    const src = join(T, 'to-bind');
+    const src = join(bd.dir, 'to-bind');
     writeFileSync(src, 'through the mount\n');
     await dockerOk(['cp', src, 'h9o-binds:/mnt/rw/']);
     assert.equal(readFileSync(join(rw, 'to-bind'), 'utf8'), 'through the mount\n');
@@ -231,7 +114,7 @@ describe('berthd: docker cp, diff, export and commit', { timeout: 300_000 }, () 
   it('stat of a missing path: docker\'s 404 message, the CLI\'s and the SDK\'s', async () => {
     const id = await runDetached(['--name', 'h9o-stat', IMG, 'sh', '-c', 'echo ok > /ready; exec sleep 1000']);
     await ready('h9o-stat');
-    const r = await docker(['cp', 'h9o-stat:/nope', T]);
+    const r = await docker(['cp', 'h9o-stat:/nope', bd.dir]);
     assert.equal(r.code, 1, show(r));
     assert.match(r.stderr, /Error: No such container:path: h9o-stat:\/nope/);
     const head = await raw('HEAD', '/v1.41/containers/h9o-stat/archive?path=/nope');
@@ -258,7 +141,7 @@ print(st['name'], st['size'] > 0, len(b''.join(bits)) > 0)
     assert.equal(sdk.code, 0, show(sdk));
     // the SDK names the container by its ID once it has looked it up
     assert.equal(sdk.stdout, `Could not find the file /nope in container ${id}\npasswd True True\n`);
-    const noCtr = await docker(['cp', 'h9o-no-such:/etc', T]);
+    const noCtr = await docker(['cp', 'h9o-no-such:/etc', bd.dir]);
     assert.equal(noCtr.code, 1);
     await dockerOk(['rm', '-f', 'h9o-stat']);
   });
@@ -276,14 +159,14 @@ print(st['name'], st['size'] > 0, len(b''.join(bits)) > 0)
       assert.equal(r.stdout, 'h9o-container-passwd\n', `${p}: ${show(r)}`);
     }
     // -L follows the link, in the container
-    const follow = join(T, `follow-${tag}`);
+    const follow = join(bd.dir, `follow-${tag}`);
     await dockerOk(['cp', '-L', 'h9o-sym:/out', follow]);
     assert.equal(readFileSync(join(follow, 'passwd'), 'utf8'), 'h9o-container-passwd\n');
     assert.equal(readFileSync('/etc/passwd', 'utf8'), hostPasswd);
 
     // writing through /link (→ /tmp) lands in the container's /tmp, not the host's
     const name = `h9o-${tag}`;
-    const src = join(T, name);
+    const src = join(bd.dir, name);
     writeFileSync(src, 'into the container\n');
     await dockerOk(['cp', src, 'h9o-sym:/link/']);
     assert.equal(existsSync(join('/tmp', name)), false, 'nothing written to the host\'s /tmp');
@@ -292,11 +175,11 @@ print(st['name'], st['size'] > 0, len(b''.join(bits)) > 0)
     assert.equal(existsSync(join('/etc', name)), false, 'nothing written to the host\'s /etc');
     assert.equal((await catIn('h9o-sym', `/etc/${name}`)).stdout, 'into the container\n');
     // a tar whose own symlink points at / cannot carry a later entry out either
-    const evil = join(T, 'evil');
+    const evil = join(bd.dir, 'evil');
     mkdirSync(evil);
     await runCommand('ln', ['-s', '/', join(evil, 'esc')]);
     await shOk(`cd ${evil} && tar -cf ../evil.tar esc && mkdir -p x && echo pwned > x/${name} && tar --transform 's,^x,esc/tmp,' -rf ../evil.tar x/${name}`);
-    await shOk(`${DOCKER} cp - h9o-sym:/tmp < ${join(T, 'evil.tar')}`);
+    await shOk(`${DOCKER} cp - h9o-sym:/tmp < ${join(bd.dir, 'evil.tar')}`);
     assert.equal(existsSync(join('/tmp', name)), false);
     assert.equal((await catIn('h9o-sym', `/tmp/${name}`)).stdout, 'pwned\n');
     await dockerOk(['rm', '-f', 'h9o-sym']);
@@ -309,7 +192,7 @@ print(st['name'], st['size'] > 0, len(b''.join(bits)) > 0)
       'while :; do rm -rf /r/d; mkdir /r/d; echo h9o-in-dir > /r/d/passwd; rm -rf /r/d; ln -s /etc /r/d; done'].join('; ')]);
     await ready('h9o-race');
     const hostPasswd = readFileSync('/etc/passwd', 'utf8');
-    const src = join(T, `h9o-race-${tag}`);
+    const src = join(bd.dir, `h9o-race-${tag}`);
     writeFileSync(src, 'race\n');
     const seenContents = new Set<string>();
     for (let i = 0; i < 40; i++) {
@@ -347,7 +230,7 @@ print(sorted((c['Kind'], c['Path']) for c in docker.from_env().containers.get('h
     for (const want of ['bin/', 'bin/busybox', 'bin/ls', 'etc/passwd', 'h9o-exported']) assert.ok(names.includes(want), `${want} in\n${names.slice(0, 20).join('\n')}`);
     assert.ok(!names.includes('bin/vi'), 'a deleted file is not exported');
     assert.ok(!names.some((n) => n.includes('.wh.')), 'no whiteouts');
-    const file = join(T, 'exp.tar');
+    const file = join(bd.dir, 'exp.tar');
     await dockerOk(['export', '-o', file, 'h9o-exp']);
     assert.equal(await shOk(`tar -xOf ${file} h9o-exported`), 'exported\n');
     await dockerOk(['rm', '-f', 'h9o-exp']);

@@ -6,156 +6,26 @@
 // kill -9) and show their real exit code once it is back. Nothing is left behind: containers are
 // removed, the daemon stopped, and no mount, cgroup or process of the test's containers remains.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
-import { busyboxRootfs, runCommand, show, type CommandResult } from '../fixtures/busybox.ts';
+import { BerthdHarness } from '../fixtures/berthd.ts';
+import { show } from '../fixtures/busybox.ts';
 import { alive, cgroupDirsOf } from '../fixtures/host.ts';
-import { buildImage, pushImage } from '../fixtures/images.ts';
-import { LocalRegistry, tarDir } from '../fixtures/registry.ts';
 import { sleep, waitFor } from '../fixtures/wait.ts';
 
-const BERTHD = fileURLToPath(new URL('../../dist/berthd.js', import.meta.url));
-const DOCKER = '/usr/bin/docker'; // Debian's 20.10 client, not /usr/local/bin/docker
-const PYTHON = '/usr/bin/python3'; // Debian's, with python3-docker
-
-const reg = new LocalRegistry();
-let T = '';
-/** short: the monitors' sockets live under it and sun_path holds 108 bytes */
-let EXEC = '';
-let sock = '';
-let daemon: ChildProcess | undefined;
-let daemonLog = '';
+const bd = new BerthdHarness({ prefix: 'h9i' });
+const { docker, dockerOk, runDetached, python, inspect } = bd;
 let IMG = '';
-/** every container id the tests saw, for the leak check */
-const seen = new Set<string>();
-
-const env = (): NodeJS.ProcessEnv => ({ DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(T, 'docker-config') });
-
-function docker(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return runCommand(DOCKER, args, { env: env(), label: `docker ${args.join(' ')}`, timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.input !== undefined && { input: opts.input }) });
-}
-
-async function dockerOk(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  const r = await docker(args, opts);
-  assert.equal(r.code, 0, `${show(r)}\n--- berthd log ---\n${daemonLog.slice(-3000)}`);
-  return r.stdout;
-}
-
-/** `docker run -d ...`: the id, remembered for the leak check */
-async function runDetached(args: string[]): Promise<string> {
-  const id = (await dockerOk(['run', '-d', ...args])).trim();
-  assert.match(id, /^[0-9a-f]{64}$/);
-  seen.add(id);
-  return id;
-}
-
-function python(script: string): Promise<CommandResult> {
-  return runCommand(PYTHON, ['-c', script], { env: env(), label: 'python3 docker SDK', timeoutMs: 60_000 });
-}
-
-function ping(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sock, method: 'GET', path: '/_ping' }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function startDaemon(): ChildProcess {
-  const p = spawn(process.execPath, [BERTHD, '-H', `unix://${sock}`, '--data-root', join(T, 'data'), '--exec-root', EXEC,
-    '--config-file', join(T, 'daemon.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  p.stderr!.setEncoding('utf8').on('data', (d: string) => { daemonLog = (daemonLog + d).slice(-20_000); });
-  return p;
-}
-
-async function waitForPing(p: ChildProcess): Promise<void> {
-  await waitFor('berthd to answer /_ping', async () => {
-    if (p.exitCode !== null) assert.fail(`berthd exited ${p.exitCode}: ${daemonLog}`);
-    try {
-      return (await ping()) === 200;
-    } catch {
-      return false;
-    }
-  }, 15_000, () => daemonLog, 50);
-}
-
-async function stopDaemon(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
-  const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
-  p.kill(signal);
-  const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-  const code = await exited;
-  clearTimeout(t);
-  return code;
-}
-
-const inspect = async (ref: string, format: string): Promise<string> => (await dockerOk(['inspect', '-f', format, ref])).trim();
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p === dir || p.startsWith(`${dir}/`));
-}
-
-/** processes whose command line names `id` (monitors: their --dir and --log) */
-function processesNaming(id: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(id) && alive(Number(name))) out.push(Number(name));
-    } catch { /* exited */ }
-  }
-  return out;
-}
 
 describe('berthd: containers for the docker CLI and the Python SDK', { timeout: 300_000 }, () => {
   before(async () => {
-    if (!existsSync(BERTHD)) throw new Error(`${BERTHD} is not built: run npm run build`);
-    T = mkdtempSync(join(tmpdir(), 'h9i-berthd-'));
-    EXEC = mkdtempSync('/run/h9i-');
-    await reg.start();
-    const rootfs = join(T, 'rootfs');
-    await busyboxRootfs(rootfs);
-    const img = buildImage({ tars: [await tarDir(rootfs)], config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin:/sbin:/usr/bin'] } });
-    rmSync(rootfs, { recursive: true, force: true });
-    await pushImage(reg, 'h9i/busybox', 'latest', img);
-    IMG = `${reg.domain}/h9i/busybox`;
-    sock = join(T, 'berthd.sock');
-    writeFileSync(join(T, 'daemon.json'), '{}\n');
-    daemon = startDaemon();
-    await waitForPing(daemon);
-    await dockerOk(['pull', IMG]);
+    await bd.setup();
+    IMG = bd.image;
   });
 
-  after(async () => {
-    try {
-      if (daemon && daemon.exitCode === null) {
-        const ids = (await docker(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
-        if (ids.length > 0) await docker(['rm', '-f', ...ids]);
-        const code = await stopDaemon(daemon);
-        assert.equal(code, 0, `berthd exit on SIGTERM\n${daemonLog}`);
-      }
-      // nothing of the tests' containers stays: no mount, cgroup, monitor or container process
-      assert.deepEqual(mountsUnder(T), [], 'mounts left under the data root');
-      for (const id of seen) {
-        assert.deepEqual(cgroupDirsOf(id), [], `cgroups of ${id} left behind`);
-        assert.deepEqual(processesNaming(id), [], `processes of ${id} left behind`);
-      }
-    } finally {
-      for (const p of mountsUnder(T).reverse()) await runCommand('umount', ['-l', p]).catch(() => undefined);
-      await reg.stop();
-      if (T) rmSync(T, { recursive: true, force: true });
-      if (EXEC) rmSync(EXEC, { recursive: true, force: true });
-    }
-  });
+  after(() => bd.teardown());
 
   it('docker run --rm prints the output and propagates the exit code; the container is gone after', async () => {
     const r = await docker(['run', '--rm', IMG, 'echo', 'hi']);
@@ -288,16 +158,15 @@ print([y.name for y in c.containers.list(all=True)])
     it(`a running container survives berthd's end (${how}) and shows its real exit code once berthd is back`, async () => {
       const id = await runDetached(['--name', `h9i-survive-${how}`, IMG, 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 7']);
       const pid = Number(await inspect(id, '{{.State.Pid}}'));
-      const code = await stopDaemon(daemon!, how);
-      if (how === 'SIGTERM') assert.equal(code, 0, daemonLog);
+      const code = await bd.stop(how);
+      if (how === 'SIGTERM') assert.equal(code, 0, bd.log);
       await sleep(300);
       assert.ok(alive(pid), 'the container runs on without berthd');
-      daemon = startDaemon();
-      await waitForPing(daemon);
+      await bd.start();
       const ps = await dockerOk(['ps', '--filter', `id=${id}`, '--format', '{{.Names}} {{.Status}}']);
       assert.match(ps, new RegExp(`^h9i-survive-${how} Up .*\\n$`));
       // the logs written meanwhile are there; the exit after the restart is recorded
-      writeFileSync(join(T, 'data', 'containers', id, 'bundle', 'rootfs', 'tmp', 'go'), '');
+      writeFileSync(join(bd.dir, 'data', 'containers', id, 'bundle', 'rootfs', 'tmp', 'go'), '');
       const w = await docker(['wait', id]);
       assert.equal(w.stdout, '7\n', show(w));
       assert.equal(await inspect(id, '{{.State.Status}} {{.State.ExitCode}}'), 'exited 7');
@@ -308,11 +177,10 @@ print([y.name for y in c.containers.list(all=True)])
 
   it('a container that exits while berthd is down shows its exit code and FinishedAt when berthd is back', async () => {
     const id = await runDetached(['--name', 'h9i-down', IMG, 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 9']);
-    assert.equal(await stopDaemon(daemon!, 'SIGKILL'), null);
-    writeFileSync(join(T, 'data', 'containers', id, 'bundle', 'rootfs', 'tmp', 'go'), '');
-    await waitFor('the container to exit', () => existsSync(join(T, 'data', 'containers', id, 'exit.json')), 10_000);
-    daemon = startDaemon();
-    await waitForPing(daemon);
+    assert.equal(await bd.stop('SIGKILL'), null);
+    writeFileSync(join(bd.dir, 'data', 'containers', id, 'bundle', 'rootfs', 'tmp', 'go'), '');
+    await waitFor('the container to exit', () => existsSync(join(bd.dir, 'data', 'containers', id, 'exit.json')), 10_000);
+    await bd.start();
     assert.equal(await inspect(id, '{{.State.Status}} {{.State.ExitCode}}'), 'exited 9');
     const finished = Date.parse(await inspect(id, '{{.State.FinishedAt}}'));
     assert.ok(Date.now() - finished < 60_000, 'FinishedAt is the real exit time');

@@ -4,116 +4,21 @@
 // user sees is asserted (docker's output and columns, inspect's State.Health, the cgroup file an
 // update writes), and nothing is left behind: no container, mount, cgroup or process.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
-import { busyboxRootfs, runCommand, show, type CommandResult } from '../fixtures/busybox.ts';
-import { alive, cgroupDirsOf } from '../fixtures/host.ts';
+import { BerthdHarness, DOCKER } from '../fixtures/berthd.ts';
+import { busyboxRootfs, show } from '../fixtures/busybox.ts';
+import { cgroupDirsOf } from '../fixtures/host.ts';
 import { buildImage, pushImage } from '../fixtures/images.ts';
-import { LocalRegistry, tarDir } from '../fixtures/registry.ts';
+import { tarDir } from '../fixtures/registry.ts';
 import { sleep, waitFor } from '../fixtures/wait.ts';
 
-const BERTHD = fileURLToPath(new URL('../../dist/berthd.js', import.meta.url));
-const DOCKER = '/usr/bin/docker'; // Debian's 20.10 client, not /usr/local/bin/docker
-const PYTHON = '/usr/bin/python3'; // Debian's, with python3-docker
-
-const reg = new LocalRegistry();
-let T = '';
-/** short: the monitors' sockets live under it and sun_path holds 108 bytes */
-let EXEC = '';
-let sock = '';
-let daemon: ChildProcess | undefined;
-let daemonLog = '';
+const bd = new BerthdHarness({ prefix: 'h9m' });
+const { docker, dockerOk, runDetached, python, inspect, env } = bd;
 let IMG = '';
-/** every container id the tests saw, for the leak check */
-const seen = new Set<string>();
-
-const env = (): NodeJS.ProcessEnv => ({ DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(T, 'docker-config') });
-
-function docker(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return runCommand(DOCKER, args, { env: env(), label: `docker ${args.join(' ')}`, timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.input !== undefined && { input: opts.input }) });
-}
-
-async function dockerOk(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  const r = await docker(args, opts);
-  assert.equal(r.code, 0, `${show(r)}\n--- berthd log ---\n${daemonLog.slice(-3000)}`);
-  return r.stdout;
-}
-
-/** `docker run -d ...`: the id, remembered for the leak check */
-async function runDetached(args: string[]): Promise<string> {
-  const id = (await dockerOk(['run', '-d', ...args])).trim();
-  assert.match(id, /^[0-9a-f]{64}$/);
-  seen.add(id);
-  return id;
-}
-
-function python(script: string): Promise<CommandResult> {
-  return runCommand(PYTHON, ['-c', script], { env: env(), label: 'python3 docker SDK', timeoutMs: 60_000 });
-}
-
-function ping(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sock, method: 'GET', path: '/_ping' }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function startDaemon(): ChildProcess {
-  const p = spawn(process.execPath, [BERTHD, '-H', `unix://${sock}`, '--data-root', join(T, 'data'), '--exec-root', EXEC,
-    '--config-file', join(T, 'daemon.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  p.stderr!.setEncoding('utf8').on('data', (d: string) => { daemonLog = (daemonLog + d).slice(-20_000); });
-  return p;
-}
-
-async function waitForPing(p: ChildProcess): Promise<void> {
-  await waitFor('berthd to answer /_ping', async () => {
-    if (p.exitCode !== null) assert.fail(`berthd exited ${p.exitCode}: ${daemonLog}`);
-    try {
-      return (await ping()) === 200;
-    } catch {
-      return false;
-    }
-  }, 15_000, () => daemonLog, 50);
-}
-
-async function stopDaemon(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
-  const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
-  p.kill(signal);
-  const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-  const code = await exited;
-  clearTimeout(t);
-  return code;
-}
-
-const inspect = async (ref: string, format: string): Promise<string> => (await dockerOk(['inspect', '-f', format, ref])).trim();
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p === dir || p.startsWith(`${dir}/`));
-}
-
-/** processes whose command line names `id` (monitors: their --dir and --log) */
-function processesNaming(id: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(id) && alive(Number(name))) out.push(Number(name));
-    } catch { /* exited */ }
-  }
-  return out;
-}
-
 
 /** docker's --since/--until value for a time: seconds.nanoseconds */
 const stamp = (ms: number): string => (ms / 1000).toFixed(3);
@@ -126,43 +31,11 @@ async function eventsBetween(fromMs: number, toMs: number, filters: string[] = [
 
 describe('berthd: events, stats, update, system df/prune, healthchecks', { timeout: 300_000 }, () => {
   before(async () => {
-    if (!existsSync(BERTHD)) throw new Error(`${BERTHD} is not built: run npm run build`);
-    T = mkdtempSync(join(tmpdir(), 'h9m-berthd-'));
-    EXEC = mkdtempSync('/run/h9m-');
-    await reg.start();
-    const rootfs = join(T, 'rootfs');
-    await busyboxRootfs(rootfs);
-    const img = buildImage({ tars: [await tarDir(rootfs)], config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin:/sbin:/usr/bin'] } });
-    rmSync(rootfs, { recursive: true, force: true });
-    await pushImage(reg, 'h9m/busybox', 'latest', img);
-    IMG = `${reg.domain}/h9m/busybox`;
-    sock = join(T, 'berthd.sock');
-    writeFileSync(join(T, 'daemon.json'), '{}\n');
-    daemon = startDaemon();
-    await waitForPing(daemon);
-    await dockerOk(['pull', IMG]);
+    await bd.setup();
+    IMG = bd.image;
   });
 
-  after(async () => {
-    try {
-      if (daemon && daemon.exitCode === null) {
-        const ids = (await docker(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
-        if (ids.length > 0) await docker(['rm', '-f', ...ids]);
-        const code = await stopDaemon(daemon);
-        assert.equal(code, 0, `berthd exit on SIGTERM\n${daemonLog}`);
-      }
-      assert.deepEqual(mountsUnder(T), [], 'mounts left under the data root');
-      for (const id of seen) {
-        assert.deepEqual(cgroupDirsOf(id), [], `cgroups of ${id} left behind`);
-        assert.deepEqual(processesNaming(id), [], `processes of ${id} left behind`);
-      }
-    } finally {
-      for (const p of mountsUnder(T).reverse()) await runCommand('umount', ['-l', p]).catch(() => undefined);
-      await reg.stop();
-      if (T) rmSync(T, { recursive: true, force: true });
-      if (EXEC) rmSync(EXEC, { recursive: true, force: true });
-    }
-  });
+  after(() => bd.teardown());
 
   it('docker events --since replays a run --rm: create, attach, start, die with its exitCode, destroy; filters narrow it', async () => {
     const t0 = Date.now() - 1;
@@ -255,7 +128,7 @@ print(json.dumps([a["read"], b["read"], b["preread"]]))
     await dockerOk(['rm', '-f', id]);
     // a container that is not running: docker's zero answer, at once
     const cid = (await dockerOk(['create', '--name', 'h9m-stats2', IMG, 'true'])).trim();
-    seen.add(cid);
+    bd.seen.add(cid);
     const idle = await dockerOk(['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}} {{.PIDs}}', 'h9m-stats2']);
     assert.equal(idle.trim(), 'h9m-stats2 0B / 0B 0');
     await dockerOk(['rm', cid]);
@@ -293,7 +166,7 @@ print(json.dumps([a["read"], b["read"], b["preread"]]))
     const stopped = (await dockerOk(['run', '--name', 'h9m-df2', IMG, 'sh', '-c', 'head -c 200000 /dev/zero > /big2'])).trim();
     void stopped;
     const stoppedId = await inspect('h9m-df2', '{{.Id}}');
-    seen.add(stoppedId);
+    bd.seen.add(stoppedId);
     await waitFor('the writable layer', async () => (await dockerOk(['system', 'df', '--format', '{{.Type}} {{.Size}}'])).includes('Containers 500kB'), 5000);
     const table = await dockerOk(['system', 'df']);
     const rows = table.trim().split('\n').map((l) => l.split(/\s{2,}/));
@@ -322,14 +195,14 @@ print(json.dumps([a["read"], b["read"], b["preread"]]))
     const id = await runDetached(['--name', 'h9m-hc', '--health-cmd', 'test -f /tmp/ok && echo fine', '--health-interval', '500ms', '--health-timeout', '2s', '--health-retries', '2',
       IMG, 'sh', '-c', 'touch /tmp/ok; sleep 3; rm /tmp/ok; sleep 1000']);
     assert.match(await dockerOk(['ps', '--filter', 'name=h9m-hc', '--format', '{{.Status}}']), /^Up .* \(health: starting\)\n$/);
-    await waitFor('healthy', async () => (await inspect(id, '{{.State.Health.Status}}')) === 'healthy', 10_000, () => daemonLog.slice(-2000));
+    await waitFor('healthy', async () => (await inspect(id, '{{.State.Health.Status}}')) === 'healthy', 10_000, () => bd.log.slice(-2000));
     assert.match(await dockerOk(['ps', '--filter', 'health=healthy', '--format', '{{.Names}} {{.Status}}']), /^h9m-hc Up .* \(healthy\)\n$/);
     const healthy = JSON.parse(await inspect(id, '{{json .State.Health}}'));
     assert.equal(healthy.FailingStreak, 0);
     assert.equal(healthy.Log.at(-1).ExitCode, 0);
     assert.equal(healthy.Log.at(-1).Output, 'fine\n');
     assert.ok(Date.parse(healthy.Log.at(-1).End) >= Date.parse(healthy.Log.at(-1).Start));
-    await waitFor('unhealthy', async () => (await inspect(id, '{{.State.Health.Status}}')) === 'unhealthy', 15_000, () => daemonLog.slice(-2000));
+    await waitFor('unhealthy', async () => (await inspect(id, '{{.State.Health.Status}}')) === 'unhealthy', 15_000, () => bd.log.slice(-2000));
     const py = await python('import docker, json; c = docker.from_env().containers.get("h9m-hc"); print(json.dumps(c.attrs["State"]["Health"]))');
     assert.equal(py.code, 0, show(py));
     const sick = JSON.parse(py.stdout);
@@ -344,15 +217,15 @@ print(json.dumps([a["read"], b["read"], b["preread"]]))
   });
 
   it("the image's HEALTHCHECK runs (with a timeout result), --no-healthcheck disables it", async () => {
-    const rootfs = join(T, 'rootfs-hc');
+    const rootfs = join(bd.dir, 'rootfs-hc');
     await busyboxRootfs(rootfs);
     const img = buildImage({ tars: [await tarDir(rootfs)], config: { Cmd: ['sleep', '1000'], Env: ['PATH=/bin:/sbin:/usr/bin'], Healthcheck: { Test: ['CMD', 'sleep', '5'], Interval: 300e6, Timeout: 300e6, Retries: 1 } } });
     rmSync(rootfs, { recursive: true, force: true });
-    await pushImage(reg, 'h9m/hc', 'latest', img);
-    const hcImg = `${reg.domain}/h9m/hc`;
+    await pushImage(bd.reg, 'h9m/hc', 'latest', img);
+    const hcImg = `${bd.reg.domain}/h9m/hc`;
     await dockerOk(['pull', hcImg]);
     const id = await runDetached(['--name', 'h9m-hc2', hcImg]);
-    await waitFor('unhealthy by timeout', async () => (await inspect(id, '{{.State.Health.Status}}')) === 'unhealthy', 10_000, () => daemonLog.slice(-2000));
+    await waitFor('unhealthy by timeout', async () => (await inspect(id, '{{.State.Health.Status}}')) === 'unhealthy', 10_000, () => bd.log.slice(-2000));
     const h = JSON.parse(await inspect(id, '{{json .State.Health}}'));
     assert.equal(h.Log[0].ExitCode, -1);
     assert.equal(h.Log[0].Output, 'Health check exceeded timeout (0.3s)');

@@ -5,129 +5,23 @@
 // ExecInspect; and that a client going mid-exec leaves no process behind. Nothing is left: the
 // containers are removed, the daemon stopped, no exec monitor, mount, cgroup or process remains.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
-import { busyboxRootfs, runCommand, show, type CommandResult } from '../fixtures/busybox.ts';
-import { alive, cgroupDirsOf } from '../fixtures/host.ts';
-import { buildImage, pushImage } from '../fixtures/images.ts';
-import { LocalRegistry, tarDir } from '../fixtures/registry.ts';
+import { BerthdHarness, DOCKER, processesNaming } from '../fixtures/berthd.ts';
+import { runCommand, show } from '../fixtures/busybox.ts';
+import { alive } from '../fixtures/host.ts';
 import { sleep, waitFor } from '../fixtures/wait.ts';
 
-const BERTHD = fileURLToPath(new URL('../../dist/berthd.js', import.meta.url));
-const DOCKER = '/usr/bin/docker'; // Debian's 20.10 client, not /usr/local/bin/docker
-const PYTHON = '/usr/bin/python3'; // Debian's, with python3-docker
-
-const reg = new LocalRegistry();
-let T = '';
-/** short: the monitors' sockets live under it and sun_path holds 108 bytes */
-let EXEC = '';
-let sock = '';
-let daemon: ChildProcess | undefined;
-let daemonLog = '';
+const bd = new BerthdHarness({ prefix: 'h9k', imageEnv: ['PATH=/bin:/sbin:/usr/bin', 'H9K_IMAGE=yes'] });
+const { docker, dockerOk, runDetached, python, inspect, env } = bd;
 let IMG = '';
-/** every container id the tests saw, for the leak check */
-const seen = new Set<string>();
-
-const env = (): NodeJS.ProcessEnv => ({ DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(T, 'docker-config') });
-
-function docker(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return runCommand(DOCKER, args, { env: env(), label: `docker ${args.join(' ')}`, timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.input !== undefined && { input: opts.input }) });
-}
-
-async function dockerOk(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  const r = await docker(args, opts);
-  assert.equal(r.code, 0, `${show(r)}\n--- berthd log ---\n${daemonLog.slice(-3000)}`);
-  return r.stdout;
-}
-
-/** `docker run -d ...`: the id, remembered for the leak check */
-async function runDetached(args: string[]): Promise<string> {
-  const id = (await dockerOk(['run', '-d', ...args])).trim();
-  assert.match(id, /^[0-9a-f]{64}$/);
-  seen.add(id);
-  return id;
-}
-
-function python(script: string): Promise<CommandResult> {
-  return runCommand(PYTHON, ['-c', script], { env: env(), label: 'python3 docker SDK', timeoutMs: 60_000 });
-}
-
-function ping(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sock, method: 'GET', path: '/_ping' }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function startDaemon(): ChildProcess {
-  const p = spawn(process.execPath, [BERTHD, '-H', `unix://${sock}`, '--data-root', join(T, 'data'), '--exec-root', EXEC,
-    '--config-file', join(T, 'daemon.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  p.stderr!.setEncoding('utf8').on('data', (d: string) => { daemonLog = (daemonLog + d).slice(-20_000); });
-  return p;
-}
-
-async function waitForPing(p: ChildProcess): Promise<void> {
-  await waitFor('berthd to answer /_ping', async () => {
-    if (p.exitCode !== null) assert.fail(`berthd exited ${p.exitCode}: ${daemonLog}`);
-    try {
-      return (await ping()) === 200;
-    } catch {
-      return false;
-    }
-  }, 15_000, () => daemonLog, 50);
-}
-
-async function stopDaemon(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
-  const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
-  p.kill(signal);
-  const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-  const code = await exited;
-  clearTimeout(t);
-  return code;
-}
-
-const inspect = async (ref: string, format: string): Promise<string> => (await dockerOk(['inspect', '-f', format, ref])).trim();
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p === dir || p.startsWith(`${dir}/`));
-}
-
-/** processes whose command line names `id` (monitors: their --dir and --log) */
-function processesNaming(id: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(id) && alive(Number(name))) out.push(Number(name));
-    } catch { /* exited */ }
-  }
-  return out;
-}
-
 
 /** a raw API call on berthd's socket: status and parsed JSON body */
-function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const text = body === undefined ? '' : JSON.stringify(body);
-    const req = request({ socketPath: sock, method, path, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) } }, (res) => {
-      let data = '';
-      res.setEncoding('utf8').on('data', (d: string) => (data += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data.trim() === '' ? undefined : JSON.parse(data) }));
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const r = await bd.http(method, path, body === undefined ? undefined : JSON.stringify(body));
+  return { status: r.status, json: r.body.trim() === '' ? undefined : JSON.parse(r.body) };
 }
 
 /** host pids of processes whose command line contains `marker` */
@@ -139,45 +33,15 @@ describe('berthd: docker exec for the docker CLI and the Python SDK', { timeout:
   let C = '';
 
   before(async () => {
-    if (!existsSync(BERTHD)) throw new Error(`${BERTHD} is not built: run npm run build`);
-    T = mkdtempSync(join(tmpdir(), 'h9k-berthd-'));
-    EXEC = mkdtempSync('/run/h9k-');
-    await reg.start();
-    const rootfs = join(T, 'rootfs');
-    await busyboxRootfs(rootfs);
-    const img = buildImage({ tars: [await tarDir(rootfs)], config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin:/sbin:/usr/bin', 'H9K_IMAGE=yes'] } });
-    rmSync(rootfs, { recursive: true, force: true });
-    await pushImage(reg, 'h9k/busybox', 'latest', img);
-    IMG = `${reg.domain}/h9k/busybox`;
-    sock = join(T, 'berthd.sock');
-    writeFileSync(join(T, 'daemon.json'), '{}\n');
-    daemon = startDaemon();
-    await waitForPing(daemon);
-    await dockerOk(['pull', IMG]);
+    await bd.setup();
+    IMG = bd.image;
     C = await runDetached(['--name', 'h9k-exec', '-e', 'H9K_CTR=ctr', IMG, 'sleep', '100000']);
   });
 
-  after(async () => {
-    try {
-      if (daemon && daemon.exitCode === null) {
-        const ids = (await docker(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
-        if (ids.length > 0) await docker(['rm', '-f', ...ids]);
-        const code = await stopDaemon(daemon);
-        assert.equal(code, 0, `berthd exit on SIGTERM\n${daemonLog}`);
-      }
-      assert.deepEqual(mountsUnder(T), [], 'mounts left under the data root');
-      for (const id of seen) {
-        assert.deepEqual(cgroupDirsOf(id), [], `cgroups of ${id} left behind`);
-        assert.deepEqual(processesNaming(id), [], `processes of ${id} left behind`);
-      }
-      assert.deepEqual(processesNaming(`${EXEC}/exec/`), [], 'exec monitors left behind');
-    } finally {
-      for (const p of mountsUnder(T).reverse()) await runCommand('umount', ['-l', p]).catch(() => undefined);
-      await reg.stop();
-      if (T) rmSync(T, { recursive: true, force: true });
-      if (EXEC) rmSync(EXEC, { recursive: true, force: true });
-    }
-  });
+  after(() => bd.teardown(() => {
+    bd.checkClean();
+    assert.deepEqual(processesNaming(`${bd.exec}/exec/`), [], 'exec monitors left behind');
+  }));
 
   it('docker exec prints the output, keeps stderr apart and propagates the exit code; a missing command is 126', async () => {
     const hi = await docker(['exec', 'h9k-exec', 'echo', 'hi']);
@@ -331,7 +195,7 @@ while s.recv(4096):
 i = api.exec_inspect(e['Id'])
 print(i['Running'], i['Pid'])
 `);
-      assert.equal(r.code, 0, show(r) + daemonLog.slice(-3000));
+      assert.equal(r.code, 0, show(r) + bd.log.slice(-3000));
       const [running, pid] = r.stdout.trim().split(' ');
       assert.equal(running, 'True', 'the exec runs on after the detach');
       assert.ok(alive(Number(pid)));
@@ -339,7 +203,7 @@ print(i['Running'], i['Pid'])
       const got = await waitFor('the line the process read', async () => (await docker(['exec', 'h9k-exec', 'cat', `/tmp/${marker}`])).stdout || false, 5000);
       assert.equal(got, `a${first === '\\x10' ? '\x10' : '\x18'}b\n`);
       process.kill(Number(pid), 'SIGKILL');
-      await waitFor('the detached process and its monitor to go', () => !alive(Number(pid)) && processesNaming(`${EXEC}/exec/`).length === 0, 10_000);
+      await waitFor('the detached process and its monitor to go', () => !alive(Number(pid)) && processesNaming(`${bd.exec}/exec/`).length === 0, 10_000);
       assert.deepEqual(processesWith(marker), []);
     }
   });
@@ -360,13 +224,13 @@ print(i['Running'], i['Pid'])
           }
         });
         return p.length > 0 ? p : false;
-      }, 15_000, () => daemonLog.slice(-2000));
+      }, 15_000, () => bd.log.slice(-2000));
       const exited = new Promise((r) => client.once('exit', r));
       process.kill(-client.pid!, 'SIGKILL');
       await exited;
       client.stdin!.destroy();
       await waitFor(`the exec'd process to go with its client (${marker})`, () => pids.every((p) => !alive(p)), 10_000);
-      await waitFor('its monitor to go', () => processesNaming(`${EXEC}/exec/`).length === 0, 10_000);
+      await waitFor('its monitor to go', () => processesNaming(`${bd.exec}/exec/`).length === 0, 10_000);
     }
     assert.equal((await dockerOk(['inspect', '-f', '{{.State.Running}}', 'h9k-exec'])).trim(), 'true');
   });

@@ -4,51 +4,35 @@
 // cgroup files, /proc/PID/status), and a container that has exited still explains itself from
 // the trace kept at start. Nothing is left behind.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import type { Explanation, LayerInfo } from '../../src/engine/containers/explain-types.ts';
-import { busyboxRootfs, runCommand, show } from '../fixtures/busybox.ts';
-import { alive, cgroupDirsOf } from '../fixtures/host.ts';
-import { buildImage, pushImage } from '../fixtures/images.ts';
-import { LocalRegistry, tarDir } from '../fixtures/registry.ts';
-import { waitFor } from '../fixtures/wait.ts';
+import { BerthdHarness } from '../fixtures/berthd.ts';
+import { runCommand, show } from '../fixtures/busybox.ts';
+import { alive } from '../fixtures/host.ts';
+import { tarDir } from '../fixtures/registry.ts';
 
-const BERTHD = fileURLToPath(new URL('../../dist/berthd.js', import.meta.url));
-const DOCKER = '/usr/bin/docker';
 const BERTH = fileURLToPath(new URL('../../dist/berth.js', import.meta.url));
 
-const reg = new LocalRegistry();
-let T = '';
-let EXEC = '';
-let sock = '';
-let daemon: ChildProcess | undefined;
-let daemonLog = '';
+const bd = new BerthdHarness({
+  prefix: 'h9n',
+  tmpName: 'h9n-explain-',
+  // two layers, so the order of the lowerdirs is checked: the top one adds a file
+  extraLayers: async (dir) => {
+    const top = join(dir, 'top');
+    mkdirSync(join(top, 'etc'), { recursive: true });
+    writeFileSync(join(top, 'etc', 'h9n-layer'), 'top\n');
+    const tar = await tarDir(top);
+    rmSync(top, { recursive: true, force: true });
+    return [tar];
+  },
+});
+const docker = bd.dockerOk;
+const get = (path: string): Promise<{ status: number; body: string }> => bd.http('GET', path);
 let IMG = '';
-const seen = new Set<string>();
-
-async function docker(args: string[]): Promise<string> {
-  const r = await runCommand(DOCKER, args, { env: { DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(T, 'docker-config') }, label: `docker ${args.join(' ')}`, timeoutMs: 60_000 });
-  assert.equal(r.code, 0, `${show(r)}\n--- berthd log ---\n${daemonLog.slice(-3000)}`);
-  return r.stdout;
-}
-
-function get(path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sock, method: 'GET', path }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function explain(ref: string): Promise<Explanation> {
   const r = await get(`/v1.41/containers/${ref}/explain`);
@@ -56,78 +40,17 @@ async function explain(ref: string): Promise<Explanation> {
   return JSON.parse(r.body) as Explanation;
 }
 
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p === dir || p.startsWith(`${dir}/`));
-}
-
-function processesNaming(id: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(id) && alive(Number(name))) out.push(Number(name));
-    } catch { /* exited */ }
-  }
-  return out;
-}
-
 describe('berthd: GET /containers/{id}/explain', { timeout: 180_000 }, () => {
   before(async () => {
-    if (!existsSync(BERTHD)) throw new Error(`${BERTHD} is not built: run npm run build`);
-    T = mkdtempSync(join(tmpdir(), 'h9n-explain-'));
-    EXEC = mkdtempSync('/run/h9n-');
-    await reg.start();
-    const rootfs = join(T, 'rootfs');
-    await busyboxRootfs(rootfs);
-    // two layers, so the order of the lowerdirs is checked: the top one adds a file
-    const top = join(T, 'top');
-    mkdirSync(join(top, 'etc'), { recursive: true });
-    writeFileSync(join(top, 'etc', 'h9n-layer'), 'top\n');
-    const img = buildImage({ tars: [await tarDir(rootfs), await tarDir(top)], config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin:/sbin:/usr/bin'] } });
-    rmSync(rootfs, { recursive: true, force: true });
-    rmSync(top, { recursive: true, force: true });
-    await pushImage(reg, 'h9n/busybox', 'latest', img);
-    IMG = `${reg.domain}/h9n/busybox`;
-    sock = join(T, 'berthd.sock');
-    writeFileSync(join(T, 'daemon.json'), '{}\n');
-    daemon = spawn(process.execPath, [BERTHD, '-H', `unix://${sock}`, '--data-root', join(T, 'data'), '--exec-root', EXEC, '--config-file', join(T, 'daemon.json')],
-      { stdio: ['ignore', 'ignore', 'pipe'] });
-    daemon.stderr!.setEncoding('utf8').on('data', (d: string) => { daemonLog = (daemonLog + d).slice(-20_000); });
-    await waitFor('berthd to answer /_ping', async () => {
-      if (daemon!.exitCode !== null) assert.fail(`berthd exited ${daemon!.exitCode}: ${daemonLog}`);
-      try {
-        return (await get('/_ping')).status === 200;
-      } catch {
-        return false;
-      }
-    }, 15_000, () => daemonLog, 50);
-    await docker(['pull', IMG]);
+    await bd.setup();
+    IMG = bd.image;
   });
 
-  after(async () => {
-    try {
-      if (daemon && daemon.exitCode === null) {
-        for (const id of seen) await runCommand(DOCKER, ['rm', '-f', id], { env: { DOCKER_HOST: `unix://${sock}` }, label: 'docker rm -f' }).catch(() => undefined);
-        const exited = new Promise((r) => daemon!.once('exit', r));
-        daemon.kill('SIGTERM');
-        await exited;
-      }
-      assert.deepEqual(mountsUnder(T), [], 'mounts left under the data root');
-      for (const id of seen) {
-        assert.deepEqual(cgroupDirsOf(id), [], `cgroups of ${id} left behind`);
-        assert.deepEqual(processesNaming(id), [], `processes of ${id} left behind`);
-      }
-    } finally {
-      for (const p of mountsUnder(T).reverse()) await runCommand('umount', ['-l', p]).catch(() => undefined);
-      await reg.stop();
-      if (T) rmSync(T, { recursive: true, force: true });
-      if (EXEC) rmSync(EXEC, { recursive: true, force: true });
-    }
-  });
+  after(() => bd.teardown());
 
   it('a running container: layers, overlay, namespaces, cgroup limits, caps, seccomp, network, monitor and trace, as the kernel has them', async () => {
     const id = (await docker(['run', '-d', '--name', 'h9n-explained', '--memory', '64m', '--pids-limit', '50', '--cap-drop', 'NET_RAW', IMG, 'sh', '-c', 'echo hi; exec sleep 1000'])).trim();
-    seen.add(id);
+    bd.seen.add(id);
     const x = await explain('h9n-explained');
     assert.equal(x.id, id);
     assert.equal(x.name, 'h9n-explained');
@@ -149,7 +72,7 @@ describe('berthd: GET /containers/{id}/explain', { timeout: 180_000 }, () => {
     assert.ok(bottom.present && upper.present);
 
     // 2, 5: the container's directory and the overlay as the host's mount table has it
-    const cdir = join(T, 'data', 'containers', id);
+    const cdir = join(bd.dir, 'data', 'containers', id);
     assert.equal(s.directory.dir, cdir);
     assert.ok(s.overlay.mounted);
     assert.equal(s.overlay.mountpoint, join(cdir, 'bundle', 'rootfs'));
@@ -228,8 +151,8 @@ describe('berthd: GET /containers/{id}/explain', { timeout: 180_000 }, () => {
 
   it('berth explain prints the 9 steps with real values; --format json is the API\'s answer', async () => {
     const id = (await docker(['run', '-d', '--name', 'h9n-cli', '--memory', '64m', IMG, 'sleep', '1000'])).trim();
-    seen.add(id);
-    const berth = (args: string[]) => runCommand(process.execPath, [BERTH, ...args], { env: { BERTH_HOST: `unix://${sock}` }, label: `berth ${args.join(' ')}` });
+    bd.seen.add(id);
+    const berth = (args: string[]) => runCommand(process.execPath, [BERTH, ...args], { env: { BERTH_HOST: `unix://${bd.sock}` }, label: `berth ${args.join(' ')}` });
     const text = await berth(['explain', 'h9n-cli']);
     assert.equal(text.code, 0, show(text));
     const lines = text.stdout.split('\n');
@@ -258,7 +181,7 @@ describe('berthd: GET /containers/{id}/explain', { timeout: 180_000 }, () => {
 
   it('an exited container still explains itself: the trace kept at start, values passed to the kernel', async () => {
     const id = (await docker(['run', '-d', '--name', 'h9n-gone', '--cap-drop', 'NET_RAW', IMG, 'true'])).trim();
-    seen.add(id);
+    bd.seen.add(id);
     await docker(['wait', id]);
     const x = await explain(id.slice(0, 12));
     assert.equal(x.status, 'exited');

@@ -8,113 +8,27 @@
 // Debugging aids: H9R_DAEMON_LOG=FILE appends berthd's whole log to FILE; H9R_NODE_FLAGS passes
 // flags to berthd's node (e.g. "--cpu-prof --cpu-prof-dir=DIR" to see what holds its event loop).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
-import { busyboxRootfs, runCommand, show, type CommandResult } from '../fixtures/busybox.ts';
+import { BerthdHarness, mountsUnder, processesNaming } from '../fixtures/berthd.ts';
+import { runCommand, show } from '../fixtures/busybox.ts';
 import { alive, cgroupMounts } from '../fixtures/host.ts';
 import { buildImage, pushImage } from '../fixtures/images.ts';
-import { LocalRegistry, tarDir, tarEntries } from '../fixtures/registry.ts';
+import { tarEntries } from '../fixtures/registry.ts';
 import { sleep, waitFor } from '../fixtures/wait.ts';
 
-const BERTHD = fileURLToPath(new URL('../../dist/berthd.js', import.meta.url));
-const DOCKER = '/usr/bin/docker'; // Debian's 20.10 client, not /usr/local/bin/docker
-
-const reg = new LocalRegistry();
-let T = '';
-/** short: the monitors' sockets live under it and sun_path holds 108 bytes */
-let EXEC = '';
-let DATA = '';
-let sock = '';
-let daemon: ChildProcess | undefined;
-let daemonLog = '';
+const bd = new BerthdHarness({
+  prefix: 'h9r',
+  tmpName: 'h9r-faults-',
+  nodeFlags: process.env.H9R_NODE_FLAGS ? process.env.H9R_NODE_FLAGS.split(' ') : [],
+  ...(process.env.H9R_DAEMON_LOG && { logFile: process.env.H9R_DAEMON_LOG }),
+});
+const { docker, dockerOk, runDetached, inspect, http } = bd;
 let IMG = '';
-/** every container id the tests saw, for the leak check */
-const seen = new Set<string>();
-
-const env = (): NodeJS.ProcessEnv => ({ DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(T, 'docker-config') });
-
-function docker(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return runCommand(DOCKER, args, { env: env(), label: `docker ${args.join(' ')}`, timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.input !== undefined && { input: opts.input }) });
-}
-
-async function dockerOk(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  const r = await docker(args, opts);
-  assert.equal(r.code, 0, `${show(r)}\n--- berthd log ---\n${daemonLog.slice(-3000)}`);
-  return r.stdout;
-}
-
-async function runDetached(args: string[]): Promise<string> {
-  const id = (await dockerOk(['run', '-d', ...args])).trim();
-  assert.match(id, /^[0-9a-f]{64}$/);
-  seen.add(id);
-  return id;
-}
-
-const inspect = async (ref: string, format: string): Promise<string> => (await dockerOk(['inspect', '-f', format, ref])).trim();
-
-interface HttpResult { status: number; body: string; ms: number }
-
-/** One request on the daemon's socket, timed from the request to the end of the answer. */
-function http(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const req = request({
-      socketPath: sock, method, path,
-      headers: { ...(body !== undefined && { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }), ...headers },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function startDaemon(): ChildProcess {
-  const p = spawn(process.execPath, [...(process.env.H9R_NODE_FLAGS ? process.env.H9R_NODE_FLAGS.split(' ') : []), BERTHD, '-H', `unix://${sock}`, '--data-root', DATA, '--exec-root', EXEC,
-    '--config-file', join(T, 'daemon.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  p.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    daemonLog = (daemonLog + d).slice(-20_000);
-    if (process.env.H9R_DAEMON_LOG) appendFileSync(process.env.H9R_DAEMON_LOG, d);
-  });
-  return p;
-}
-
-async function waitForPing(p: ChildProcess): Promise<void> {
-  await waitFor('berthd to answer /_ping', async () => {
-    if (p.exitCode !== null) assert.fail(`berthd exited ${p.exitCode}: ${daemonLog}`);
-    try {
-      return (await http('GET', '/_ping')).status === 200;
-    } catch {
-      return false;
-    }
-  }, 15_000, () => daemonLog, 50);
-}
-
-async function stopDaemon(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
-  const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
-  p.kill(signal);
-  const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-  const code = await exited;
-  clearTimeout(t);
-  return code;
-}
-
-async function restartDaemon(signal: NodeJS.Signals): Promise<void> {
-  await stopDaemon(daemon!, signal);
-  daemon = startDaemon();
-  await waitForPing(daemon);
-}
 
 async function runOk(cmd: string, args: string[]): Promise<void> {
   const r = await runCommand(cmd, args);
@@ -124,97 +38,54 @@ async function runOk(cmd: string, args: string[]): Promise<void> {
 /** a layer of 1 MiB that does not compress: more than a full disk has room for */
 const bigLayerTar = (): Promise<Buffer> => tarEntries([[{ path: 'big', type: 'file', mode: 0o644 }, randomBytes(1 << 20)]]);
 
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p === dir || p.startsWith(`${dir}/`));
-}
-
 /** every berth cgroup directory of `id` (or any container) in every mounted hierarchy */
 function berthCgroups(id = ''): string[] {
   const out: string[] = [];
   for (const m of cgroupMounts()) {
     const d = join(m.mountPoint, 'berth');
     if (!existsSync(d)) continue;
-    for (const name of readdirSync(d)) if (/^[0-9a-f]{64}$/.test(name) && name.startsWith(id) && (id !== '' || seen.has(name))) out.push(join(d, name));
+    for (const name of readdirSync(d)) if (/^[0-9a-f]{64}$/.test(name) && name.startsWith(id) && (id !== '' || bd.seen.has(name))) out.push(join(d, name));
   }
   return out;
 }
 
-/** processes whose command line names `what` (monitors name their --dir, containers' runtime helpers their ids) */
-function processesNaming(what: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(what) && alive(Number(name))) out.push(Number(name));
-    } catch { /* exited */ }
-  }
-  return out;
-}
-
-const containerDirs = (): string[] => (existsSync(join(DATA, 'containers')) ? readdirSync(join(DATA, 'containers')).filter((n) => /^[0-9a-f]{64}$/.test(n)) : []);
+const containerDirs = (): string[] => (existsSync(join(bd.data, 'containers')) ? readdirSync(join(bd.data, 'containers')).filter((n) => /^[0-9a-f]{64}$/.test(n)) : []);
 
 /** ps -a, then rm -f of each; after: no record, mount, cgroup, monitor or run directory of any container */
 async function removeAllAndCheckClean(what: string): Promise<void> {
   const ids = (await dockerOk(['ps', '-aq', '--no-trunc'])).split('\n').filter(Boolean);
   for (const id of ids) {
-    seen.add(id);
+    bd.seen.add(id);
     await dockerOk(['rm', '-f', id]);
   }
   assert.equal((await dockerOk(['ps', '-aq'])).trim(), '', `${what}: ps -a is empty after rm -f`);
-  assert.deepEqual(containerDirs(), [], `${what}: container directories left under ${DATA}/containers`);
-  assert.deepEqual(mountsUnder(join(DATA, 'containers')), [], `${what}: mounts left`);
+  assert.deepEqual(containerDirs(), [], `${what}: container directories left under ${bd.data}/containers`);
+  assert.deepEqual(mountsUnder(join(bd.data, 'containers')), [], `${what}: mounts left`);
   assert.deepEqual(berthCgroups(), [], `${what}: cgroups left`);
-  assert.deepEqual(processesNaming(join(DATA, 'containers')), [], `${what}: monitors left`);
-  const run = join(EXEC, 'containers');
+  assert.deepEqual(processesNaming(join(bd.data, 'containers')), [], `${what}: monitors left`);
+  const run = join(bd.exec, 'containers');
   assert.deepEqual(existsSync(run) ? readdirSync(run) : [], [], `${what}: run directories left`);
   // no image layer is still referenced by a bundle that is gone
-  const snaps = join(DATA, 'snapshot', 'snapshots');
+  const snaps = join(bd.data, 'snapshot', 'snapshots');
   for (const n of existsSync(snaps) ? readdirSync(snaps) : []) {
     const owners = join(snaps, n, 'owners');
     assert.deepEqual(existsSync(owners) ? readdirSync(owners).map((o) => Buffer.from(o, 'base64url').toString()) : [], [], `${what}: snapshot ${n} still referenced`);
   }
-  const rt = join(EXEC, 'runtime');
+  const rt = join(bd.exec, 'runtime');
   assert.deepEqual(existsSync(rt) ? readdirSync(rt).filter((n) => /^[0-9a-f]{64}$/.test(n)) : [], [], `${what}: runtime state left`);
 }
 
 describe('berthd under faults and load', { timeout: 300_000 }, () => {
   before(async () => {
-    if (!existsSync(BERTHD)) throw new Error(`${BERTHD} is not built: run npm run build`);
-    T = mkdtempSync(join(tmpdir(), 'h9r-faults-'));
-    EXEC = mkdtempSync('/run/h9r-');
-    DATA = join(T, 'data');
-    await reg.start();
-    const rootfs = join(T, 'rootfs');
-    await busyboxRootfs(rootfs);
-    const img = buildImage({ tars: [await tarDir(rootfs)], config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin:/sbin:/usr/bin'] } });
-    rmSync(rootfs, { recursive: true, force: true });
-    await pushImage(reg, 'h9r/busybox', 'latest', img);
-    IMG = `${reg.domain}/h9r/busybox`;
-    sock = join(T, 'berthd.sock');
-    writeFileSync(join(T, 'daemon.json'), '{}\n');
-    daemon = startDaemon();
-    await waitForPing(daemon);
-    await dockerOk(['pull', IMG]);
+    await bd.setup();
+    IMG = bd.image;
   });
 
-  after(async () => {
-    try {
-      if (daemon && daemon.exitCode === null) {
-        const ids = (await docker(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
-        if (ids.length > 0) await docker(['rm', '-f', ...ids]);
-        const code = await stopDaemon(daemon);
-        assert.equal(code, 0, `berthd exit on SIGTERM\n${daemonLog}`);
-      }
-      assert.deepEqual(mountsUnder(T), [], 'mounts left under the test directory');
-      assert.deepEqual(berthCgroups(), [], 'cgroups of the tests\' containers left behind');
-      for (const id of seen) assert.deepEqual(processesNaming(id), [], `processes of ${id} left behind`);
-    } finally {
-      for (const p of mountsUnder(T).reverse()) await runCommand('umount', ['-l', p]).catch(() => undefined);
-      await reg.stop();
-      if (T) rmSync(T, { recursive: true, force: true });
-      if (EXEC) rmSync(EXEC, { recursive: true, force: true });
-    }
-  });
+  after(() => bd.teardown(() => {
+    assert.deepEqual(mountsUnder(bd.dir), [], 'mounts left under the test directory');
+    assert.deepEqual(berthCgroups(), [], 'cgroups of the tests\' containers left behind');
+    for (const id of bd.seen) assert.deepEqual(processesNaming(id), [], `processes of ${id} left behind`);
+  }));
 
   it('bad input: docker\'s status codes and messages (CLI and raw HTTP)', async () => {
     const unknownFlag = await docker(['run', '--no-such-flag', IMG, 'true']);
@@ -223,9 +94,9 @@ describe('berthd under faults and load', { timeout: 300_000 }, () => {
     const mem = await docker(['run', '--rm', '--memory', '12q', IMG, 'true']);
     assert.equal(mem.code, 125, show(mem));
     assert.match(mem.stderr, /invalid argument "12q" for "-m, --memory" flag: invalid size: '12q'/);
-    const missing = await docker(['run', '--rm', '--pull', 'never', `${reg.domain}/h9r/no-such-image`, 'true']);
+    const missing = await docker(['run', '--rm', '--pull', 'never', `${bd.reg.domain}/h9r/no-such-image`, 'true']);
     assert.equal(missing.code, 125, show(missing));
-    assert.match(missing.stderr, new RegExp(`No such image: ${reg.domain}/h9r/no-such-image:latest`));
+    assert.match(missing.stderr, new RegExp(`No such image: ${bd.reg.domain}/h9r/no-such-image:latest`));
 
     const id = await runDetached(['--name', 'h9r-bad', IMG, 'sleep', '1000']);
     const conflict = await docker(['run', '-d', '--name', 'h9r-bad', IMG, 'true']);
@@ -265,9 +136,9 @@ describe('berthd under faults and load', { timeout: 300_000 }, () => {
       assert.match(j.message, msg, `${body}: ${j.message}`);
       assert.doesNotMatch(j.message, /\n\s+at /, 'no stack trace');
     }
-    const noImage = await http('POST', '/v1.41/containers/create', `{"Image": "${reg.domain}/h9r/no-such-image"}`);
+    const noImage = await http('POST', '/v1.41/containers/create', `{"Image": "${bd.reg.domain}/h9r/no-such-image"}`);
     assert.equal(noImage.status, 404, noImage.body);
-    assert.deepEqual(JSON.parse(noImage.body), { message: `No such image: ${reg.domain}/h9r/no-such-image:latest` });
+    assert.deepEqual(JSON.parse(noImage.body), { message: `No such image: ${bd.reg.domain}/h9r/no-such-image:latest` });
     // docker's strslice: a lone string is a one-word command
     const one = await http('POST', '/v1.41/containers/create?name=h9r-strslice', `{"Image": "${IMG}", "Cmd": "true"}`);
     assert.equal(one.status, 201, one.body);
@@ -291,7 +162,7 @@ describe('berthd under faults and load', { timeout: 300_000 }, () => {
     }
     const results = await Promise.all(runs);
     const total = Date.now() - t0;
-    for (const r of results) assert.equal(r.code, 0, `${show(r)}\n--- berthd log ---\n${daemonLog.slice(-3000)}`);
+    for (const r of results) assert.equal(r.code, 0, `${show(r)}\n--- berthd log ---\n${bd.log.slice(-3000)}`);
     const sorted = [...latencies].sort((a, b) => a - b);
     const max = sorted[sorted.length - 1]!;
     console.log(`50 parallel docker run --rm IMG true: ${total} ms; GET /containers/json during it: ${latencies.length} polls, median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms, max ${max.toFixed(1)} ms`);
@@ -302,23 +173,23 @@ describe('berthd under faults and load', { timeout: 300_000 }, () => {
     await removeAllAndCheckClean('after 50 parallel runs');
   });
   it('kill -9 of berthd in the middle of runs: after restart ps -a is consistent, rm -f works, nothing is left', async () => {
-    const firstDaemon = daemon!.pid!;
+    const firstDaemon = bd.daemon!.pid!;
     // several points of a run: just after the creates go out, while bundles are made, while starts run
     for (const delayMs of [60, 250, 600]) {
       const runs = Array.from({ length: 10 }, (_, i) => docker(['run', '-d', i % 2 === 0 ? '--rm' : '--init', IMG, 'sleep', '1000'], { timeoutMs: 60_000 }));
       await sleep(delayMs);
-      await restartDaemon('SIGKILL');
+      await bd.restart('SIGKILL');
       const results = await Promise.all(runs);
       for (const r of results) {
         const id = r.stdout.trim();
-        if (r.code === 0) seen.add(id);
+        if (r.code === 0) bd.seen.add(id);
         else assert.match(r.stderr, /Cannot connect to the Docker daemon|EOF|connection reset|error during connect|unexpected EOF/i, show(r));
       }
       // every container listed is one docker would show, and inspect agrees with ps
       const rows = (await dockerOk(['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.State}}'])).split('\n').filter(Boolean);
       for (const row of rows) {
         const [id, state] = row.split(' ');
-        seen.add(id!);
+        bd.seen.add(id!);
         assert.ok(['created', 'running', 'exited', 'dead'].includes(state!), `${delayMs} ms: ${row}`);
         assert.equal(await inspect(id!, '{{.State.Status}}'), state, `${delayMs} ms: inspect of ${id}`);
         if (state === 'running') {
@@ -328,18 +199,18 @@ describe('berthd under faults and load', { timeout: 300_000 }, () => {
       }
       await removeAllAndCheckClean(`kill -9 of berthd ${delayMs} ms into 10 runs`);
       // no half-started container's process survived
-      for (const id of seen) assert.deepEqual(processesNaming(id), [], `processes of ${id}`);
+      for (const id of bd.seen) assert.deepEqual(processesNaming(id), [], `processes of ${id}`);
     }
-    assert.notEqual(daemon!.pid, firstDaemon);
+    assert.notEqual(bd.daemon!.pid, firstDaemon);
   });
 
   it('kill -9 of a container\'s monitor: the container is recorded exited with an error; rm -f cleans everything', async () => {
     const id = await runDetached(['--name', 'h9r-mon', IMG, 'sh', '-c', 'sleep 1000 & sleep 1000']);
     const pid = Number(await inspect(id, '{{.State.Pid}}'));
-    const monitor = processesNaming(join(DATA, 'containers', id)).filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('berth-monitor') || readFileSync(`/proc/${p}/comm`, 'utf8').startsWith('berth-monitor'));
+    const monitor = processesNaming(join(bd.data, 'containers', id)).filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('berth-monitor') || readFileSync(`/proc/${p}/comm`, 'utf8').startsWith('berth-monitor'));
     assert.equal(monitor.length, 1, `the monitor of ${id}: ${monitor.join(' ')}`);
     process.kill(monitor[0]!, 'SIGKILL');
-    await waitFor('berthd to record the monitor\'s death', async () => (await inspect(id, '{{.State.Status}}')) !== 'running', 10_000, () => daemonLog.slice(-2000));
+    await waitFor('berthd to record the monitor\'s death', async () => (await inspect(id, '{{.State.Status}}')) !== 'running', 10_000, () => bd.log.slice(-2000));
     const [status, code, error] = (await inspect(id, '{{.State.Status}}|{{.State.ExitCode}}|{{.State.Error}}')).split('|');
     assert.ok(status === 'exited' || status === 'dead', status);
     assert.equal(code, '137', 'killed with its monitor, as docker shows a SIGKILLed container');
@@ -356,11 +227,11 @@ describe('berthd under faults and load', { timeout: 300_000 }, () => {
   it('clients hanging up in the middle of attach, logs -f and exec: berthd keeps no fd and stays healthy; the container runs on', async () => {
     const id = await runDetached(['--name', 'h9r-chatty', IMG, 'sh', '-c', 'while true; do echo tick; sleep 0.05; done']);
     const pid = Number(await inspect(id, '{{.State.Pid}}'));
-    const berthd = daemon!.pid!;
+    const berthd = bd.daemon!.pid!;
     const fds = (): number => readdirSync(`/proc/${berthd}/fd`).length;
     // warm up each path once so lazily opened fds (a worker, a cached file) are not counted as leaks
     const raw = (head: string, until: RegExp): Promise<void> => new Promise((resolve, reject) => {
-      const s = connect(sock);
+      const s = connect(bd.sock);
       let got = '';
       s.on('error', reject);
       s.on('data', (d: Buffer) => {
@@ -399,21 +270,20 @@ describe('berthd under faults and load', { timeout: 300_000 }, () => {
   });
 
   it('the data root\'s disk full: a clear error, no corrupted record, usable again once space is freed', async () => {
-    const saved = { DATA, EXEC, sock, daemon };
-    const img = join(T, 'disk.img');
-    const mnt = join(T, 'small');
+    const saved = { data: bd.data, exec: bd.exec, sock: bd.sock, daemon: bd.daemon };
+    const img = join(bd.dir, 'disk.img');
+    const mnt = join(bd.dir, 'small');
     try {
-      await stopDaemon(saved.daemon!);
+      await bd.stop('SIGTERM', saved.daemon!);
       writeFileSync(img, '');
       await runOk('truncate', ['-s', '64M', img]);
       await runOk('mkfs.ext4', ['-q', '-F', img]);
       mkdirSync(mnt);
       await runOk('mount', ['-o', 'loop', img, mnt]);
-      DATA = mnt;
-      EXEC = mkdtempSync('/run/h9r-full-');
-      sock = join(T, 'full.sock');
-      daemon = startDaemon();
-      await waitForPing(daemon);
+      bd.data = mnt;
+      bd.exec = mkdtempSync('/run/h9r-full-');
+      bd.sock = join(bd.dir, 'full.sock');
+      await bd.start();
       await dockerOk(['pull', IMG]);
       const keep = await runDetached(['--name', 'h9r-keep', IMG, 'sleep', '1000']);
       // the container's writable layer is on the data root: fill it to the last block
@@ -431,8 +301,8 @@ describe('berthd under faults and load', { timeout: 300_000 }, () => {
       assert.notEqual(create.code, 0, show(create));
       assert.match(create.stderr, /no space left on device/);
       // a pull too
-      await pushImage(reg, 'h9r/big', 'latest', buildImage({ tars: [await bigLayerTar()], config: { Cmd: ['/bin/sh'] } }));
-      const pull = await docker(['pull', `${reg.domain}/h9r/big`]);
+      await pushImage(bd.reg, 'h9r/big', 'latest', buildImage({ tars: [await bigLayerTar()], config: { Cmd: ['/bin/sh'] } }));
+      const pull = await docker(['pull', `${bd.reg.domain}/h9r/big`]);
       assert.notEqual(pull.code, 0, show(pull));
       assert.match(pull.stdout + pull.stderr, /no space left on device/);
       // the records are whole: ps -a and images list exactly what there is
@@ -443,21 +313,20 @@ describe('berthd under faults and load', { timeout: 300_000 }, () => {
       // space freed: everything works again
       await dockerOk(['rm', 'h9r-fill']);
       assert.equal(await dockerOk(['run', '--rm', IMG, 'echo', 'room again']), 'room again\n');
-      await dockerOk(['pull', `${reg.domain}/h9r/big`]);
-      await dockerOk(['rmi', `${reg.domain}/h9r/big`]);
+      await dockerOk(['pull', `${bd.reg.domain}/h9r/big`]);
+      await dockerOk(['rmi', `${bd.reg.domain}/h9r/big`]);
       await dockerOk(['rm', '-f', keep]);
       await removeAllAndCheckClean('the full disk');
-      assert.equal(await stopDaemon(daemon), 0, daemonLog);
+      assert.equal(await bd.stop(), 0, bd.log);
     } finally {
-      if (daemon && daemon !== saved.daemon && daemon.exitCode === null) {
+      if (bd.daemon && bd.daemon !== saved.daemon && bd.daemon.exitCode === null) {
         await docker(['rm', '-f', ...(await docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean)]).catch(() => undefined);
-        await stopDaemon(daemon);
+        await bd.stop();
       }
       for (const m of mountsUnder(mnt).reverse()) await runCommand('umount', ['-l', m]);
-      if (EXEC !== saved.EXEC) rmSync(EXEC, { recursive: true, force: true });
-      ({ DATA, EXEC, sock } = saved);
-      daemon = startDaemon();
-      await waitForPing(daemon);
+      if (bd.exec !== saved.exec) rmSync(bd.exec, { recursive: true, force: true });
+      ({ data: bd.data, exec: bd.exec, sock: bd.sock } = saved);
+      await bd.start();
     }
   });
 });

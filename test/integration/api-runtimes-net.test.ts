@@ -5,96 +5,19 @@
 // (output, exit codes, docker's messages, the interfaces a container sees), and nothing is left
 // behind: no container, mount, cgroup, process, runtime state, nor the hugetlb hierarchy crun needs.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readlinkSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { hostname as osHostname, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readlinkSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
-import { busyboxRootfs, runCommand, show, type CommandResult } from '../fixtures/busybox.ts';
-import { alive, cgroupDirsOf } from '../fixtures/host.ts';
-import { buildImage, pushImage } from '../fixtures/images.ts';
-import { LocalRegistry, tarDir } from '../fixtures/registry.ts';
+import { BerthdHarness, PYTHON } from '../fixtures/berthd.ts';
+import { runCommand, show } from '../fixtures/busybox.ts';
 import { sleep, waitFor } from '../fixtures/wait.ts';
 
-const BERTHD = fileURLToPath(new URL('../../dist/berthd.js', import.meta.url));
-const DOCKER = '/usr/bin/docker'; // Debian's 20.10 client, not /usr/local/bin/docker
-const PYTHON = '/usr/bin/python3'; // Debian's, with python3-docker
-
-const reg = new LocalRegistry();
-let T = '';
-let EXEC = '';
-let sock = '';
-let daemon: ChildProcess | undefined;
-let daemonLog = '';
+// a runtime named by its path (a runc-compatible one: runc itself, under another name)
+const bd = new BerthdHarness({ prefix: 'h9s', daemonJson: { runtimes: { 'h9s-runc': { path: '/usr/sbin/runc' } } } });
+const { docker, dockerOk, runDetached, inspect, env } = bd;
 let IMG = '';
-const seen = new Set<string>();
-
-const env = (): NodeJS.ProcessEnv => ({ DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(T, 'docker-config') });
-
-function docker(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return runCommand(DOCKER, args, { env: env(), label: `docker ${args.join(' ')}`, timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.input !== undefined && { input: opts.input }) });
-}
-
-async function dockerOk(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  const r = await docker(args, opts);
-  assert.equal(r.code, 0, `${show(r)}\n--- berthd log ---\n${daemonLog.slice(-3000)}`);
-  return r.stdout;
-}
-
-async function runDetached(args: string[]): Promise<string> {
-  const id = (await dockerOk(['run', '-d', ...args])).trim();
-  assert.match(id, /^[0-9a-f]{64}$/);
-  seen.add(id);
-  return id;
-}
-
-const inspect = async (ref: string, format: string): Promise<string> => (await dockerOk(['inspect', '-f', format, ref])).trim();
-
-function ping(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sock, method: 'GET', path: '/_ping' }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function startDaemon(): ChildProcess {
-  const p = spawn(process.execPath, [BERTHD, '-H', `unix://${sock}`, '--data-root', join(T, 'data'), '--exec-root', EXEC,
-    '--config-file', join(T, 'daemon.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  p.stderr!.setEncoding('utf8').on('data', (d: string) => { daemonLog = (daemonLog + d).slice(-20_000); });
-  return p;
-}
-
-async function stopDaemon(p: ChildProcess): Promise<number | null> {
-  if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
-  const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-  const code = await exited;
-  clearTimeout(t);
-  return code;
-}
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p === dir || p.startsWith(`${dir}/`));
-}
-
-function processesNaming(id: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(id) && alive(Number(name))) out.push(Number(name));
-    } catch { /* exited */ }
-  }
-  return out;
-}
 
 /**
  * crun refuses this hybrid host unless hugetlb has a v1 hierarchy: one is mounted for the test
@@ -134,57 +57,18 @@ async function hugetlbUnmount(): Promise<void> {
 
 describe('berthd: runtimes, network modes, attach detach keys, exec events', { timeout: 300_000 }, () => {
   before(async () => {
-    if (!existsSync(BERTHD)) throw new Error(`${BERTHD} is not built: run npm run build`);
-    T = mkdtempSync(join(tmpdir(), 'h9s-berthd-'));
-    EXEC = mkdtempSync('/run/h9s-');
-    await reg.start();
-    const rootfs = join(T, 'rootfs');
-    await busyboxRootfs(rootfs);
-    const img = buildImage({ tars: [await tarDir(rootfs)], config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin:/sbin:/usr/bin'] } });
-    rmSync(rootfs, { recursive: true, force: true });
-    await pushImage(reg, 'h9s/busybox', 'latest', img);
-    IMG = `${reg.domain}/h9s/busybox`;
-    sock = join(T, 'berthd.sock');
-    // a runtime named by its path (a runc-compatible one: runc itself, under another name)
-    writeFileSync(join(T, 'daemon.json'), `${JSON.stringify({ runtimes: { 'h9s-runc': { path: '/usr/sbin/runc' } } })}\n`);
-    daemon = startDaemon();
-    await waitFor('berthd to answer /_ping', async () => {
-      if (daemon!.exitCode !== null) assert.fail(`berthd exited ${daemon!.exitCode}: ${daemonLog}`);
-      try {
-        return (await ping()) === 200;
-      } catch {
-        return false;
-      }
-    }, 15_000, () => daemonLog, 50);
-    await dockerOk(['pull', IMG]);
+    await bd.setup();
+    IMG = bd.image;
   });
 
-  after(async () => {
-    try {
-      if (daemon && daemon.exitCode === null) {
-        const ids = (await docker(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
-        if (ids.length > 0) await docker(['rm', '-f', ...ids]);
-        const code = await stopDaemon(daemon);
-        assert.equal(code, 0, `berthd exit on SIGTERM\n${daemonLog}`);
-      }
-      assert.deepEqual(mountsUnder(T), [], 'mounts left under the data root');
-      for (const id of seen) {
-        assert.deepEqual(cgroupDirsOf(id), [], `cgroups of ${id} left behind`);
-        assert.deepEqual(processesNaming(id), [], `processes of ${id} left behind`);
-      }
-      // the runtimes' state directories hold no container
-      for (const r of ['runc', 'crun', 'h9s-runc']) {
-        const dir = join(EXEC, 'runtimes', r);
-        if (existsSync(dir)) assert.deepEqual(readdirSync(dir), [], `${r} state left in ${dir}`);
-      }
-    } finally {
-      await hugetlbUnmount().catch(() => undefined);
-      for (const p of mountsUnder(T).reverse()) await runCommand('umount', ['-l', p]).catch(() => undefined);
-      await reg.stop();
-      if (T) rmSync(T, { recursive: true, force: true });
-      if (EXEC) rmSync(EXEC, { recursive: true, force: true });
+  after(() => bd.teardown(() => {
+    bd.checkClean();
+    // the runtimes' state directories hold no container
+    for (const r of ['runc', 'crun', 'h9s-runc']) {
+      const dir = join(bd.exec, 'runtimes', r);
+      if (existsSync(dir)) assert.deepEqual(readdirSync(dir), [], `${r} state left in ${dir}`);
     }
-  });
+  }, hugetlbUnmount));
 
   it('docker info lists the runtimes truthfully; --runtime runc runs, prints and exits with the code', async () => {
     const info = JSON.parse(await dockerOk(['info', '--format', '{{json .}}'])) as { Runtimes: Record<string, { path: string }>; DefaultRuntime: string };
@@ -194,7 +78,7 @@ describe('berthd: runtimes, network modes, attach detach keys, exec events', { t
     assert.equal(info.Runtimes['h9s-runc']!.path, '/usr/sbin/runc');
 
     const r = await docker(['run', '--rm', '--runtime', 'runc', IMG, 'sh', '-c', 'echo hi; exit 4']);
-    assert.equal(r.code, 4, `${show(r)}\n${daemonLog.slice(-3000)}`);
+    assert.equal(r.code, 4, `${show(r)}\n${bd.log.slice(-3000)}`);
     assert.equal(r.stdout, 'hi\n');
     assert.equal((await dockerOk(['ps', '-aq'])).trim(), '', '--rm removed it');
   });
@@ -204,7 +88,7 @@ describe('berthd: runtimes, network modes, attach detach keys, exec events', { t
     assert.equal(await inspect(id, '{{.HostConfig.Runtime}} {{.State.Status}}'), 'runc running');
     await waitFor('the first log line', async () => (await dockerOk(['logs', id])) === 'started\n');
     // runc's own state lists it, under berthd's exec root
-    const st = await runCommand('runc', ['--root', join(EXEC, 'runtimes', 'runc'), 'state', id]);
+    const st = await runCommand('runc', ['--root', join(bd.exec, 'runtimes', 'runc'), 'state', id]);
     assert.equal(st.code, 0, show(st));
     assert.equal((JSON.parse(st.stdout) as { status: string }).status, 'running');
     const pid = Number(await inspect(id, '{{.State.Pid}}'));
@@ -221,7 +105,7 @@ describe('berthd: runtimes, network modes, attach detach keys, exec events', { t
     await dockerOk(['stop', '-t', '5', id]);
     assert.equal(await inspect(id, '{{.State.Status}} {{.State.ExitCode}}'), 'exited 0');
     assert.equal(await dockerOk(['logs', id]), 'started\nbye\n');
-    assert.equal(existsSync(join(EXEC, 'runtimes', 'runc', id)), false, 'runc deleted it at its exit');
+    assert.equal(existsSync(join(bd.exec, 'runtimes', 'runc', id)), false, 'runc deleted it at its exit');
     await dockerOk(['rm', id]);
   });
 
@@ -237,7 +121,7 @@ describe('berthd: runtimes, network modes, attach detach keys, exec events', { t
     const abs = await docker(['run', '--rm', '--runtime', '/usr/sbin/runc', IMG, 'sh', '-c', 'echo abs; exit 2']);
     assert.equal(abs.code, 2, show(abs));
     assert.equal(abs.stdout, 'abs\n');
-    const plain = join(T, 'daemon.json'); // a file without an execute bit
+    const plain = join(bd.dir, 'daemon.json'); // a file without an execute bit
     const notExec = await docker(['run', '--rm', '--runtime', plain, IMG, 'true']);
     assert.equal(notExec.code, 125, show(notExec));
     assert.ok(notExec.stderr.includes(`Unknown runtime specified ${plain}`), show(notExec));
@@ -247,7 +131,7 @@ describe('berthd: runtimes, network modes, attach detach keys, exec events', { t
     await hugetlbMount();
     try {
       const r = await docker(['run', '--rm', '--runtime', 'crun', IMG, 'sh', '-c', 'echo from-crun; exit 5']);
-      assert.equal(r.code, 5, `${show(r)}\n${daemonLog.slice(-3000)}`);
+      assert.equal(r.code, 5, `${show(r)}\n${bd.log.slice(-3000)}`);
       assert.equal(r.stdout, 'from-crun\n');
     } finally {
       await hugetlbUnmount();
@@ -352,7 +236,7 @@ while s.recv(4096):
     pass
 print(api.inspect_container('h9s-att')['State']['Running'])
 `], { env: env(), label: 'python3 docker SDK', timeoutMs: 30_000 });
-      assert.equal(r.code, 0, show(r) + daemonLog.slice(-3000));
+      assert.equal(r.code, 0, show(r) + bd.log.slice(-3000));
       assert.equal(r.stdout.trim(), 'True', 'the container runs on after the detach');
       const got = await waitFor('the line the shell ran', async () => (await docker(['exec', id, 'cat', `/tmp/${marker}`])).stdout || false, 5000);
       assert.equal(got, `h9s-${marker}\n`);
