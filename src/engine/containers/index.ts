@@ -85,6 +85,15 @@ export class Containers implements ContainerBackend {
         this.ctx.log.error(`reconcile container ${l.rec.id}: ${(e as Error).message}`);
       }
     }
+    // the runtime's own state of containers no record names: a daemon killed between the runtime's
+    // create (its state dir, cgroups) and the record that would have named it
+    const known = new Set(this.ctx.store.all().map((l) => l.rec.id));
+    for (const id of this.ctx.runtime.store.ids()) {
+      if (known.has(id)) continue;
+      await this.ctx.runtime.delete(id, true)
+        .then(() => this.ctx.log.info(`runtime container ${id}: no container record names it; deleted`))
+        .catch((e: Error) => this.ctx.log.warn(`runtime container ${id}: no container record names it; deleting: ${e.message}`));
+    }
   }
 
   /** Lets go of every monitor (the containers keep running) and stops restarting anything. */
