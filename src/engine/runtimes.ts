@@ -61,7 +61,11 @@ export class BuiltinRuntime implements EngineRuntime {
     try {
       this.runtime.record(id);
     } catch (e) {
-      if (e instanceof RuntimeNotFound) return;
+      if (!(e instanceof RuntimeNotFound)) throw e;
+      // a create killed between claiming the id (its directory) and writing its state leaves the
+      // bare directory: --force removes it, as `berth-oci delete --force` does
+      if (force) await this.runtime.delete(id, true);
+      return;
     }
     await this.runtime.delete(id, force);
   }

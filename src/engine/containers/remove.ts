@@ -12,6 +12,7 @@ import { rm } from 'node:fs/promises';
 import { isMountPoint, removeBundle, unmountOverlay } from '../../image/index.ts';
 import { ConflictError } from '../errors.ts';
 import type { ContainerContext } from './context.ts';
+import { deleteRuntimeContainer } from './start.ts';
 import type { Loaded } from './store.ts';
 import { isRunningStatus } from './types.ts';
 
@@ -48,6 +49,9 @@ export async function removeContainer(ctx: ContainerContext, l: Loaded, opts: { 
     ctx.log.warn(`container ${rec.id}: removing without the removal mark: ${e.message}`);
   });
   try {
+    // a start the daemon was killed in may have left a runtime container (state, cgroups) that no
+    // exit ever deleted: whatever there is goes (deleting none is cheap)
+    await deleteRuntimeContainer(ctx, rec);
     await removeFiles(ctx, rec.id, opts.volumes);
   } catch (e) {
     // docker's SetRemovalError: the container is dead, and `rm` may be tried again
