@@ -123,8 +123,11 @@ function parseExactSlow(text: string): unknown {
     return numberLiteral(r![0]);
   };
   const literal = (word: string, v: unknown): unknown => {
-    if (!s.startsWith(word, i)) stop();
-    i += word.length;
+    // the error is at the first character that differs (`tru}` points at the `}`)
+    for (const c of word) {
+      if (s[i] !== c) stop();
+      i++;
+    }
     return v;
   };
   const value = (): unknown => {

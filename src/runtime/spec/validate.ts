@@ -9,7 +9,7 @@
 
 import { statSync } from 'node:fs';
 import { CAPABILITIES, capName, capNumber } from '../caps.ts';
-import { InexactNumber, parseExact } from '../json.ts';
+import { InexactNumber, JsonSyntaxError, parseExact } from '../json.ts';
 import { apparmorEnabled, selinuxEnabled } from '../lsm.ts';
 import type {
   BlockIO,
@@ -941,18 +941,14 @@ export function validateSpec(value: unknown, file = 'config.json'): Spec {
 }
 
 /**
- * The value of a JSON text, integers beyond 2^53 exact (json.ts). Syntax errors are JSON.parse's,
- * located by jsonSyntaxError; the exact parse runs on text known to be valid.
+ * The value of a JSON text, integers beyond 2^53 exact (json.ts), parsed once: a syntax error
+ * comes with the offset of the first bad character, made line:column by jsonSyntaxError.
  */
 function parseText(text: string, file: string): unknown {
   try {
-    JSON.parse(text);
-  } catch (e) {
-    throw jsonSyntaxError(text, file, e instanceof Error ? e.message : String(e));
-  }
-  try {
     return parseExact(text);
   } catch (e) {
+    if (e instanceof JsonSyntaxError) throw jsonSyntaxError(text, file, e.position);
     if (e instanceof RangeError) throw new ConfigError(file, '$', 'invalid JSON: nested too deeply');
     throw e;
   }
@@ -975,21 +971,9 @@ export function parseResources(text: string, file = 'resources.json'): Resources
 }
 
 // ---------------------------------------------------------------------------
-// JSON syntax errors. V8's JSON.parse only sometimes says "at position N", so
-// on failure we re-scan the text to find the offset of the first bad character
-// and turn it into line:column.
+// JSON syntax errors: the exact parser's offset of the first bad character, as line:column.
 
-function jsonSyntaxError(text: string, file: string, message: string): ConfigError {
-  let pos = -1;
-  try {
-    pos = jsonErrorOffset(text);
-  } catch {
-    // e.g. stack overflow on absurd nesting; fall back to V8's position
-  }
-  if (pos < 0) {
-    const m = /at position (\d+)/.exec(message);
-    pos = m?.[1] !== undefined ? Number(m[1]) : text.length;
-  }
+function jsonSyntaxError(text: string, file: string, pos: number): ConfigError {
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < pos && i < text.length; i++) {
@@ -999,7 +983,13 @@ function jsonSyntaxError(text: string, file: string, message: string): ConfigErr
     }
   }
   const column = pos - lineStart + 1;
-  // Drop V8's own location / snippet, we give a better one.
+  // V8's reason, without its own location and snippet: we give a better one (an error path only)
+  let message = '';
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    message = e instanceof Error ? e.message : String(e);
+  }
   const reason = message
     .replace(/,\s*".*" is not valid JSON$/s, '')
     .replace(/ in JSON at position \d+.*$/s, '')
@@ -1009,138 +999,4 @@ function jsonSyntaxError(text: string, file: string, message: string): ConfigErr
     column,
     position: pos,
   });
-}
-
-class JsonStop {
-  constructor(readonly at: number) {}
-}
-
-/** Offset of the first character that makes `s` invalid JSON, or -1. */
-function jsonErrorOffset(s: string): number {
-  let i = 0;
-  const stop = (): never => {
-    throw new JsonStop(i);
-  };
-  const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
-  const ws = () => {
-    while (i < s.length) {
-      const c = s[i];
-      if (c === ' ' || c === '\t' || c === '\n' || c === '\r') i++;
-      else break;
-    }
-  };
-  const string = () => {
-    i++; // opening quote
-    for (;;) {
-      if (i >= s.length) stop();
-      const c = s.charCodeAt(i);
-      if (c === 0x22) {
-        i++;
-        return;
-      }
-      if (c < 0x20) stop();
-      if (c === 0x5c) {
-        i++;
-        const e = s[i];
-        if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
-        else if (e === 'u') {
-          i++;
-          for (let k = 0; k < 4; k++) {
-            if (!/[0-9a-fA-F]/.test(s[i] ?? '')) stop();
-            i++;
-          }
-        } else stop();
-      } else i++;
-    }
-  };
-  const number = () => {
-    if (s[i] === '-') i++;
-    if (s[i] === '0') i++;
-    else if (isDigit(s[i])) while (isDigit(s[i])) i++;
-    else stop();
-    if (s[i] === '.') {
-      i++;
-      if (!isDigit(s[i])) stop();
-      while (isDigit(s[i])) i++;
-    }
-    if (s[i] === 'e' || s[i] === 'E') {
-      i++;
-      if (s[i] === '+' || s[i] === '-') i++;
-      if (!isDigit(s[i])) stop();
-      while (isDigit(s[i])) i++;
-    }
-  };
-  const value = (): void => {
-    ws();
-    const c = s[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (s[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (s[i] !== '"') stop();
-        string();
-        ws();
-        if (s[i] !== ':') stop();
-        i++;
-        value();
-        ws();
-        if (s[i] === ',') {
-          i++;
-          continue;
-        }
-        if (s[i] === '}') {
-          i++;
-          return;
-        }
-        stop();
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (s[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (s[i] === ',') {
-          i++;
-          continue;
-        }
-        if (s[i] === ']') {
-          i++;
-          return;
-        }
-        stop();
-      }
-    }
-    if (c === '"') return string();
-    if (c === '-' || isDigit(c)) return number();
-    for (const lit of ['true', 'false', 'null']) {
-      if (c === lit[0]) {
-        for (const ch of lit) {
-          if (s[i] !== ch) stop();
-          i++;
-        }
-        return;
-      }
-    }
-    stop();
-  };
-  try {
-    value();
-    ws();
-    if (i < s.length) stop();
-    return -1;
-  } catch (e) {
-    if (e instanceof JsonStop) return e.at;
-    throw e;
-  }
 }
