@@ -15,6 +15,7 @@
 import { request, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import type { JsonMessage } from '../../api/stream.ts';
 
 export const CLIENT_API_VERSION = '1.41';
 
@@ -35,16 +36,8 @@ export class ConnectError extends Error {
   }
 }
 
-export interface JsonMessage {
-  status?: string;
-  id?: string;
-  progressDetail?: { current?: number; total?: number };
-  progress?: string;
-  stream?: string;
-  aux?: unknown;
-  errorDetail?: { message: string; code?: number };
-  error?: string;
-}
+/** docker's jsonmessage, the shape the API's progress streams carry */
+export type { JsonMessage };
 
 export type Query = Record<string, string | number | boolean | readonly string[] | undefined>;
 
