@@ -21,6 +21,9 @@ struct plan {
 /* plan.c */
 int plan_read(int fd, struct plan *p);
 
+/* zygote.c: forks a helper per connection; returns in a child that runs a plan */
+int zygote_serve(const char *path);
+
 /* sync.c: line protocol with berth-oci on the sync socket */
 extern int sync_fd;
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

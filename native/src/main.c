@@ -293,8 +293,18 @@ int main(int argc, char **argv)
 		dprintf(2, "berth-init: the native helper of berth-oci; it is started by berth-oci, not by hand\n");
 		return 2;
 	}
-	sync_fd = atoi(argv[1]);
-	reexec_sealed(argv);
+	if (!strcmp(argv[1], "zygote")) {
+		if (argc != 3) {
+			dprintf(2, "berth-init: usage: berth-init zygote SOCKET\n");
+			return 2;
+		}
+		reexec_sealed(argv);
+		/* returns in each forked child that is to run a plan, with its connection */
+		sync_fd = zygote_serve(argv[2]);
+	} else {
+		sync_fd = atoi(argv[1]);
+		reexec_sealed(argv);
+	}
 	/* only now: the sealed re-exec must still inherit it */
 	if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) {
 		dprintf(2, "berth-init: sync fd %s: %s\n", argv[1], strerror(errno));

@@ -7,6 +7,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { openStores } from '../image/index.ts';
+import { useZygote } from '../native/helper.ts';
+import { Zygote } from '../native/zygote.ts';
 import { Containers } from './containers/index.ts';
 import { EventBus } from './events.ts';
 import type { ContainerBackend, ContainerCounts } from './backend.ts';
@@ -55,30 +57,50 @@ export class Engine {
     readonly host: HostFacts,
     readonly log: Logger,
     readonly startedAt: Date,
+    /** forks every native helper (mounts, monitors, execs), so that this process never forks */
+    private readonly zygote: Zygote,
   ) {}
 
   static async open(config: EngineConfig, log: Logger = silentLogger): Promise<Engine> {
     await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
-    const stores = await openStores(config.dataRoot);
-    let containers: Containers | undefined;
-    const images = new ImageEngine(stores, {
-      insecureRegistries: config.insecureRegistries,
-      ...(config.registryStallTimeoutMs !== undefined && { stallTimeoutMs: config.registryStallTimeoutMs }),
-      onBroken: (e) => log.warn(e.message),
-      // containers own their bundles: rmi speaks of them, and never deletes a running one's image
-      bundleOwner: (dir: string) => containers?.bundleOwner(dir),
-    });
-    const id = await engineId(config.dataRoot);
-    const engine = new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date());
-    engine.volumes = await VolumeService.open(config.dataRoot, { log, onEvent: (action, name, attrs) => engine.events.log('volume', action, name, attrs) });
-    images.events = engine.events;
-    engine.containers = containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, volumes: engine.volumes, log, events: engine.events, runtimes: config.runtimes, defaultRuntime: config.defaultRuntime });
-    return engine;
+    await mkdir(config.execRoot, { recursive: true, mode: 0o711 });
+    // first, while this process is small: the one fork of it the daemon makes for its helpers
+    const zygote = await Zygote.start(join(config.execRoot, 'zygote.sock'));
+    zygote.onExit = (why) => {
+      log.warn(`the berth-init zygote exited (${why}); helpers are spawned by berthd itself from now on`);
+      useZygote(undefined);
+    };
+    useZygote(zygote);
+    try {
+      const stores = await openStores(config.dataRoot);
+      let containers: Containers | undefined;
+      const images = new ImageEngine(stores, {
+        insecureRegistries: config.insecureRegistries,
+        ...(config.registryStallTimeoutMs !== undefined && { stallTimeoutMs: config.registryStallTimeoutMs }),
+        onBroken: (e) => log.warn(e.message),
+        // containers own their bundles: rmi speaks of them, and never deletes a running one's image
+        bundleOwner: (dir: string) => containers?.bundleOwner(dir),
+      });
+      const id = await engineId(config.dataRoot);
+      const engine = new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date(), zygote);
+      engine.volumes = await VolumeService.open(config.dataRoot, { log, onEvent: (action, name, attrs) => engine.events.log('volume', action, name, attrs) });
+      images.events = engine.events;
+      engine.containers = containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, volumes: engine.volumes, log, events: engine.events, runtimes: config.runtimes, defaultRuntime: config.defaultRuntime });
+      return engine;
+    } catch (e) {
+      useZygote(undefined);
+      zygote.onExit = undefined;
+      zygote.stop();
+      throw e;
+    }
   }
 
   /** Lets go of the containers' monitors: the containers keep running without the daemon. */
   close(): void {
     this.containers?.close();
+    this.zygote.onExit = undefined;
+    useZygote(undefined);
+    this.zygote.stop();
   }
 }
 

@@ -5,9 +5,19 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import type { Plan } from './plan.ts';
+import { Plan } from './plan.ts';
 import { RuntimeError } from './errors.ts';
 import { findNativeBinary, NativeBinaryMissing } from './binary.ts';
+import type { HelperExit, Zygote } from './zygote.ts';
+
+/**
+ * The zygote helpers are forked by, once a long-lived process (berthd) has started one; without
+ * it (the berth-oci CLI, short-lived and small) each helper is spawned by Node.
+ */
+let zygote: Zygote | undefined;
+export function useZygote(z: Zygote | undefined): void {
+  zygote = z;
+}
 
 function findHelper(): string {
   try {
@@ -29,59 +39,76 @@ export interface SpawnVia {
 }
 
 export interface HelperMessage {
-  kind: 'pid' | 'hooks' | 'ready' | 'error' | 'fail' | 'done';
+  kind: 'pid' | 'hooks' | 'ready' | 'error' | 'fail' | 'done' | 'forked';
   fields: string[];
 }
 
 export class HelperSession {
-  readonly child: ChildProcess;
+  /** Node's child, when Node spawned the helper (not through the zygote). */
+  readonly child?: ChildProcess;
   private readonly sock: Duplex;
   private buf = '';
   private queue: HelperMessage[] = [];
   private waiter?: { resolve: (m: HelperMessage) => void; reject: (e: Error) => void };
   private ended = false;
-  private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
-  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private exitInfo?: HelperExit;
+  private readonly exited: Promise<HelperExit>;
+  private setExit!: (x: HelperExit) => void;
+  private forkedPid = 0;
   private plan?: Plan;
   private readonly explain: ExplainStep;
+  private readonly zygote?: Zygote;
 
   /**
    * Starts the helper; it waits for its plan, which `sendPlan` gives it (so both can be prepared at once).
    * With `spawnVia` the process started is that command (berth-monitor), detached in its own
    * session with no stdio of ours, and berth-init's command line follows its `args`: it execs
    * berth-init with the same fds, so the session talks to berth-init as usual. With `pipes` the
-   * caller reads the process's output from `child.stdout` and `child.stderr`.
+   * caller reads the process's output from `child.stdout` and `child.stderr`. Through the zygote
+   * (no pipes, no preserved fds) the helper's stdio is /dev/null and the daemon's stderr.
    */
   constructor(opts: { preserveFds: number; what: string; spawnVia?: SpawnVia; pipes?: boolean; explain?: ExplainStep }) {
     this.explain = opts.explain ?? plainStep;
     const syncIndex = 3 + opts.preserveFds;
     const via = opts.spawnVia;
-    // pipes: the process's stdout and stderr are child.stdout/child.stderr (a daemon's own exec), stdin /dev/null
-    const stdio: StdioOptions = via ? ['ignore', 'ignore', 'ignore'] : opts.pipes ? ['ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit'];
-    for (let fd = 3; fd < syncIndex; fd++) stdio.push(fd);
-    stdio.push('pipe');
-    this.child = via
-      ? spawn(via.command, [...via.args, findHelper(), String(syncIndex)], { stdio, detached: true, argv0: 'berth-monitor' })
-      : spawn(findHelper(), [String(syncIndex)], { stdio, argv0: 'berth-init' });
-    this.exited = new Promise((res) => {
-      this.child.once('exit', (code, signal) => {
-        this.exitInfo = { code, signal };
-        res(this.exitInfo);
-      });
-      this.child.once('error', (e) => {
+    this.exited = new Promise((res) => (this.setExit = (x) => {
+      if (this.exitInfo) return;
+      this.exitInfo = x;
+      res(x);
+    }));
+    if (zygote?.running && !opts.pipes && opts.preserveFds === 0) {
+      this.zygote = zygote;
+      const sock = zygote.connect();
+      sock.on('close', () => { if (!this.forkedPid) this.setExit({ code: 127, signal: null }); });
+      sock.on('error', (e) => this.fail(new RuntimeError(`${opts.what}: starting berth-init through the zygote: ${e.message}`)));
+      const launch = via ? new Plan().add('exec', syncIndex, via.command, ...via.args, findHelper(), String(syncIndex)) : new Plan().add('plan');
+      sock.write(launch.encode());
+      this.sock = sock;
+    } else {
+      // pipes: the process's stdout and stderr are child.stdout/child.stderr (a daemon's own exec), stdin /dev/null
+      const stdio: StdioOptions = via ? ['ignore', 'ignore', 'ignore'] : opts.pipes ? ['ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit'];
+      for (let fd = 3; fd < syncIndex; fd++) stdio.push(fd);
+      stdio.push('pipe');
+      const child = via
+        ? spawn(via.command, [...via.args, findHelper(), String(syncIndex)], { stdio, detached: true, argv0: 'berth-monitor' })
+        : spawn(findHelper(), [String(syncIndex)], { stdio, argv0: 'berth-init' });
+      this.child = child;
+      child.once('exit', (code, signal) => this.setExit({ code, signal }));
+      child.once('error', (e) => {
         this.fail(new RuntimeError(`${opts.what}: starting berth-init: ${e.message}`));
-        res({ code: 127, signal: null });
+        this.setExit({ code: 127, signal: null });
       });
-    });
-    this.sock = this.child.stdio[syncIndex] as Duplex;
+      this.sock = child.stdio[syncIndex] as Duplex;
+      this.sock.on('error', () => this.onEnd(opts.what));
+    }
     this.sock.setEncoding('utf8');
     this.sock.on('data', (d: string) => this.onData(d));
     this.sock.on('end', () => this.onEnd(opts.what));
-    this.sock.on('error', () => this.onEnd(opts.what));
   }
 
+  /** The helper's pid (through the zygote: known once its `forked` line is read, 0 before). */
   get pid(): number {
-    return this.child.pid ?? 0;
+    return this.child ? this.child.pid ?? 0 : this.forkedPid;
   }
 
   sendPlan(plan: Plan): void {
@@ -96,6 +123,11 @@ export class HelperSession {
       const line = this.buf.slice(0, nl);
       this.buf = this.buf.slice(nl + 1);
       const [kind, ...fields] = line.split('\t');
+      if (kind === 'forked' && this.zygote && !this.forkedPid) {
+        this.forkedPid = Number(fields[0]);
+        void this.zygote.exitOf(this.forkedPid).then((x) => this.setExit(x));
+        continue;
+      }
       this.push({ kind: kind as HelperMessage['kind'], fields });
     }
   }
@@ -165,10 +197,26 @@ export class HelperSession {
   /** Stop listening; the helper and the container go on without us. */
   detach(): void {
     this.sock.destroy();
-    this.child.unref();
+    this.child?.unref();
+    if (this.zygote && this.forkedPid) this.zygote.forget(this.forkedPid);
   }
 
-  wait(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  /** Ends the helper at once: SIGKILL once its pid is known, and the EOF of its sync socket (a
+   * helper still waiting for its plan exits at that EOF). */
+  abort(): void {
+    const pid = this.pid;
+    if (pid > 0 && !this.exitInfo) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    this.sock.destroy();
+  }
+
+  /** Whether the helper is known to have exited. */
+  get hasExited(): boolean {
+    return this.exitInfo !== undefined;
+  }
+
+  wait(): Promise<HelperExit> {
     return this.exitInfo ? Promise.resolve(this.exitInfo) : this.exited;
   }
 }

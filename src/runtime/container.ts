@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Process, Resources, Spec, State } from './spec/types.ts';
 import { ConfigError, parseSpec } from './spec/validate.ts';
 import { detectLayout, resolveCgroupsPath } from './cgroups/layout.ts';
-import { cgroupPids, createCgroup, removeCgroup, type CgroupPlacement } from './cgroups/placement.ts';
+import { cgroupPids, createCgroup, removeCgroup, removeCgroupAsync, type CgroupPlacement } from './cgroups/placement.ts';
 import type { CgroupLayout } from './cgroups/layout.ts';
 import type { CgroupDir } from './plan/build.ts';
 import { buildCreatePlan, buildExecPlan } from './plan/build.ts';
@@ -22,6 +22,7 @@ import { oomKillCount } from './cgroups/oom.ts';
 import { TraceRecorder, explain } from './trace.ts';
 import type { Plan, PlanRecord } from '../native/plan.ts';
 import { sleep } from './sleep.ts';
+import { awaitRelease } from './fifo-release.ts';
 import { unmountHostMounts } from './hostmounts.ts';
 import { sharesHostMountNs } from './spec/validate.ts';
 
@@ -264,8 +265,8 @@ export class Runtime {
       return { rec, session };
     } catch (e) {
       trace.flush();
-      if (session?.pid) {
-        try { process.kill(session.pid, 'SIGKILL'); } catch { /* already gone */ }
+      if (session) {
+        session.abort();
         await session.wait();
       }
       // everything in the container's cgroup goes, including an init whose pid we never learned
@@ -316,40 +317,7 @@ export class Runtime {
     if (status !== 'created') throw new RuntimeError(`cannot start a container in the ${status} state`);
     if (!rec.spec.process) throw new RuntimeError(`cannot start container ${id}: config.json has no process`);
     const fifo = this.store.fifo(id);
-    // non-blocking open so a dead init cannot hang us; its blocked open(O_WRONLY) completes now
-    const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
-    let released = false;
-    try {
-      const buf = Buffer.alloc(16);
-      /** bytes read now: 0 at EOF (no writer: not opened yet, or gone), -1 when the writer has not written */
-      const read = (): number => {
-        try {
-          return readSync(fd, buf, 0, buf.length, null);
-        } catch (e) {
-          if (errnoCode(e) === 'EAGAIN') return -1;
-          throw e;
-        }
-      };
-      for (let delay = 0.05; ; delay = Math.min(delay * 2, 20)) {
-        const n = read();
-        if (n > 0) {
-          released = true;
-          continue;
-        }
-        if (n === 0 && released) break;
-        if (!isAlive(rec)) {
-          // it may have released, exec'd and exited since the last read: the byte is still in
-          // the pipe, which we hold open
-          while (read() > 0) released = true;
-          break;
-        }
-        // a timer's resolution is 1 ms: the first waits yield to the event loop instead
-        if (delay < 1) await new Promise((r) => setImmediate(r));
-        else await sleep(delay);
-      }
-    } finally {
-      closeSync(fd);
-    }
+    const { released } = await awaitRelease(fifo, () => isAlive(rec));
     const report = this.execReport(id);
     if (report !== undefined || !released) {
       throw new RuntimeError(`cannot start container ${id}: ${report ?? 'its init exited before start'}`);
@@ -435,7 +403,7 @@ export class Runtime {
       const errors = await runHooks(rec.spec.hooks?.poststop, this.hookState(rec, 'stopped'), true);
       for (const e of errors) process.stderr.write(`berth-oci: warning: poststop ${e}\n`);
     }
-    const left = removeCgroup(rec.cgroup);
+    const left = await removeCgroupAsync(rec.cgroup);
     await this.store.remove(id);
     if (left.length) throw new RuntimeError(`delete ${id}: cgroup directories not removed: ${left.join('; ')}`);
   }
@@ -559,7 +527,7 @@ export class Runtime {
         await opts.beforePlan(session);
       } catch (e) {
         // berth-init, waiting for its plan, exits at the EOF of the sync socket
-        try { process.kill(session.pid, 'SIGKILL'); } catch { /* already gone */ }
+        session.abort();
         session.detach();
         throw e;
       }

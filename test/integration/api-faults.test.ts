@@ -172,6 +172,36 @@ describe('berthd under faults and load', { timeout: 300_000 }, () => {
     assert.ok(max <= 1000, `GET /containers/json took up to ${max.toFixed(1)} ms during the storm: ${latencies.map((l) => l.toFixed(0)).join(' ')}`);
     await removeAllAndCheckClean('after 50 parallel runs');
   });
+  it('berthd never forks: its helpers and the monitors are children of its one zygote, which exits with it', async () => {
+    const ppidOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
+    const childrenOf = (pid: number): number[] => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => {
+      try { return ppidOf(p) === pid; } catch { return false; }
+    });
+    const daemon = bd.daemon!.pid!;
+    const id = await runDetached(['--name', 'h9r-zygote', IMG, 'sleep', '1000']);
+    await dockerOk(['exec', id, 'true']);
+    const kids = childrenOf(daemon);
+    assert.equal(kids.length, 1, `berthd's children: ${kids.map((k) => readFileSync(`/proc/${k}/cmdline`, 'utf8')).join('; ')}`);
+    const zygote = kids[0]!;
+    assert.match(readFileSync(`/proc/${zygote}/cmdline`, 'utf8'), /^berth-init\0zygote\0/);
+    const monitor = Number(await inspect(id, '{{.State.Pid}}').then((p) => ppidOf(Number(p))));
+    assert.equal(ppidOf(monitor), zygote, 'the container\'s monitor is a child of the zygote');
+    // a zygote killed: berthd goes on, spawning its helpers itself, and says so
+    process.kill(zygote, 'SIGKILL');
+    await waitFor('berthd to notice its zygote is gone', async () => /zygote exited/.test(bd.log));
+    const r = await docker(['run', '--rm', IMG, 'echo', 'still-runs']);
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stdout, 'still-runs\n');
+    await dockerOk(['rm', '-f', id]);
+    // the next daemon has its own zygote; kill -9 of the daemon takes it along (EOF of its stdin)
+    await bd.restart();
+    const next = childrenOf(bd.daemon!.pid!);
+    assert.equal(next.length, 1);
+    await bd.stop('SIGKILL');
+    await waitFor('the zygote to exit with its daemon', async () => !alive(next[0]!));
+    await bd.start();
+    await removeAllAndCheckClean('zygote test');
+  });
   it('kill -9 of berthd in the middle of runs: after restart ps -a is consistent, rm -f works, nothing is left', async () => {
     const firstDaemon = bd.daemon!.pid!;
     // several points of a run: just after the creates go out, while bundles are made, while starts run

@@ -146,8 +146,7 @@ export class Execs {
           detach: true, spawnVia: monitorCommand(opts), seccomp: !x.privileged,
           ...(opts.consoleSocket && { consoleSocket: opts.consoleSocket }),
           beforePlan: async (s) => {
-            const child = s.child;
-            await connectClients(() => child.exitCode !== null || child.signalCode !== null);
+            await connectClients(() => s.hasExited);
           },
         });
       session = started.session;

@@ -88,7 +88,8 @@ async function startProbe(ctx: ContainerContext, l: Loaded, proc: Process): Prom
   };
   if (!(rt instanceof OciCliRuntime)) {
     const { pid, session } = await ctx.runtime.exec(id, proc, { pipes: true });
-    return { child: session.child, wait: () => session.wait(), kill: () => killPid(pid) };
+    // (with pipes, Node spawns the helper itself: there is a child)
+    return { child: session.child!, wait: () => session.wait(), kill: () => killPid(pid) };
   }
   const dir = await mkdtemp(join(ctx.runDir(id), 'health-'));
   const file = await rt.processFile(dir, proc);

@@ -21,9 +21,9 @@ import { isRunningStatus } from './types.ts';
  * (before the record, so a daemon dying in between finishes the job), and with `volumes` (`rm -v`)
  * the anonymous volumes no other container uses.
  */
-export async function removeFiles(ctx: ContainerContext, id: string, volumes: boolean): Promise<void> {
+export async function removeFiles(ctx: ContainerContext, id: string, volumes: boolean, opts: { runtimeDeleted?: boolean } = {}): Promise<void> {
   const bundle = ctx.bundleDir(id);
-  if (existsSync(join(bundle, '.berth', 'bundle.json'))) await removeBundle(bundle);
+  if (existsSync(join(bundle, '.berth', 'bundle.json'))) await removeBundle(bundle, { knownUnused: !!opts.runtimeDeleted });
   else if (isMountPoint(join(bundle, 'rootfs'))) await unmountOverlay(join(bundle, 'rootfs'));
   await rm(ctx.runDir(id), { recursive: true, force: true });
   await ctx.volumes.releaseMounts(id, volumes);
@@ -52,7 +52,7 @@ export async function removeContainer(ctx: ContainerContext, l: Loaded, opts: { 
     // a start the daemon was killed in may have left a runtime container (state, cgroups) that no
     // exit ever deleted: whatever there is goes (deleting none is cheap)
     await deleteRuntimeContainer(ctx, rec);
-    await removeFiles(ctx, rec.id, opts.volumes);
+    await removeFiles(ctx, rec.id, opts.volumes, { runtimeDeleted: true });
   } catch (e) {
     // docker's SetRemovalError: the container is dead, and `rm` may be tried again
     rec.state = { ...rec.state, Status: 'dead', Dead: true, Error: `removal failed: ${(e as Error).message}` };

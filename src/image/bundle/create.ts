@@ -212,11 +212,14 @@ async function readlinkOr(p: string): Promise<string | undefined> {
  * running on it — is an error and nothing is removed), drops DIR's references to its snapshots
  * (they become collectable by SnapshotStore.gc when nobody else uses them) and deletes DIR.
  */
-export async function removeBundle(dirArg: string): Promise<BundleRecord> {
+export async function removeBundle(dirArg: string, opts: { knownUnused?: boolean } = {}): Promise<BundleRecord> {
   const dir = resolve(dirArg);
   const rec = await readBundleRecord(dir);
   const rootfs = join(dir, 'rootfs');
-  const users = await overlayUsers(join(dir, '.berth', 'upper'));
+  // `knownUnused`: the caller has just deleted the only container made from it, every process of
+  // its cgroup killed and the cgroup removed; the look through every process's mount table (a
+  // readlink per process on the host) is for callers that cannot know
+  const users = opts.knownUnused ? [] : await overlayUsers(join(dir, '.berth', 'upper'));
   if (users.length > 0) {
     throw new BundleError(`bundle ${dir}: busy: a container still uses its root filesystem (process ${users.join(', ')} has the overlay mounted): delete the container first (berth-oci delete ID); nothing was removed`);
   }

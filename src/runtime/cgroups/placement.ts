@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import type { CgroupLayout } from './layout.ts';
 
 /** Where a container's cgroup is, per hierarchy, and which directories berth made (and so removes). */
@@ -76,6 +77,33 @@ export function createCgroup(layout: CgroupLayout, path: string): CgroupPlacemen
     throw new Error(`cgroup ${path}: ${(e as Error).message}`);
   }
   return placement;
+}
+
+/**
+ * removeCgroup off the event loop: a cgroup's rmdir waits in the kernel (RCU, the memory
+ * controller's reparenting) for a millisecond or more per hierarchy. The container's own
+ * directories, one per hierarchy, go in parallel; the shared parents after them, deepest first.
+ */
+export async function removeCgroupAsync(placement: CgroupPlacement): Promise<string[]> {
+  const left: string[] = [];
+  const byDepth = new Map<number, string[]>();
+  for (const dir of placement.created) {
+    const depth = dir.split('/').length;
+    byDepth.set(depth, [...(byDepth.get(depth) ?? []), dir]);
+  }
+  for (const depth of [...byDepth.keys()].sort((a, b) => b - a)) {
+    await Promise.all(byDepth.get(depth)!.map(async (dir) => {
+      try {
+        await rmdir(dir);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return;
+        if (!placement.dirs.includes(dir) && (code === 'EBUSY' || code === 'ENOTEMPTY')) return;
+        left.push(`${dir}: ${code}`);
+      }
+    }));
+  }
+  return left;
 }
 
 /** The pids in the container's cgroup (from the first hierarchy that has the directory). */

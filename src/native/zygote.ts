@@ -1,0 +1,111 @@
+/**
+ * The zygote (native/src/zygote.c): one long-lived berth-init that forks the helpers a daemon
+ * needs. Node forks by copying its whole address space's page tables, synchronously, on the
+ * event loop (≈10 ms for a 140 MB daemon, three times per container run); the zygote is a few
+ * hundred KiB, forks in well under a millisecond, on its own core. A helper is asked for by
+ * connecting to its socket; the connection becomes the helper's sync socket.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import { unlinkSync } from 'node:fs';
+
+import { findNativeBinary } from './binary.ts';
+import { RuntimeError } from './errors.ts';
+
+export interface HelperExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+const SIGNAL_NAMES: Record<number, NodeJS.Signals> = {
+  1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL',
+  10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 31: 'SIGSYS',
+};
+
+/** How long an exit nobody asked for yet is kept (its helper's `forked` line may still be in flight). */
+const UNCLAIMED_MS = 60_000;
+
+export class Zygote {
+  private readonly waiters = new Map<number, (x: HelperExit) => void>();
+  private readonly unclaimed = new Map<number, { exit: HelperExit; at: number }>();
+  private alive = true;
+  /** Told when the zygote exits while in use (not after `stop`). */
+  onExit?: (why: string) => void;
+
+  private constructor(private readonly child: ChildProcess, readonly socketPath: string) {
+    child.once('exit', (code, signal) => {
+      this.alive = false;
+      this.onExit?.(String(signal ?? code));
+      // its children are no longer reaped by it: nobody will report their exits
+      for (const [pid, resolve] of this.waiters) resolve({ code: null, signal: null }), this.waiters.delete(pid);
+    });
+  }
+
+  /** Starts the zygote listening on `socketPath` (made mode 0600; an old socket there is replaced). */
+  static start(socketPath: string): Promise<Zygote> {
+    const child = spawn(findNativeBinary('berth-init'), ['zygote', socketPath], { stdio: ['pipe', 'pipe', 'inherit'], argv0: 'berth-init' });
+    const z = new Zygote(child, socketPath);
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      const lines = createInterface({ input: child.stdout! });
+      lines.on('line', (line) => {
+        const f = line.split('\t');
+        if (f[0] === 'ready' && !ready) {
+          ready = true;
+          resolve(z);
+        } else if (f[0] === 'exit') z.reaped(Number(f[1]), Number(f[2]), Number(f[3]));
+      });
+      child.once('error', (e) => reject(new RuntimeError(`starting the berth-init zygote: ${e.message}`)));
+      child.once('exit', (code, signal) => {
+        if (!ready) reject(new RuntimeError(`the berth-init zygote exited (${signal ?? code}) before listening on ${socketPath}`));
+      });
+      // the zygote exits at the EOF of its stdin: when berthd exits, however it exits
+      child.stdin!.on('error', () => undefined);
+    });
+  }
+
+  get running(): boolean {
+    return this.alive;
+  }
+
+  /** A connection to a new helper, which waits for its launch record. */
+  connect(): Socket {
+    return connect(this.socketPath);
+  }
+
+  /** The exit of helper `pid` (a child of the zygote), once it is reaped. */
+  exitOf(pid: number): Promise<HelperExit> {
+    const early = this.unclaimed.get(pid);
+    if (early) {
+      this.unclaimed.delete(pid);
+      return Promise.resolve(early.exit);
+    }
+    if (!this.alive) return Promise.resolve({ code: null, signal: null });
+    return new Promise((resolve) => this.waiters.set(pid, resolve));
+  }
+
+  /** Stops waiting for `pid` (a detached helper: a monitor lives on its own). */
+  forget(pid: number): void {
+    this.waiters.delete(pid);
+  }
+
+  private reaped(pid: number, code: number, sig: number): void {
+    const exit: HelperExit = sig > 0 ? { code: null, signal: SIGNAL_NAMES[sig] ?? 'SIGKILL' } : { code, signal: null };
+    const w = this.waiters.get(pid);
+    if (w) {
+      this.waiters.delete(pid);
+      w(exit);
+      return;
+    }
+    const now = Date.now();
+    for (const [p, e] of this.unclaimed) if (now - e.at > UNCLAIMED_MS) this.unclaimed.delete(p);
+    this.unclaimed.set(pid, { exit, at: now });
+  }
+
+  /** Ends the zygote (its helpers and monitors go on); the socket is removed. */
+  stop(): void {
+    this.child.stdin?.end();
+    try { unlinkSync(this.socketPath); } catch { /* gone already */ }
+  }
+}
