@@ -205,6 +205,7 @@ describe('berth CLI: cp, diff, commit, update, export through berthd', { timeout
       mkdirSync(dest);
       const r = await runCommand(berthArgv()[0]!, [...berthArgv().slice(1), '-H', `unix://${sock}`, 'cp', 'c:/x', dest], { label: 'berth cp from a hostile daemon', timeoutMs: 30_000 });
       assert.equal(r.code, 1, show(r));
+      assert.equal(r.stderr, `cp: extracting into ${dest}: ${dest}/etc: no such file or directory\n`);
       assert.ok(!existsSync('/etc/h10c-pwned'), 'the host\'s /etc is untouched');
       // what was extracted is inside dest only
       assert.deepEqual(tree(dest).filter((l) => !l.startsWith('l ')), ['d x']);

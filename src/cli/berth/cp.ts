@@ -118,7 +118,9 @@ async function extractOnHost(dir: string, body: Readable, rename: { from: string
       what: 'berth cp',
     });
   } catch (e) {
-    if (e instanceof TarError || e instanceof ExtractError || e instanceof InRootError) throw new PlainFailure(e.message);
+    if (e instanceof TarError || e instanceof ExtractError) throw new PlainFailure(`cp: extracting into ${dir}: ${e.message}`);
+    // in-root paths: where an entry led (through the archive's own symlinks, resolved inside dir)
+    if (e instanceof InRootError) throw new PlainFailure(`cp: extracting into ${dir}: ${posix.join(dir, e.path)}: ${e.message}`);
     const code = (e as NodeJS.ErrnoException).code;
     if (typeof code === 'string' && 'path' in (e as object)) throw new PlainFailure((e as Error).message);
     throw e;
