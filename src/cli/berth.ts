@@ -20,7 +20,7 @@ import { ConnectError, DaemonError, StreamError, type Client } from './berth/cli
 import { connectDaemon, daemonTarget } from './berth/daemon.ts';
 import { parseArgs, str, bool, list, UnknownFlagError, UsageError, type FlagDef } from './args.ts';
 import { registryOptions } from './berth/registry-options.ts';
-import { ArgCountError, type Command, type CommandContext } from './berth/command.ts';
+import { ArgCountError, PlainFailure, type Command, type CommandContext } from './berth/command.ts';
 import { COMMANDS } from './berth/commands.ts';
 
 const GLOBAL: FlagDef[] = [
@@ -128,7 +128,7 @@ async function main(argv: string[]): Promise<number> {
       if (command.failureStatus === 125) throw new DockerUsageError(e.message, command);
       throw new CommandFailure(new PlainError(e.message), 1);
     }
-    if (e instanceof DaemonError || e instanceof StreamError || e instanceof ConnectError) throw new CommandFailure(e, command.failureStatus ?? 1);
+    if (e instanceof DaemonError || e instanceof StreamError || e instanceof ConnectError || e instanceof PlainFailure) throw new CommandFailure(e, command.failureStatus ?? 1);
     if (command.failureStatus !== undefined && !(e instanceof CommandUsageError)) throw new CommandFailure(e as Error, command.failureStatus);
     throw e;
   }
@@ -174,7 +174,7 @@ function dockerFlagMessage(e: UsageError): string {
 /** How docker's CLI prints an error (cli/command.StatusError and the client's wrapping). */
 function failureText(e: Error): string {
   if (e instanceof DaemonError) return `Error response from daemon: ${e.message}`;
-  if (e instanceof StreamError || e instanceof ConnectError || e instanceof PlainError) return e.message;
+  if (e instanceof StreamError || e instanceof ConnectError || e instanceof PlainError || e instanceof PlainFailure) return e.message;
   return `berth: ${e.message}`;
 }
 

@@ -15,6 +15,12 @@ import { UsageError } from '../args.ts';
  */
 export class ArgCountError extends UsageError {}
 
+/**
+ * A failure docker's CLI prints as it is, without `Error response from daemon:` (its own checks,
+ * local file errors, the client's `Error: No such container:path: …`); exit 1.
+ */
+export class PlainFailure extends Error {}
+
 const plural = (n: number): string => `${n} argument${n === 1 ? '' : 's'}`;
 
 /** Throws docker's ArgCountError unless `rest` has between `min` and `max` (inclusive) arguments. */

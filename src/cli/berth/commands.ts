@@ -19,6 +19,10 @@ import {
 import { historyCommand } from './history.ts';
 import { imagePruneCommand } from './prune.ts';
 import { explainCommand } from './explain.ts';
+import { cpCommand } from './cp.ts';
+import { diffCommand } from './diff.ts';
+import { commitCommand } from './commit.ts';
+import { updateCommand } from './update.ts';
 
 export const COMMANDS: readonly Command[] = [
   runCommand,
@@ -35,6 +39,10 @@ export const COMMANDS: readonly Command[] = [
   execCommand,
   topCommand,
   renameCommand,
+  updateCommand,
+  cpCommand,
+  diffCommand,
+  commitCommand,
   pauseCommand,
   unpauseCommand,
   containerPruneCommand,

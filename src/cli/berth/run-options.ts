@@ -136,7 +136,8 @@ export function parseGoDuration(s: string): number | undefined {
   return at === s.length && s.length > 0 ? Math.round(total) : undefined;
 }
 
-function size(p: Parsed, name: string, short?: string): number | undefined {
+/** A byte-size flag (`512m`, `1g`); --memory-swap also takes -1. */
+export function size(p: Parsed, name: string, short?: string): number | undefined {
   const v = str(p, name);
   if (v === undefined) return undefined;
   if (name === 'memory-swap' && v === '-1') return -1;
@@ -147,7 +148,7 @@ function size(p: Parsed, name: string, short?: string): number | undefined {
   }
 }
 
-function integer(p: Parsed, name: string, short?: string): number | undefined {
+export function integer(p: Parsed, name: string, short?: string): number | undefined {
   const v = str(p, name);
   if (v === undefined) return undefined;
   if (!/^-?\d+$/.test(v)) throw invalid(v, name, 'strconv.ParseInt: parsing ' + JSON.stringify(v) + ': invalid syntax', short);
@@ -277,7 +278,7 @@ function securityOpts(values: readonly string[]): string[] {
   });
 }
 
-function restartPolicy(v: string | undefined): { Name: string; MaximumRetryCount: number } | undefined {
+export function restartPolicy(v: string | undefined): { Name: string; MaximumRetryCount: number } | undefined {
   if (v === undefined) return undefined;
   const [name, count] = v.split(':');
   if (!['no', 'always', 'unless-stopped', 'on-failure', ''].includes(name!)) throw new UsageError(`invalid restart policy format`);
@@ -285,6 +286,14 @@ function restartPolicy(v: string | undefined): { Name: string; MaximumRetryCount
     throw new UsageError(name !== 'on-failure' ? `invalid restart policy format: maximum retry count cannot be used with restart policy '${name}'` : `invalid restart policy format: strconv.Atoi: parsing "${count}": invalid syntax`);
   }
   return { Name: name === 'no' ? '' : name!, MaximumRetryCount: count === undefined ? 0 : Number(count) };
+}
+
+/** --cpus as NanoCpus (docker's NanoCPUs flag: a decimal number of CPUs). */
+export function nanoCpusOf(p: Parsed): number | undefined {
+  const cpus = str(p, 'cpus');
+  if (cpus === undefined) return undefined;
+  if (!/^\d*\.?\d+$/.test(cpus)) throw invalid(cpus, 'cpus', `failed to parse ${cpus} as a rational number`);
+  return Math.round(Number(cpus) * 1e9);
 }
 
 /** The create request of `run`/`create` arguments: IMAGE [COMMAND] [ARG...] after the flags. */
@@ -329,12 +338,7 @@ export function createRequest(p: Parsed, opts: { detach: boolean }): CreateReque
       throw new UsageError(`invalid argument "${u}" for "--ulimit" flag: ${(e as Error).message}`);
     }
   });
-  const cpus = str(p, 'cpus');
-  let nanoCpus: number | undefined;
-  if (cpus !== undefined) {
-    if (!/^\d*\.?\d+$/.test(cpus)) throw invalid(cpus, 'cpus', `failed to parse ${cpus} as a rational number`);
-    nanoCpus = Math.round(Number(cpus) * 1e9);
-  }
+  const nanoCpus = nanoCpusOf(p);
   const env = [...list(p, 'env-file').flatMap(envFile), ...list(p, 'env').map(envValue)];
   const healthCmd = str(p, 'health-cmd');
   const noHealth = bool(p, 'no-healthcheck');

@@ -10,15 +10,15 @@
  * path's base name (`/etc` → `etc/…`, `/etc/.` → `./…`).
  */
 import * as fs from 'node:fs';
-import { constants as C } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
-import { cleanEntryPath, isMountPoint, makedev, readTar, runNative, S_IFBLK, S_IFCHR, S_IFIFO, type TarEntry, TarError, TarWriter } from '../../image/index.ts';
+import { isMountPoint, type TarEntry, TarError, TarWriter } from '../../image/index.ts';
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError } from '../errors.ts';
 import type { MountPoint } from '../spec/mounts.ts';
 import type { ContainerContext } from './context.ts';
-import { InRootError, InRootFs, procFd, type InRootMount, type InRootNode } from './fs/inroot.ts';
+import { ExtractError, extractTree } from './fs/extract.ts';
+import { InRootError, InRootFs, type InRootMount, type InRootNode } from './fs/inroot.ts';
 import { TreeTar } from './fs/tartree.ts';
 import type { Loaded } from './store.ts';
 
@@ -228,156 +228,21 @@ export async function extractToDir(ctx: ContainerContext, l: Loaded, ref: string
       if (e instanceof InRootError) throw new InvalidParameterError(`${path}: ${e.message}`);
       throw e;
     }
-    if (!dest[dest.length - 1]!.st.isDirectory()) throw new InvalidParameterError('extraction point is not a directory');
-    const x = new Extraction(fsv, l, dest, o);
-    x.checkWritable(dest[dest.length - 1]!);
+    const checkWritable = (dir: InRootNode): void => {
+      const m = fsv.mountOf(dir.path);
+      if (m?.readOnly) throw new ForbiddenError('mounted volume is marked read-only');
+      if (!m && l.hostConfig.ReadonlyRootfs) throw new ForbiddenError('container rootfs is marked read-only');
+    };
     try {
-      for await (const e of readTar(body)) await x.entry(e);
+      await extractTree(fsv, dest, body, {
+        noOverwriteDirNonDir: o.noOverwriteDirNonDir, checkWritable, owner: (e) => ownerFor(l, e, o.copyUIDGID), what: 'docker cp',
+      });
     } catch (e) {
       if (e instanceof TarError) throw new InvalidParameterError(`the archive to extract is not a valid tar: ${e.message}`);
+      if (e instanceof ExtractError) throw new InvalidParameterError(e.message);
       throw racing(e, path, ref);
     }
-    x.finish();
   } finally {
     fsv.close();
-  }
-}
-
-class Extraction {
-  /** directories whose mtime is set at the end (creating entries in them changes it) */
-  readonly #dirTimes: { node: InRootNode; mtime: number }[] = [];
-
-  constructor(private readonly fsv: InRootFs, private readonly l: Loaded, private readonly dest: InRootNode[], private readonly o: ExtractOptions) {}
-
-  checkWritable(dir: InRootNode): void {
-    const m = this.fsv.mountOf(dir.path);
-    if (m?.readOnly) throw new ForbiddenError('mounted volume is marked read-only');
-    if (!m && this.l.hostConfig.ReadonlyRootfs) throw new ForbiddenError('container rootfs is marked read-only');
-  }
-
-  /** The directory `parts` below the destination (in-root: symlinks on the way followed inside the container), missing ones made 0755. */
-  #dirOf(parts: string[], owner: { uid: number; gid: number }): InRootNode {
-    let stack = this.dest;
-    for (const p of parts) {
-      const top = stack[stack.length - 1]!;
-      try {
-        stack = this.fsv.resolveStack(p, { followFinal: true, from: stack });
-      } catch (e) {
-        if (!(e instanceof InRootError) || e.code !== 'ENOENT' || e.path !== posix.join(top.path, p)) throw e;
-        this.checkWritable(top);
-        fs.mkdirSync(procFd(top.fd, p), { mode: 0o755 });
-        fs.lchownSync(procFd(top.fd, p), owner.uid, owner.gid);
-        stack = this.fsv.resolveStack(p, { followFinal: true, from: stack });
-      }
-      const now = stack[stack.length - 1]!;
-      if (!now.st.isDirectory()) throw new InvalidParameterError(`cannot extract into ${now.path}: not a directory`);
-    }
-    return stack[stack.length - 1]!;
-  }
-
-  async entry(e: TarEntry): Promise<void> {
-    let rel: string;
-    try {
-      rel = cleanEntryPath(e.path);
-    } catch (err) {
-      throw new InvalidParameterError(`the archive to extract: ${(err as Error).message}`);
-    }
-    if (rel === '.') return;
-    const owner = ownerFor(this.l, e, this.o.copyUIDGID);
-    const parts = rel.split('/');
-    const name = parts.pop()!;
-    const dir = this.#dirOf(parts, owner);
-    this.checkWritable(dir);
-    const at = procFd(dir.fd, name);
-    const shown = posix.join(dir.path, name);
-    const isDir = e.type === 'dir';
-    const existing = this.fsv.child(dir, name);
-    if (existing) {
-      const wasDir = existing.st.isDirectory();
-      if (this.o.noOverwriteDirNonDir && wasDir && !isDir) throw new InvalidParameterError(`cannot overwrite directory "${shown}" with non-directory "${e.path}"`);
-      if (this.o.noOverwriteDirNonDir && !wasDir && isDir) throw new InvalidParameterError(`cannot overwrite non-directory "${shown}" with directory "${e.path}"`);
-      if (!(wasDir && isDir)) {
-        if (this.fsv.mountAt(existing.path)) throw new InvalidParameterError(`cannot replace ${shown}: a mount point`);
-        this.fsv.release(existing);
-        this.fsv.removeTree(dir, name);
-      } else {
-        this.fsv.release(existing);
-      }
-    }
-    const mode = e.mode & 0o7777;
-    switch (e.type) {
-      case 'dir': {
-        if (!existing) fs.mkdirSync(at, { mode: 0o700 });
-        const n = this.fsv.child(dir, name);
-        if (!n || !n.st.isDirectory()) throw new InvalidParameterError(`${shown}: replaced while extracting`);
-        const fd = this.fsv.openDir(n);
-        try {
-          fs.fchownSync(fd, owner.uid, owner.gid);
-          fs.fchmodSync(fd, mode);
-        } finally {
-          fs.closeSync(fd);
-        }
-        this.#dirTimes.push({ node: n, mtime: e.mtime });
-        return;
-      }
-      case 'file': {
-        const fd = fs.openSync(at, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-        try {
-          for await (const chunk of e.body()) {
-            let off = 0;
-            while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
-          }
-          if (e.sparse) fs.ftruncateSync(fd, e.size);
-          fs.fchownSync(fd, owner.uid, owner.gid);
-          fs.fchmodSync(fd, mode);
-          fs.futimesSync(fd, e.mtime, e.mtime);
-        } finally {
-          fs.closeSync(fd);
-        }
-        return;
-      }
-      case 'symlink':
-        fs.symlinkSync(e.linkname, at);
-        fs.lchownSync(at, owner.uid, owner.gid);
-        fs.lutimesSync(at, e.mtime, e.mtime);
-        return;
-      case 'hardlink': {
-        let target: string;
-        try {
-          target = cleanEntryPath(e.linkname);
-        } catch (err) {
-          throw new InvalidParameterError(`the archive to extract: hardlink ${JSON.stringify(e.path)}: ${(err as Error).message}`);
-        }
-        const tparts = target.split('/');
-        const tname = tparts.pop()!;
-        if (target === '.' || tname === '') throw new InvalidParameterError(`the archive to extract: hardlink ${JSON.stringify(e.path)} to the extraction root`);
-        const tdir = this.#dirOf(tparts, owner);
-        // link(2) does not follow a symlink at the old name: at worst the link is to that symlink, in the container
-        fs.linkSync(procFd(tdir.fd, tname), at);
-        return;
-      }
-      case 'char':
-      case 'block':
-      case 'fifo': {
-        const type = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
-        const dev = e.type === 'fifo' ? 0n : makedev(e.devmajor, e.devminor);
-        // berth-init makes it under the directory we hold (its root is our fd, resolved in-root)
-        await runNative(`/proc/${process.pid}/fd/${dir.fd}`, [{ op: 'mknod_at', rel: name, mode: type | mode, dev, uid: owner.uid, gid: owner.gid, mtime: e.mtime }], `docker cp: ${shown}`);
-        return;
-      }
-      default:
-        throw new InvalidParameterError(`the archive to extract: ${JSON.stringify(e.path)}: unsupported entry type`);
-    }
-  }
-
-  finish(): void {
-    for (const { node, mtime } of this.#dirTimes.reverse()) {
-      const fd = this.fsv.openDir(node);
-      try {
-        fs.futimesSync(fd, mtime, mtime);
-      } finally {
-        fs.closeSync(fd);
-      }
-    }
   }
 }

@@ -1,4 +1,5 @@
 /** `GET /containers/{id}/json`: docker's ContainerJSON, projected from the record. */
+import { parseSecurityOpts } from '../spec/security.ts';
 import type { ContainerContext } from './context.ts';
 import { dockerMounts } from './mounts.ts';
 import { networkSettings } from './netmodes.ts';
@@ -24,7 +25,7 @@ export function inspectContainer(ctx: ContainerContext, l: Loaded): Record<strin
     Platform: 'linux',
     MountLabel: '',
     ProcessLabel: '',
-    AppArmorProfile: '',
+    AppArmorProfile: appArmorProfile(l),
     ExecIDs: null,
     HostConfig: {
       Binds: null, ContainerIDFile: '', NetworkMode: 'none', PortBindings: {}, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
@@ -48,4 +49,18 @@ export function inspectContainer(ctx: ContainerContext, l: Loaded): Record<strin
     },
     NetworkSettings: networkSettings(l),
   };
+}
+
+/**
+ * What dockerd 20.10 shows on a host without AppArmor: create records the apparmor= profile
+ * (parseSecurityOpt), start clears it (saveAppArmorConfig: "apparmor is disabled, nothing to
+ * do"), so inspect names it only until the first start.
+ */
+function appArmorProfile(l: Loaded): string {
+  if (l.rec.hasBeenStarted) return '';
+  try {
+    return parseSecurityOpts((l.hostConfig.SecurityOpt as string[] | null | undefined) ?? []).appArmorProfile ?? '';
+  } catch {
+    return '';
+  }
 }

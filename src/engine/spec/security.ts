@@ -1,8 +1,10 @@
 /**
  * A container's privileges: the capability set from --cap-add/--cap-drop/--privileged (moby
  * oci/caps TweakCapabilities) and --security-opt (seccomp=unconfined|<profile JSON>,
- * no-new-privileges[=bool]; label= and apparmor= are accepted and have no effect: berth has
- * neither SELinux nor AppArmor support).
+ * no-new-privileges[=bool]; label= and apparmor=). label= and apparmor= are kept but enforce
+ * nothing, as dockerd 20.10 does on a host without SELinux and AppArmor (this one): its
+ * label.InitLabels returns no labels when SELinux is off, and WithApparmor sets no profile unless
+ * AppArmor is enabled. berth applies neither even where the host has them.
  */
 import { readFileSync } from 'node:fs';
 import { CAP_LAST_CAP, capName } from '../../runtime/caps.ts';
@@ -58,6 +60,8 @@ export interface SecurityOptions {
   /** undefined: the default profile; "unconfined"; or a profile's JSON text */
   seccomp?: string;
   noNewPrivileges: boolean;
+  /** the last apparmor=PROFILE (docker's container.AppArmorProfile as create sets it) */
+  appArmorProfile?: string;
 }
 
 /** HostConfig.SecurityOpt, with docker's `invalid --security-opt` messages. */
@@ -77,7 +81,9 @@ export function parseSecurityOpts(opts: readonly string[]): SecurityOptions {
     const value = opt.slice(i + 1);
     switch (key) {
       case 'label':
+        break;
       case 'apparmor':
+        out.appArmorProfile = value;
         break;
       case 'seccomp':
         out.seccomp = value;
