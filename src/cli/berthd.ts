@@ -144,6 +144,10 @@ function stopSignal(log: Logger): Promise<void> {
 }
 
 if (!runWorkerIfAny()) {
+  // libuv's pool (fsync, rmdir of cgroups, readdir) is shared by every container being started or
+  // removed at once: 4 threads (the default) queue 50 parallel runs' file work behind each other.
+  // Read when the pool is first used, which is later than this.
+  process.env.UV_THREADPOOL_SIZE ??= '16';
   // pulls unpack layers in worker threads that run this same file (see src/image/unpack/worker.ts)
   const self = process.argv[1];
   setUnpackWorkerEntry(self !== undefined && !self.endsWith('.ts') ? self : undefined);

@@ -23,6 +23,9 @@ const SIGNAL_NAMES: Record<number, NodeJS.Signals> = {
   10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 31: 'SIGSYS',
 };
 
+/** How long the zygote may take to listen. */
+const START_MS = 10_000;
+
 /** How long an exit nobody asked for yet is kept (its helper's `forked` line may still be in flight). */
 const UNCLAIMED_MS = 60_000;
 
@@ -48,16 +51,23 @@ export class Zygote {
     const z = new Zygote(child, socketPath);
     return new Promise((resolve, reject) => {
       let ready = false;
+      // an older berth-init takes "zygote" for its sync fd and waits for a plan on stdin
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new RuntimeError(`the berth-init zygote (${child.spawnfile}) did not start listening on ${socketPath} within ${START_MS / 1000} s: is native/build up to date (make -C native)?`));
+      }, START_MS);
       const lines = createInterface({ input: child.stdout! });
       lines.on('line', (line) => {
         const f = line.split('\t');
         if (f[0] === 'ready' && !ready) {
           ready = true;
+          clearTimeout(timer);
           resolve(z);
         } else if (f[0] === 'exit') z.reaped(Number(f[1]), Number(f[2]), Number(f[3]));
       });
-      child.once('error', (e) => reject(new RuntimeError(`starting the berth-init zygote: ${e.message}`)));
+      child.once('error', (e) => clearTimeout(timer) ?? reject(new RuntimeError(`starting the berth-init zygote: ${e.message}`)));
       child.once('exit', (code, signal) => {
+        clearTimeout(timer);
         if (!ready) reject(new RuntimeError(`the berth-init zygote exited (${signal ?? code}) before listening on ${socketPath}`));
       });
       // the zygote exits at the EOF of its stdin: when berthd exits, however it exits
