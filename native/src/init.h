@@ -27,6 +27,7 @@ int zygote_serve(const char *path);
 /* sync.c: line protocol with berth-oci on the sync socket */
 extern int sync_fd;
 void sync_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sync_send_hex(const char *kind, const void *data, size_t len); /* `kind \t hex \n` */
 int sync_readline(char **line); /* returns length, or -1 on EOF/error; *line valid until next call */
 _Noreturn void die_record(int index, const char *op, int err);
 int status_map(const char *path);
@@ -80,6 +81,8 @@ int op_seccomp_init(const struct rec *r);
 int op_seccomp_arch(const struct rec *r);
 int op_seccomp_flag(const struct rec *r);
 int op_seccomp_rule(const struct rec *r);
+int op_seccomp_export(const struct rec *r);
+int op_seccomp_program(const struct rec *r);
 int op_seccomp_load(const struct rec *r);
 int op_session_keyring(const struct rec *r);
 

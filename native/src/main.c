@@ -257,6 +257,8 @@ static int run(const struct rec *r)
 	if (IS("seccomp_arch")) return op_seccomp_arch(r);
 	if (IS("seccomp_flag")) return op_seccomp_flag(r);
 	if (IS("seccomp_rule")) return op_seccomp_rule(r);
+	if (IS("seccomp_export")) return op_seccomp_export(r);
+	if (IS("seccomp_program")) return op_seccomp_program(r);
 	if (IS("seccomp_load")) return op_seccomp_load(r);
 	if (IS("hostname")) return op_hostname(r);
 	if (IS("domainname")) return op_domainname(r);

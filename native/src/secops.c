@@ -2,7 +2,6 @@
 #include "init.h"
 #include <errno.h>
 #include <grp.h>
-#include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/keyctl.h>
@@ -158,14 +157,15 @@ int op_seccomp_rule(const struct rec *r)
 	return 0;
 }
 
-int op_seccomp_load(const struct rec *r)
+/* The program seccomp_load loads: compiled here by libseccomp (seccomp_export) or given by the
+ * plan (seccomp_program). Both run in stage 0, so the init inherits it ready to load. */
+static struct sock_fprog prog;
+
+int op_seccomp_export(const struct rec *r)
 {
-	/* The filter is the last thing before execve: after it, no syscall may run that the user's
-	 * profile could deny. libseccomp's seccomp_load() frees its program once loaded, and free()
-	 * may munmap or trim the heap; so the program is exported (before the load) and loaded with
-	 * one seccomp(2) that returns straight to execve. The trace is written ahead for the same
-	 * reason: this step (timed up to the load) and the exec to come. */
-	uint64_t t0 = now_ns();
+	/* seccomp_export KEY: libseccomp compiles the filter the records before built. The program is
+	 * kept for seccomp_load and sent to berth-oci, which caches it under KEY for the next
+	 * container with the same profile. The result (traced) is the number of instructions. */
 	int mfd = memfd_create("berth-seccomp", MFD_CLOEXEC);
 	if (mfd < 0)
 		return -1;
@@ -179,12 +179,59 @@ int op_seccomp_load(const struct rec *r)
 		insns = NULL;
 	}
 	close(mfd);
-	if (!insns || len % (off_t)sizeof(struct sock_filter) || len / (off_t)sizeof(struct sock_filter) > USHRT_MAX) {
+	if (!insns || len % (off_t)sizeof(struct sock_filter) || len / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
 		errno = e ? e : EINVAL;
 		return -1;
 	}
-	struct sock_fprog prog = { .len = (unsigned short)(len / (off_t)sizeof(struct sock_filter)), .filter = insns };
-	trace_rec(r, t0, now_ns(), 0);
+	seccomp_release(ctx);
+	ctx = NULL;
+	prog.len = (unsigned short)(len / (off_t)sizeof(struct sock_filter));
+	prog.filter = insns;
+	sync_send_hex("seccomp_program", insns, (size_t)len);
+	return prog.len;
+}
+
+int op_seccomp_program(const struct rec *r)
+{
+	/* seccomp_program KEY NINSNS HEX: a program libseccomp compiled for an earlier container,
+	 * checked by berth-oci; here only its size is checked, against the count and the kernel's limit */
+	long long n = arg_ll(r, 1);
+	const char *hex = r->n > 2 ? r->a[2] : "";
+	size_t bytes = (size_t)n * sizeof(struct sock_filter);
+	if (n < 1 || n > BPF_MAXINSNS || strlen(hex) != bytes * 2) {
+		errno = EINVAL;
+		return -1;
+	}
+	unsigned char *buf = malloc(bytes);
+	if (!buf)
+		return -1;
+	for (size_t i = 0; i < bytes; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(buf);
+			errno = EINVAL;
+			return -1;
+		}
+		buf[i] = (unsigned char)(hi << 4 | lo);
+	}
+	free(prog.filter);
+	prog.len = (unsigned short)n;
+	prog.filter = (struct sock_filter *)buf;
+	return 0;
+}
+
+int op_seccomp_load(const struct rec *r)
+{
+	/* The filter is the last thing before execve: after it, no syscall may run that the user's
+	 * profile could deny. So the program is ready (stage 0 compiled or decoded it) and this is
+	 * one seccomp(2) that returns straight to execve. The trace is written ahead for the same
+	 * reason: this step (timed up to the load) and the exec to come. */
+	uint64_t t0 = now_ns();
+	if (!prog.filter) {
+		errno = EINVAL;
+		return -1;
+	}
+	trace_rec(r, t0, now_ns(), prog.len);
 	exec_trace_note();
 	trace_flush();
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, load_flags, &prog) != 0)

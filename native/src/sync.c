@@ -77,6 +77,28 @@ void sync_send(const char *fmt, ...)
 		write_all(sync_fd, buf, (size_t)n);
 }
 
+/* binary data (a compiled seccomp program: up to 32 KiB) is too long for sync_send's buffer */
+void sync_send_hex(const char *kind, const void *data, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t kl = strlen(kind);
+	char *buf = malloc(kl + 2 * len + 2);
+	if (!buf)
+		die("sync", ENOMEM, "sending %s", kind);
+	memcpy(buf, kind, kl);
+	buf[kl] = '\t';
+	char *p = buf + kl + 1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = ((const unsigned char *)data)[i];
+		*p++ = digits[c >> 4];
+		*p++ = digits[c & 15];
+	}
+	*p++ = '\n';
+	if (sync_fd >= 0)
+		write_all(sync_fd, buf, (size_t)(p - buf));
+	free(buf);
+}
+
 static char rbuf[1 << 16];
 static size_t rlen, rstart;
 

@@ -1,7 +1,7 @@
 /**
  * Starting berth-init and talking to it. The plan goes down the sync socket; the helper answers
  * with short lines: `pid N`, `hooks` (waiting for createRuntime hooks), `ready`, or
- * `error OP ERRNO MESSAGE`.
+ * `error OP ERRNO MESSAGE`; and, from `seccomp_export`, `seccomp_program HEX` (the compiled filter).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { Duplex } from 'node:stream';
@@ -39,7 +39,7 @@ export interface SpawnVia {
 }
 
 export interface HelperMessage {
-  kind: 'pid' | 'hooks' | 'ready' | 'error' | 'fail' | 'done' | 'forked';
+  kind: 'pid' | 'hooks' | 'ready' | 'error' | 'fail' | 'done' | 'forked' | 'seccomp_program';
   fields: string[];
 }
 

@@ -25,6 +25,7 @@ import { sleep } from './sleep.ts';
 import { awaitRelease } from './fifo-release.ts';
 import { unmountHostMounts } from './hostmounts.ts';
 import { sharesHostMountNs } from './spec/validate.ts';
+import { SeccompCache } from './seccomp-cache.ts';
 
 export const OCI_VERSION = '1.0.2-dev';
 
@@ -105,10 +106,26 @@ function withoutSeccomp(spec: Spec): Spec {
 
 export class Runtime {
   readonly store: StateStore;
+  /** seccomp programs compiled by berth-init; on disk beside the containers (not an id: ids start with a letter or digit) */
+  readonly seccomp: SeccompCache;
 
   /** `debug`, when given, receives each step of every plan before berth-init runs it */
   constructor(root: string, private readonly debug?: (msg: string) => void) {
     this.store = new StateStore(root);
+    this.seccomp = new SeccompCache(`${root}/.seccomp-cache`);
+  }
+
+  /**
+   * A plan that compiles its seccomp filter (`seccomp_export`, no cached program) has berth-init
+   * send the program before `pid`: kept for the next container with the same profile.
+   */
+  private async keepProgram(session: HelperSession, plan: Plan, what: string): Promise<void> {
+    const key = plan.records.find((r) => r.op === 'seccomp_export')?.args[0];
+    if (key === undefined) return;
+    const m = await session.expect('seccomp_program', what);
+    const hex = m.fields[0] ?? '';
+    const kept = /^(?:[0-9a-f]{2})+$/.test(hex) && this.seccomp.put(key, Buffer.from(hex, 'hex'));
+    if (!kept) this.debug?.(`${what}: berth-init sent no valid seccomp program for ${key}: not cached`);
   }
 
   private debugPlan(what: string, plan: Plan): void {
@@ -221,7 +238,7 @@ export class Runtime {
           deviceFilter: v2DeviceFilter(layout, rec.cgroup, spec),
           consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
           preserveFds: opts.preserveFds ?? 0, noPivot: !!opts.noPivot, noNewKeyring: !!opts.noNewKeyring, id, foreground: !!opts.foreground,
-          mountLog: this.store.mountLog(id),
+          mountLog: this.store.mountLog(id), seccompCache: this.seccomp,
         });
       } catch (e) {
         throw new RuntimeError(`create ${id}: ${(e as Error).message}`);
@@ -229,6 +246,7 @@ export class Runtime {
       this.debugPlan(`create ${id}`, built.plan);
       session.sendPlan(built.plan);
       trace.step('plan', tc, configPath, `${built.plan.records.length} plan records sent to berth-init ${session.pid}`);
+      await this.keepProgram(session, built.plan, `create ${id}`);
       const m = await session.expect('pid', `create ${id}`);
       pid = Number(m.fields[0]);
       trace.step('spawn', t, `berth-init cloned the init: pid ${pid}`);
@@ -516,6 +534,7 @@ export class Runtime {
         preserveFds: opts.preserveFds ?? 0, foreground: !opts.detach,
         // no mount namespace to join: the process would otherwise run in the host's "/"
         chrootTo: join.some((n) => n.type === 'mount') ? undefined : rec.rootfs,
+        seccompCache: this.seccomp,
       });
     } catch (e) {
       throw new RuntimeError(`exec ${id}: ${(e as Error).message}`);
@@ -534,6 +553,7 @@ export class Runtime {
     }
     this.debugPlan(`exec ${id}`, plan);
     session.sendPlan(plan);
+    await this.keepProgram(session, plan, `exec ${id}`);
     const m = await session.expect('pid', `exec ${id}`);
     const pid = Number(m.fields[0]);
     await session.expect('ready', `exec ${id}`);

@@ -1,5 +1,6 @@
 import type { Seccomp, SeccompArg } from './spec/types.ts';
-import type { Plan } from '../native/plan.ts';
+import { Plan, type Arg } from '../native/plan.ts';
+import { programKey, type SeccompCache } from './seccomp-cache.ts';
 
 /** libseccomp's action values (seccomp.h); ERRNO and TRACE carry their data in the low 16 bits. */
 export function actionValue(action: string, errnoRet: number | undefined): number {
@@ -65,4 +66,30 @@ export function addSeccompBuild(plan: Plan, sc: Seccomp): void {
       for (const alt of alternatives) plan.add('seccomp_rule', action, name, alt.length, ...alt.flatMap(cond));
     }
   }
+}
+
+/**
+ * The seccomp part of stage 0 and what the `seccomp_load` record carries (its arguments only
+ * explain it in the trace; berth-init loads the program it holds).
+ *
+ * A program cached for the same records is given as is (`seccomp_program`): berth-init decodes
+ * it and loads it, libseccomp does nothing. Otherwise the filter is built as before and
+ * `seccomp_export` has libseccomp compile it, still before clone (so that the init has nothing
+ * left to compute), and send it to us to cache (`compileKey`). The flags are records of their
+ * own in both cases: they go to the seccomp(2) of the load, not into the program.
+ */
+export function addSeccomp(plan: Plan, sc: Seccomp, cache?: SeccompCache): { loadArgs: Arg[]; compileKey?: string } {
+  const build = new Plan();
+  addSeccompBuild(build, sc);
+  const key = programKey(build.records);
+  const prog = cache?.get(key);
+  if (prog) {
+    for (const f of sc.flags ?? []) plan.add('seccomp_flag', f);
+    const insns = prog.length / 8;
+    plan.add('seccomp_program', key, insns, prog.toString('hex'));
+    return { loadArgs: ['cached', key, insns] };
+  }
+  plan.records.push(...build.records);
+  plan.add('seccomp_export', key);
+  return { loadArgs: ['compiled', key], compileKey: key };
 }

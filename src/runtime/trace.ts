@@ -49,7 +49,7 @@ const STAGE: Readonly<Record<string, string>> = {
   mount_log: 'prepare', root_dir: 'rootfs', chroot_dir: 'pivot_root',
   sysctl: 'rootfs', mask: 'rootfs', readonly: 'rootfs', remount_root: 'rootfs',
   rlimit: 'security', console: 'exec', resolve_exec: 'exec', seccomp_init: 'security', seccomp_arch: 'security',
-  seccomp_flag: 'security', seccomp_rule: 'security', seccomp_load: 'security', cap_bounding: 'security',
+  seccomp_flag: 'security', seccomp_rule: 'security', seccomp_export: 'security', seccomp_program: 'security', seccomp_load: 'security', cap_bounding: 'security',
   user: 'security', cwd: 'exec', cap_set: 'security', cap_ambient: 'security', no_new_privs: 'security',
   ready: 'exec', wait_fifo: 'exec', close_fds: 'security', exec: 'exec', start: 'exec', error: 'error',
   exec_status: 'prepare', setsid: 'clone',
@@ -61,7 +61,8 @@ function caps(mask: string): string {
   return names.length ? names.join(',') : 'none';
 }
 
-export function explain(step: string, a: string[]): string {
+/** `result`: the traced one, where a step's explanation has a use for it (a program's length) */
+export function explain(step: string, a: string[], result?: number): string {
   switch (step) {
     case 'clone': return `clone(${flagNames(CLONE, Number(a[0]), 'CLONE_')}|SIGCHLD)`;
     case 'bpf_devices': return `BPF_PROG_LOAD(CGROUP_DEVICE, ${Math.floor((a[1]?.length ?? 0) / 16)} insns) + BPF_PROG_ATTACH to ${a[0]}`;
@@ -90,7 +91,14 @@ export function explain(step: string, a: string[]): string {
     case 'cap_set': return `capset(effective=${caps(a[0]!)}, permitted=${caps(a[1]!)}, inheritable=${caps(a[2]!)})`;
     case 'cap_ambient': return `prctl(PR_CAP_AMBIENT_RAISE, ${caps(a[0]!)})`;
     case 'no_new_privs': return 'prctl(PR_SET_NO_NEW_PRIVS, 1)';
-    case 'seccomp_load': return 'seccomp(SECCOMP_SET_MODE_FILTER), the program exported by libseccomp: the last step, only execve follows';
+    case 'seccomp_export': return `libseccomp compiles the filter built by the seccomp records${result ? ` (${result} BPF insns)` : ''} and berth-init sends it to be cached as ${a[0]}`;
+    case 'seccomp_program': return `the cached BPF program libseccomp compiled from this profile (${a[1]} insns, key ${a[0]}): no rules to build`;
+    case 'seccomp_load': {
+      const last = 'the last step, only execve follows';
+      if (a[0] === 'cached') return `seccomp(SECCOMP_SET_MODE_FILTER) of the cached program compiled by libseccomp from the profile (${a[2]} insns, key ${a[1]}): ${last}`;
+      if (a[0] === 'compiled') return `seccomp(SECCOMP_SET_MODE_FILTER) of the program libseccomp compiled from the profile (${result ? `${result} insns, ` : ''}now cached as ${a[1]}): ${last}`;
+      return `seccomp(SECCOMP_SET_MODE_FILTER), the program exported by libseccomp: ${last}`;
+    }
     case 'close_fds': return 'close_range(3 + preserved fds, ~0, CLOSE_RANGE_CLOEXEC)';
     case 'setsid': return 'setsid(): a session of its own';
     case 'session_keyring': return `keyctl(KEYCTL_JOIN_SESSION_KEYRING, "${a[0]}") + KEY_USR_SEARCH`;
@@ -122,7 +130,7 @@ export function readTrace(path: string): TraceStep[] {
     const [step = '', t0 = '0', t1 = '0', result = '0', ...args] = line.split('\t');
     steps.push({
       step, stage: STAGE[step] ?? 'other', start: Number(t0) / 1e6, end: Number(t1) / 1e6,
-      result: Number(result), args, detail: explain(step, args),
+      result: Number(result), args, detail: explain(step, args, Number(result)),
     });
   }
   return steps.sort((a, b) => a.start - b.start);

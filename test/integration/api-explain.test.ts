@@ -201,6 +201,29 @@ describe('berthd: GET /containers/{id}/explain', { timeout: 180_000 }, () => {
     assert.equal(x.monitor.alive, false);
   });
 
+  it('the second container with a seccomp profile loads the program compiled for the first: the trace says so, the profile summary is the same', async () => {
+    const xs: Explanation[] = [];
+    for (const n of [1, 2]) {
+      const id = (await docker(['run', '-d', '--name', `h9n-h10-seccomp-${n}`, '--cap-drop', 'NET_ADMIN', IMG, 'true'])).trim();
+      bd.seen.add(id);
+      await docker(['wait', id]);
+      xs.push(await explain(id.slice(0, 12)));
+    }
+    const [first, second] = xs as [Explanation, Explanation];
+    const load = (x: Explanation) => x.trace.find((t) => t.step === 'seccomp_load');
+    // the first may have found the program already (this daemon ran containers before): compiled or cached
+    const key = /(?:key|now cached as) ([0-9a-f]{64})\)/.exec(load(first)?.detail ?? '')?.[1];
+    assert.ok(key, JSON.stringify(load(first)));
+    assert.match(load(second)?.detail ?? '', new RegExp(`^seccomp\\(SECCOMP_SET_MODE_FILTER\\) of the cached program compiled by libseccomp from the profile \\([1-9]\\d* insns, key ${key}\\)`));
+    assert.ok(!second.trace.some((t) => t.step === 'seccomp_rule'), 'no rule records with a cached program');
+    assert.ok(second.trace.some((t) => t.step === 'seccomp_program'));
+    assert.equal(second.steps.security.seccomp.mode, 2);
+    assert.ok((second.steps.security.seccomp.profile?.rules ?? 0) > 0);
+    assert.deepEqual(second.steps.security.seccomp.profile, first.steps.security.seccomp.profile);
+    assert.deepEqual(second.steps.security.seccomp.notable, first.steps.security.seccomp.notable);
+    assert.match(second.steps.security.seccomp.notable.find((n) => n.syscall === 'mount')?.action ?? '', /ERRNO/);
+  });
+
   it('a missing container: 404 with docker\'s message', async () => {
     const r = await get('/v1.41/containers/h9n-no-such/explain');
     assert.equal(r.status, 404);

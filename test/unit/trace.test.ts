@@ -189,6 +189,16 @@ describe('explain', () => {
     assert.match(explain('seccomp_load', []), /only execve follows/);
   });
 
+  test('the seccomp load says whose program it is: cached (its size and key) or compiled now (the size traced by seccomp_export)', () => {
+    const key = 'ab'.repeat(32);
+    assert.equal(explain('seccomp_load', ['cached', key, '960']),
+      `seccomp(SECCOMP_SET_MODE_FILTER) of the cached program compiled by libseccomp from the profile (960 insns, key ${key}): the last step, only execve follows`);
+    assert.equal(explain('seccomp_load', ['compiled', key], 960),
+      `seccomp(SECCOMP_SET_MODE_FILTER) of the program libseccomp compiled from the profile (960 insns, now cached as ${key}): the last step, only execve follows`);
+    assert.match(explain('seccomp_export', [key], 960), /^libseccomp compiles the filter built by the seccomp records \(960 BPF insns\)/);
+    assert.equal(explain('seccomp_program', [key, '960']), `the cached BPF program libseccomp compiled from this profile (960 insns, key ${key}): no rules to build`);
+  });
+
   test('readTrace fills detail with explain()', () => {
     const clone = readTrace(sample()).find((s) => s.step === 'clone')!;
     assert.equal(clone.detail, 'clone(CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWPID|SIGCHLD)');

@@ -9,10 +9,11 @@ import type { Hook, Mount, Process, Spec, Uint64 } from '../spec/types.ts';
 import { capMask } from '../caps.ts';
 import { CLONE, MS, RLIMIT, S_IF, makedev } from '../linux.ts';
 import { parseMountOptions, propagationFlags } from '../mountopts.ts';
-import { addSeccompBuild } from '../seccomp.ts';
+import { addSeccomp } from '../seccomp.ts';
+import type { SeccompCache } from '../seccomp-cache.ts';
 import { sharesHostMountNs, sysctlFile } from '../spec/validate.ts';
 import type { CgroupLayout } from '../cgroups/layout.ts';
-import { Plan, type PlanRecord } from '../../native/plan.ts';
+import { Plan, type Arg, type PlanRecord } from '../../native/plan.ts';
 
 export const NS_FLAG: Readonly<Record<string, number>> = {
   user: CLONE.NEWUSER, ipc: CLONE.NEWIPC, uts: CLONE.NEWUTS, network: CLONE.NEWNET,
@@ -49,6 +50,8 @@ export interface CreatePlanInput {
    * failed create unmounts them from this log.
    */
   mountLog?: string;
+  /** compiled seccomp programs: a hit is loaded as is, a miss is compiled by berth-init (`seccomp_export`) */
+  seccompCache?: SeccompCache;
 }
 
 export interface CgroupDir {
@@ -109,7 +112,7 @@ const SYS_ADMIN = capMask(['CAP_SYS_ADMIN']);
  * sets (and the file's capabilities), never from the old permitted one, and the bounding set
  * has already been cut to the config's.
  */
-export function addProcessSteps(plan: Plan, proc: Process, spec: Spec, opts: { ready: boolean; fifo: boolean }): void {
+export function addProcessSteps(plan: Plan, proc: Process, spec: Spec, opts: { ready: boolean; fifo: boolean; seccompLoad?: Arg[] }): void {
   const seccomp = spec.linux?.seccomp;
   const args = proc.args ?? [];
   if (args.length === 0) throw new Error('process.args is empty: nothing to run');
@@ -135,7 +138,7 @@ export function addProcessSteps(plan: Plan, proc: Process, spec: Spec, opts: { r
     for (const h of spec.hooks?.startContainer ?? []) addHook(plan, h);
     plan.add('release');
   }
-  if (seccomp) plan.add('seccomp_load');
+  if (seccomp) plan.add('seccomp_load', ...(opts.seccompLoad ?? []));
   plan.add('exec', args.length, ...args, ...(proc.env ?? []));
 }
 
@@ -239,7 +242,7 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
     const lines = Object.entries(offs).map(([clock, o]) => `${clock} ${o?.secs ?? 0} ${o?.nanosecs ?? 0}`);
     if (lines.length) plan.add('write_file', '/proc/self/timens_offsets', lines.join('\n'));
   }
-  if (linux.seccomp) addSeccompBuild(plan, linux.seccomp);
+  const seccompLoad = linux.seccomp ? addSeccomp(plan, linux.seccomp, input.seccompCache).loadArgs : undefined;
   let cloneFlags = 0;
   for (const t of newNs) if (t !== 'time' && t !== 'cgroup') cloneFlags |= NS_FLAG[t]!;
   plan.add('clone', cloneFlags, input.foreground ? 1 : 0);
@@ -318,7 +321,7 @@ export function buildCreatePlan(input: CreatePlanInput): CreatePlan {
   if (proc) {
     for (const r of proc.rlimits ?? []) plan.add('rlimit', RLIMIT[r.type]!, u64(r.soft), u64(r.hard));
     if (proc.terminal) plan.add('console', proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0);
-    addProcessSteps(plan, proc, spec, { ready: true, fifo: true });
+    addProcessSteps(plan, proc, spec, { ready: true, fifo: true, seccompLoad });
   } else {
     // runtime-spec: a config without process may be created; start then fails
     plan.add('ready');
@@ -348,6 +351,7 @@ export interface ExecPlanInput {
   foreground: boolean;
   /** the container shares the host's mount namespace: its root is entered with chroot, not setns */
   chrootTo?: string;
+  seccompCache?: SeccompCache;
 }
 
 export function buildExecPlan(input: ExecPlanInput): Plan {
@@ -364,7 +368,7 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
     const ns = input.joinNamespaces.find((n) => n.type === type);
     if (ns) plan.add('setns', ns.path, NS_FLAG[type]!);
   }
-  if (input.spec.linux?.seccomp) addSeccompBuild(plan, input.spec.linux.seccomp);
+  const seccompLoad = input.spec.linux?.seccomp ? addSeccomp(plan, input.spec.linux.seccomp, input.seccompCache).loadArgs : undefined;
   plan.add('clone', 0, input.foreground ? 1 : 0);
   plan.add('setsid');
   if (input.keyringOf !== undefined) {
@@ -378,6 +382,6 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   }
   for (const r of proc.rlimits ?? []) plan.add('rlimit', RLIMIT[r.type]!, u64(r.soft), u64(r.hard));
   if (proc.terminal) plan.add('console', proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0);
-  addProcessSteps(plan, proc, input.spec, { ready: true, fifo: false });
+  addProcessSteps(plan, proc, input.spec, { ready: true, fifo: false, seccompLoad });
   return plan;
 }
