@@ -19,6 +19,11 @@ import {
 import { historyCommand } from './history.ts';
 import { imagePruneCommand } from './prune.ts';
 import { explainCommand } from './explain.ts';
+import { volumeCreateCommand, volumeInspectCommand, volumeLsCommand, volumePruneCommand, volumeRmCommand } from './volumes.ts';
+import { eventsCommand } from './events.ts';
+import { statsCommand } from './stats.ts';
+import { portCommand } from './port.ts';
+import { systemDfCommand, systemPruneCommand } from './system.ts';
 
 export const COMMANDS: readonly Command[] = [
   runCommand,
@@ -34,11 +39,21 @@ export const COMMANDS: readonly Command[] = [
   attachCommand,
   execCommand,
   topCommand,
+  statsCommand,
+  portCommand,
   renameCommand,
   pauseCommand,
   unpauseCommand,
   containerPruneCommand,
   containerInspectCommand,
+  volumeCreateCommand,
+  volumeLsCommand,
+  volumeInspectCommand,
+  volumeRmCommand,
+  volumePruneCommand,
+  eventsCommand,
+  systemDfCommand,
+  systemPruneCommand,
   versionCommand,
   infoCommand,
   pullCommand,
