@@ -1,4 +1,5 @@
 // berth port: a container's published ports from its inspect document, as docker 20.10 prints them.
+import { DaemonError } from './client.ts';
 import type { Command } from './command.ts';
 import { wantArgs } from './command.ts';
 
@@ -39,7 +40,15 @@ export const portCommand: Command = {
   async run(p, ctx) {
     wantArgs(p.rest, 1, 2);
     const [name, spec] = p.rest as [string, string | undefined];
-    const c = await (await ctx.client()).get<{ NetworkSettings?: { Ports?: PortMap | null } }>(`/containers/${encodeURIComponent(name)}/json`);
+    let c: { NetworkSettings?: { Ports?: PortMap | null } };
+    try {
+      c = await (await ctx.client()).get(`/containers/${encodeURIComponent(name)}/json`);
+    } catch (e) {
+      // docker's client words a 404 of inspect itself (objectNotFoundError)
+      if (!(e instanceof DaemonError) || e.status !== 404) throw e;
+      ctx.stderr.write(`Error: No such container: ${name}\n`);
+      return 1;
+    }
     const ports = c.NetworkSettings?.Ports ?? {};
     if (spec === undefined) {
       for (const from of Object.keys(ports).sort(byPort)) {

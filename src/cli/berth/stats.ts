@@ -189,11 +189,8 @@ class Collector {
   }
 }
 
-/** docker's message of a failed stats call: the client words a 404 itself */
-function failure(e: Error, container: string): string {
-  if (e instanceof DaemonError) return e.status === 404 ? `Error: No such container: ${container}` : `Error response from daemon: ${e.message}`;
-  return e.message;
-}
+/** docker's message of a failed stats call */
+const failure = (e: Error): string => (e instanceof DaemonError ? `Error response from daemon: ${e.message}` : e.message);
 
 export const statsCommand: Command = {
   name: 'container stats',
@@ -257,7 +254,7 @@ export const statsCommand: Command = {
       }
       await Promise.all([...collectors.values()].map((c) => c.first));
       if (!showAll) {
-        const errors = [...collectors.values()].filter((c) => c.error !== undefined).map((c) => failure(c.error!, c.container));
+        const errors = [...collectors.values()].filter((c) => c.error !== undefined).map((c) => failure(c.error!));
         if (errors.length > 0) {
           ctx.stderr.write(`${errors.join('\n')}\n`);
           return 1;

@@ -6,8 +6,8 @@
  */
 import { bool, list, str } from '../args.ts';
 import { renderFormat } from '../format.ts';
-import { humanSize } from '../units.ts';
-import type { ImageSummary } from '../../image/index.ts';
+import { humanDuration, humanSize } from '../units.ts';
+import { shortId, type ImageSummary } from '../../image/index.ts';
 import type { Volume } from '../../engine/volumes/index.ts';
 import type { Client } from './client.ts';
 import { wantArgs } from './command.ts';
@@ -19,9 +19,11 @@ import { IMAGE_HEADERS, imageRows } from './images.ts';
 import { pruneBuildCache, pruneContainers, pruneImages, pruneNetworks, pruneVolumes, writePruned, writeTotal, type Filters, type Pruned } from './prune-reports.ts';
 import { VOLUME_HEADERS, volumeRow } from './volumes.ts';
 
+type DfImage = ImageSummary & { VirtualSize?: number };
+
 interface DiskUsage {
   LayersSize: number;
-  Images: (ImageSummary & { VirtualSize?: number })[] | null;
+  Images: DfImage[] | null;
   Containers: ContainerSummary[] | null;
   Volumes: Volume[] | null;
   BuildCache: { Size: number; Shared: boolean; InUse: boolean }[] | null;
@@ -69,19 +71,33 @@ function summary(du: DiskUsage): DfRow[] {
 }
 
 const BUILD_CACHE_HEADERS = {
-  ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED SINCE', LastUsedSince: 'LAST USED SINCE', UsageCount: 'USAGE', Shared: 'SHARED',
+  ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', UsageCount: 'USAGE', Shared: 'SHARED',
 };
+
+/**
+ * An image row of df -v (docker's imageContext there): named by its first tag, sizes in
+ * HumanSize's four digits, CREATED counted from the epoch even for an image without a date.
+ */
+function dfImageRow(i: DfImage): Record<string, string> {
+  const first = i.RepoTags[0];
+  const named = first !== undefined && first !== '<none>:<none>' ? imageRows({ ...i, RepoTags: [first], RepoDigests: [] }, { digests: false, noTrunc: false })[0] : undefined;
+  const virtual = i.VirtualSize ?? i.Size;
+  return {
+    Repository: named?.Repository ?? '<none>',
+    Tag: named?.Tag ?? '<none>',
+    ID: shortId(i.Id),
+    CreatedSince: `${humanDuration(Date.now() - i.Created * 1000)} ago`,
+    VirtualSize: humanSize(virtual),
+    SharedSize: i.SharedSize === -1 ? 'N/A' : humanSize(i.SharedSize),
+    UniqueSize: virtual === -1 || i.SharedSize === -1 ? 'N/A' : humanSize(virtual - i.SharedSize),
+    Containers: i.Containers === -1 ? 'N/A' : String(i.Containers),
+  };
+}
 
 /** -v: each kind's rows as docker's verbose df shows them (images by their first name, sizes without the virtual part) */
 function verboseRows(du: DiskUsage): { Images: unknown[]; Containers: unknown[]; Volumes: unknown[]; BuildCache: unknown[] } {
   return {
-    Images: (du.Images ?? []).map((i) => {
-      const row = imageRows(i, { digests: false, noTrunc: false })[0]!;
-      const first = i.RepoTags[0];
-      // a dangling image, or one known by digest only, is <none>:<none> here
-      const named = first !== undefined && first !== '<none>:<none>' ? imageRows({ ...i, RepoTags: [first], RepoDigests: [] }, { digests: false, noTrunc: false })[0]! : undefined;
-      return { ...row, Repository: named?.Repository ?? '<none>', Tag: named?.Tag ?? '<none>', VirtualSize: row.VirtualSize };
-    }),
+    Images: (du.Images ?? []).map(dfImageRow),
     Containers: (du.Containers ?? []).map((c) => ({
       ...psRow({ ...c, SizeRootFs: 0 }, false),
       LocalVolumes: String((c.Mounts ?? []).filter((m) => (m as { Driver?: string }).Driver === 'local').length),
@@ -96,7 +112,7 @@ function verboseTables(du: DiskUsage): string {
   const cacheSize = (du.BuildCache ?? []).filter((b) => !b.Shared).reduce((n, b) => n + b.Size, 0);
   return [
     'Images space usage:\n\n',
-    renderFormat('table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.VirtualSize}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}', rows.Images, IMAGE_HEADERS),
+    renderFormat('table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.VirtualSize}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}', rows.Images, { ...IMAGE_HEADERS, VirtualSize: 'SIZE' }),
     '\nContainers space usage:\n\n',
     renderFormat('table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}', rows.Containers, { ...PS_HEADERS, LocalVolumes: 'LOCAL VOLUMES' }),
     '\nLocal Volumes space usage:\n\n',
@@ -109,7 +125,7 @@ function verboseTables(du: DiskUsage): string {
 export const systemDfCommand: Command = {
   name: 'system df',
   usage: '[OPTIONS]',
-  summary: 'Show docker disk usage',
+  summary: 'Show berth disk usage',
   flags: [{ names: ['format'], kind: 'string' }, { names: ['verbose', 'v'], kind: 'bool' }],
   flagHelp: [
     '      --format string   Pretty-print images using a Go template',

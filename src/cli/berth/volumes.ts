@@ -59,17 +59,26 @@ export function naturalCompare(a: string, b: string): number {
   return x.length - y.length;
 }
 
-/** docker's `--label k=v` (ValidateLabel) and `--opt k=v` values as maps: a bare `k` maps to ''. */
-function keyValues(values: readonly string[], flag?: string): Record<string, string> {
+/** `k=v` values as a map, a bare `k` mapping to '' (docker's ConvertKVStringsToMap). */
+function keyValues(values: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values) {
     const eq = v.indexOf('=');
-    if (eq < 0 && flag !== undefined) throw new FlagValueError(v, flag, `bad attribute format: ${v}`);
     if (eq < 0) out[v] = '';
     else out[v.slice(0, eq)] = v.slice(eq + 1);
   }
   return out;
 }
+
+/** docker 20.10.24's ValidateLabel: a key, without blanks, before any `=` */
+function checkLabel(v: string): void {
+  const key = v.split('=')[0]!.replace(/^[ \t]+/, '');
+  if (key === '') throw new FlagValueError(v, '--label', `invalid label '${v}': empty name`);
+  if (/[ \t]/.test(key)) throw new FlagValueError(v, '--label', `label '${key}' contains whitespaces`);
+}
+
+/** docker's client words a 404 about a volume itself (objectNotFoundError) */
+const notFound = (e: DaemonError, name: string): string => (e.status === 404 ? `Error: No such volume: ${name}` : `Error response from daemon: ${e.message}`);
 
 export const volumeCreateCommand: Command = {
   name: 'volume create',
@@ -87,11 +96,12 @@ export const volumeCreateCommand: Command = {
   failureStatus: 1,
   async run(p, ctx) {
     wantArgs(p.rest, 0, 1);
-    const labels = keyValues(list(p, 'label'), '--label');
+    list(p, 'label').forEach(checkLabel);
+    const labels = keyValues(list(p, 'label'));
     let name = str(p, 'name') ?? '';
     if (p.rest.length === 1) {
       if (name !== '') {
-        ctx.stderr.write('Conflicting options: either specify --name or provide positional arg, not both\n\n');
+        ctx.stderr.write('conflicting options: either specify --name or provide positional arg, not both\n');
         return 1;
       }
       name = p.rest[0]!;
@@ -146,8 +156,7 @@ export const volumeInspectCommand: Command = {
         found.push(await client.get<Volume>(`/volumes/${enc(name)}`));
       } catch (e) {
         if (!(e instanceof DaemonError)) throw e;
-        // docker's client words a 404 itself (objectNotFoundError)
-        errors.push(e.status === 404 ? `Error: No such volume: ${name}` : `Error response from daemon: ${e.message}`);
+        errors.push(notFound(e, name));
       }
     }
     const format = str(p, 'format') ?? '';
@@ -176,7 +185,7 @@ export const volumeRmCommand: Command = {
         ctx.stdout.write(`${name}\n`);
       } catch (e) {
         if (!(e instanceof DaemonError)) throw e;
-        errors.push(`Error response from daemon: ${e.message}`);
+        errors.push(notFound(e, name));
       }
     }
     if (errors.length > 0) ctx.stderr.write(`${errors.join('\n')}\n`);
