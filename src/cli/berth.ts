@@ -20,7 +20,7 @@ import { ConnectError, DaemonError, StreamError, type Client } from './berth/cli
 import { connectDaemon, daemonTarget } from './berth/daemon.ts';
 import { parseArgs, str, bool, list, UnknownFlagError, UsageError, type FlagDef } from './args.ts';
 import { registryOptions } from './berth/registry-options.ts';
-import { ArgCountError, PlainFailure, type Command, type CommandContext } from './berth/command.ts';
+import { ArgCountError, FlagValueError, PlainFailure, type Command, type CommandContext } from './berth/command.ts';
 import { COMMANDS } from './berth/commands.ts';
 
 const GLOBAL: FlagDef[] = [
@@ -122,6 +122,7 @@ async function main(argv: string[]): Promise<number> {
     return await command.run(p, ctx);
   } catch (e) {
     if (e instanceof ArgCountError) throw new ArgCountFailure(e.message, command);
+    if (e instanceof FlagValueError) throw new DockerUsageError(e.message, command);
     if (e instanceof UsageError && !(e instanceof CommandUsageError)) {
       // run and create report their option errors as a flag error (125); the other verbs'
       // checks of their options are plain failures, as docker's RunE errors are (exit 1)

@@ -379,9 +379,14 @@ export function goString(v: unknown): string {
   return String(v);
 }
 
+/** Marks a bigint in JSON.stringify's output, to be written back as a bare number. */
+const BIG = '\u0000bigint:';
+
+/** Go's json of a value; a bigint (Go's exact int64, a nanosecond time) as its digits. */
 function jsonOf(v: unknown): string {
   if (v === NO_VALUE || v === undefined) return 'null';
-  return JSON.stringify(v) ?? 'null';
+  const text = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${BIG}${x}` : x)) ?? 'null';
+  return text.includes('\\u0000bigint:') ? text.replace(/"\\u0000bigint:(-?\d+)"/g, '$1') : text;
 }
 
 function compare(op: string, a: unknown, b: unknown): boolean {

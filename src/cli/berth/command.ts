@@ -21,6 +21,16 @@ export class ArgCountError extends UsageError {}
  */
 export class PlainFailure extends Error {}
 
+/**
+ * A flag's value that its parser refuses (docker's pflag Set errors): `invalid argument "x" for
+ * "-f, --filter" flag: WHY` with `See 'berth CMD --help'.`, exit 125, whatever the command.
+ */
+export class FlagValueError extends UsageError {
+  constructor(value: string, flag: string, why: string) {
+    super(`invalid argument ${JSON.stringify(value)} for ${JSON.stringify(flag)} flag: ${why}`);
+  }
+}
+
 const plural = (n: number): string => `${n} argument${n === 1 ? '' : 's'}`;
 
 /** Throws docker's ArgCountError unless `rest` has between `min` and `max` (inclusive) arguments. */

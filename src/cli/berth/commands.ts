@@ -23,6 +23,11 @@ import { cpCommand } from './cp.ts';
 import { diffCommand } from './diff.ts';
 import { commitCommand } from './commit.ts';
 import { updateCommand } from './update.ts';
+import { volumeCreateCommand, volumeInspectCommand, volumeLsCommand, volumePruneCommand, volumeRmCommand } from './volumes.ts';
+import { eventsCommand } from './events.ts';
+import { statsCommand } from './stats.ts';
+import { portCommand } from './port.ts';
+import { systemDfCommand, systemPruneCommand } from './system.ts';
 
 export const COMMANDS: readonly Command[] = [
   runCommand,
@@ -38,6 +43,8 @@ export const COMMANDS: readonly Command[] = [
   attachCommand,
   execCommand,
   topCommand,
+  statsCommand,
+  portCommand,
   renameCommand,
   updateCommand,
   cpCommand,
@@ -47,6 +54,14 @@ export const COMMANDS: readonly Command[] = [
   unpauseCommand,
   containerPruneCommand,
   containerInspectCommand,
+  volumeCreateCommand,
+  volumeLsCommand,
+  volumeInspectCommand,
+  volumeRmCommand,
+  volumePruneCommand,
+  eventsCommand,
+  systemDfCommand,
+  systemPruneCommand,
   versionCommand,
   infoCommand,
   pullCommand,

@@ -3,12 +3,16 @@
 // container prune, exec; docker's flags, output and exit codes.
 import { UsageError, bool, int, list, str, type Parsed } from '../args.ts';
 import { renderFormat } from '../format.ts';
-import { createdSince, ellipsis, humanSize, humanSizeWithPrecision } from '../units.ts';
+import { createdSince, ellipsis, humanSizeWithPrecision } from '../units.ts';
 import { DaemonError, demux, type Client } from './client.ts';
 import { wantArgs } from './command.ts';
 import type { Command, CommandContext } from './command.ts';
 import { pullImage } from './pull.ts';
-import { CREATE_FLAGS, CREATE_HELP, RUN_FLAGS, RUN_HELP, createRequest, parseGoDuration, type CreateRequest } from './run-options.ts';
+import { CREATE_FLAGS, CREATE_HELP, RUN_FLAGS, RUN_HELP, createRequest, type CreateRequest } from './run-options.ts';
+import { timeArg } from './time-arg.ts';
+import { confirm } from './confirm.ts';
+import { filterFlags } from './filters.ts';
+import { pruneContainers, writePruned, writeTotal } from './prune-reports.ts';
 import { streamStdio } from './stdio.ts';
 
 const enc = encodeURIComponent;
@@ -328,40 +332,17 @@ export const containerPruneCommand: Command = {
   flagHelp: '      --filter filter   Provide filter values (e.g. \'until=<timestamp>\')\n  -f, --force           Do not prompt for confirmation',
   failureStatus: 1,
   async run(p, ctx) {
-    if (!bool(p, 'force')) {
-      ctx.stdout.write('WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ');
-      let line = '';
-      for await (const chunk of process.stdin) {
-        line += String(chunk);
-        if (line.includes('\n')) break;
-      }
-      process.stdin.pause();
-      if (!['y', 'yes'].includes(line.split('\n')[0]!.trim().toLowerCase())) return 0;
+    wantArgs(p.rest, 0, 0);
+    const filters = filterFlags(list(p, 'filter'), '--filter');
+    let pruned = { space: 0, output: '' };
+    if (bool(p, 'force') || await confirm(ctx, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue?')) {
+      pruned = await pruneContainers(await ctx.client(), filters);
     }
-    const filters: Record<string, string[]> = {};
-    for (const f of list(p, 'filter')) {
-      const i = f.indexOf('=');
-      if (i <= 0) throw new UsageError(`bad format of filter (expected name=value)`);
-      (filters[f.slice(0, i)] ??= []).push(f.slice(i + 1));
-    }
-    const r = await (await ctx.client()).post<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>('/containers/prune', { filters: JSON.stringify(filters) });
-    let out = '';
-    if (r.ContainersDeleted && r.ContainersDeleted.length > 0) out += `Deleted Containers:\n${r.ContainersDeleted.join('\n')}\n\n`;
-    ctx.stdout.write(`${out}Total reclaimed space: ${humanSize(r.SpaceReclaimed)}\n`);
+    writePruned(ctx.stdout, pruned);
+    writeTotal(ctx.stdout, pruned.space);
     return 0;
   },
 };
-
-/** `--since`/`--until` as docker's client sends them: a duration before now, or a timestamp (seconds). */
-function timeArg(v: string | undefined): string | undefined {
-  if (v === undefined || v === '') return undefined;
-  const d = parseGoDuration(v);
-  if (d !== undefined) return String(Math.floor((Date.now() - d / 1e6) / 1000));
-  if (/^\d+(\.\d+)?$/.test(v)) return v;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new UsageError(`invalid value for "since": ${v}`);
-  return (t / 1000).toFixed(9);
-}
 
 export const logsCommand: Command = {
   name: 'container logs',
@@ -387,7 +368,7 @@ export const logsCommand: Command = {
     const res = await client.call('GET', `/containers/${j.Id}/logs`, {
       query: {
         stdout: true, stderr: true, follow: bool(p, 'follow'), timestamps: bool(p, 'timestamps'), details: bool(p, 'details'),
-        tail: str(p, 'tail') ?? 'all', since: timeArg(str(p, 'since')), until: timeArg(str(p, 'until')),
+        tail: str(p, 'tail') ?? 'all', since: timeArg(str(p, 'since'), 'since'), until: timeArg(str(p, 'until'), 'until'),
       },
     });
     if (j.Config.Tty) {
@@ -397,7 +378,7 @@ export const logsCommand: Command = {
   },
 };
 
-interface ContainerSummary {
+export interface ContainerSummary {
   Id: string;
   Names: string[];
   Image: string;
@@ -413,7 +394,7 @@ interface ContainerSummary {
   HostConfig?: { NetworkMode?: string };
 }
 
-const PS_HEADERS: Record<string, string> = {
+export const PS_HEADERS: Record<string, string> = {
   ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS',
   State: 'STATE', Status: 'STATUS', Size: 'SIZE', Names: 'NAMES', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS',
 };
@@ -423,7 +404,7 @@ function portsText(ports: ContainerSummary['Ports']): string {
 }
 
 /** A row of docker's container formatter. */
-function psRow(c: ContainerSummary, noTrunc: boolean): Record<string, string> {
+export function psRow(c: ContainerSummary, noTrunc: boolean): Record<string, string> {
   // names with a slash inside are links' names: docker shows the container's own
   const names = c.Names.map((n) => n.replace(/^\//, '')).filter((n) => noTrunc || !n.includes('/'));
   let image = c.Image;
@@ -439,7 +420,7 @@ function psRow(c: ContainerSummary, noTrunc: boolean): Record<string, string> {
     Ports: portsText(c.Ports ?? []),
     State: c.State,
     Status: c.Status,
-    Size: c.SizeRw === undefined ? '0B' : `${humanSizeWithPrecision(c.SizeRw, 3)} (virtual ${humanSizeWithPrecision(c.SizeRootFs ?? 0, 3)})`,
+    Size: (c.SizeRootFs ?? 0) > 0 ? `${humanSizeWithPrecision(c.SizeRw ?? 0, 3)} (virtual ${humanSizeWithPrecision(c.SizeRootFs!, 3)})` : humanSizeWithPrecision(c.SizeRw ?? 0, 3),
     Names: (noTrunc ? names : names.slice(0, 1)).join(','),
     Labels: Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
     Mounts: (c.Mounts ?? []).map((m) => m.Name ?? m.Source ?? '').join(','),

@@ -21,7 +21,7 @@ export interface ImageRow {
   VirtualSize: string;
 }
 
-const HEADERS: Record<keyof ImageRow, string> = {
+export const IMAGE_HEADERS: Record<keyof ImageRow, string> = {
   ID: 'IMAGE ID', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT',
   Size: 'SIZE', Containers: 'CONTAINERS', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE',
 };
@@ -116,7 +116,7 @@ export const imagesCommand: Command = {
     if (format === 'table' || format === undefined || format === '') format = opts.digests ? FORMAT_DIGESTS : FORMAT;
     if (bool(p, 'quiet')) format = '{{.ID}}';
     const rows = images.flatMap((img) => imageRows(img, opts));
-    ctx.stdout.write(renderFormat(format, rows, HEADERS));
+    ctx.stdout.write(renderFormat(format, rows, IMAGE_HEADERS));
     return 0;
   },
 };
