@@ -1,6 +1,6 @@
 /**
  * `docker cp`: HEAD / GET / PUT /containers/{id}/archive, and `docker export`. Paths are the
- * container's, resolved inside its root filesystem with its bind mounts (fs/inroot.ts: nothing
+ * container's, resolved inside its root filesystem with its bind mounts and volumes (fs/inroot.ts: nothing
  * here ever follows a container's symlink onto the host); the root filesystem is the bundle's
  * overlay mount, there while the container exists, running or not.
  *
@@ -75,12 +75,16 @@ export function containerAbsPath(path: string): string {
   return abs;
 }
 
-/** The mounts `docker cp` reaches: the container's binds, and the files berthd mounts on /etc. */
-export function containerMounts(l: Loaded): InRootMount[] {
+/**
+ * The mounts `docker cp` reaches: the container's binds and volumes (a volume's data directory is
+ * the volume service's, there while the container exists), and the files berthd mounts on /etc.
+ * A tmpfs has nothing on the host: as docker's, cp reaches the directory beneath it.
+ */
+export function containerMounts(ctx: ContainerContext, l: Loaded): InRootMount[] {
   const out: InRootMount[] = [];
   for (const m of (l.rec.mounts ?? []) as MountPoint[]) {
-    // a named volume's host path is the volume service's; tmpfs has none on the host
     if (m.type === 'bind' && m.source.startsWith('/')) out.push({ destination: m.destination, source: m.source, readOnly: !m.rw });
+    else if (m.type === 'volume' && m.source !== '') out.push({ destination: m.destination, source: ctx.volumes.dataPath(m.source), readOnly: !m.rw });
   }
   const etc: [string, string | undefined][] = [['/etc/hostname', l.rec.hostnamePath], ['/etc/hosts', l.rec.hostsPath], ['/etc/resolv.conf', l.rec.resolvConfPath]];
   for (const [dest, src] of etc) {
@@ -95,7 +99,7 @@ export function openContainerFs(ctx: ContainerContext, l: Loaded, opts: { mounts
   if (rec.state.Status === 'removing' || rec.state.Status === 'dead') throw new ConflictError(`container ${rec.id} is ${rec.state.Status}: its filesystem is gone`);
   const rootfs = join(ctx.bundleDir(rec.id), 'rootfs');
   if (!isMountPoint(rootfs)) throw new ConflictError(`container ${rec.id}: its root filesystem is not mounted (${rootfs})`);
-  return new InRootFs(rootfs, opts.mounts ? containerMounts(l) : []);
+  return new InRootFs(rootfs, opts.mounts ? containerMounts(ctx, l) : []);
 }
 
 function notFound(path: string, ref: string): NotFoundError {

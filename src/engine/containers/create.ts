@@ -5,9 +5,7 @@
  * once the bundle is complete: a daemon killed in between leaves a record reconcile removes.
  */
 import { createBundle, removeBundle } from '../../image/index.ts';
-import { readFile, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
-import { join } from 'node:path';
 
 import { buildSpec, mergeImageConfig } from '../spec/create.ts';
 import { containerMountPoints } from '../spec/mounts.ts';
@@ -15,6 +13,7 @@ import type { ImageRunConfig } from '../spec/docker-types.ts';
 import { ramInBytes } from '../spec/units.ts';
 import { EngineError, InvalidParameterError, SystemError } from '../errors.ts';
 import type { ContainerContext } from './context.ts';
+import { checkResolution, writeEtcFiles } from './etcfiles.ts';
 import { recordMounts, volumesFrom } from './mounts.ts';
 import { checkModes, joinPlaceholders, networkTarget } from './netmodes.ts';
 import { normalizeName } from './store.ts';
@@ -55,27 +54,6 @@ export function logOptions(hc: HostConfig): { maxSize?: number; maxFile?: number
   return out;
 }
 
-/**
- * The files docker bind-mounts on /etc/hostname, /etc/hosts and /etc/resolv.conf: for a network
- * of the container's own (none), loopback only; with the host's network, the host's own files;
- * sharing another container's network, copies of that container's.
- */
-async function writeEtcFiles(dir: string, hostname: string, mode: { host: boolean; from?: { hosts?: string; resolvConf?: string } }): Promise<{ hostname: string; hosts: string; resolvConf: string }> {
-  const files = { hostname: join(dir, 'hostname'), hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf') };
-  await writeFile(files.hostname, `${hostname}\n`, { mode: 0o644 });
-  const read = (p: string | undefined): Promise<string | undefined> => (p ? readFile(p, 'utf8').catch(() => undefined) : Promise.resolve(undefined));
-  const hosts = mode.host ? await read('/etc/hosts') : await read(mode.from?.hosts);
-  await writeFile(files.hosts, hosts ?? `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`, { mode: 0o644 });
-  let resolv = mode.from ? (await read(mode.from.resolvConf)) : undefined;
-  if (resolv === undefined) {
-    resolv = (await read('/etc/resolv.conf')) ?? '';
-    // a stub resolver on the host's loopback is not reachable from a network namespace of the container's own
-    if (!mode.host) resolv = resolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
-  }
-  await writeFile(files.resolvConf, resolv, { mode: 0o644 });
-  return files;
-}
-
 export async function createContainer(ctx: ContainerContext, req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
   const user = req.config;
   if (typeof user.Image !== 'string' || user.Image === '') throw new InvalidParameterError('Config.Image: no image given');
@@ -92,6 +70,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   }
   const runtime = ctx.runtimes.resolve(req.hostConfig.Runtime);
   const warnings = checkModes(ctx, user, req.hostConfig);
+  checkResolution(req.hostConfig);
   // sharing another container's network is sharing its name too (docker refuses -h with it)
   const netTarget = networkTarget(ctx, req.hostConfig);
   const userConfig = netTarget ? { ...user, Hostname: netTarget.rec.config.Hostname ?? '' } : user;
@@ -123,7 +102,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   try {
     await ctx.store.add({ rec, hostConfig });
     const hostNet = hostConfig.NetworkMode === 'host';
-    const etcFiles = await writeEtcFiles(ctx.store.dir(id), userConfig.Hostname || (hostNet ? osHostname() : id.slice(0, 12)), {
+    const etcFiles = await writeEtcFiles(ctx.store.dir(id), userConfig.Hostname || (hostNet ? osHostname() : id.slice(0, 12)), hostConfig, {
       host: hostNet, ...(netTarget && { from: { ...(netTarget.rec.hostsPath && { hosts: netTarget.rec.hostsPath }), ...(netTarget.rec.resolvConfPath && { resolvConf: netTarget.rec.resolvConfPath }) } }),
     });
     clock.mark('directory');

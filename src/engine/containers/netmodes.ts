@@ -43,9 +43,10 @@ export function checkModes(ctx: ContainerContext, config: DockerConfig, hc: Host
   if (target !== undefined) {
     if (target === '') throw new InvalidParameterError('Invalid network mode: invalid container format container:<name|id>');
     if (config.Hostname) throw new InvalidParameterError('conflicting options: hostname and the network mode');
-    if (Object.keys(hc.PortBindings ?? {}).length > 0 || hc.PublishAllPorts) throw new InvalidParameterError('conflicting options: port publishing and the container type network mode');
+    // docker's order (runconfig's validateNetContainerMode), which decides the message when several conflict
     if ((hc.Dns ?? []).length > 0) throw new InvalidParameterError('conflicting options: dns and the network mode');
     if ((hc.ExtraHosts ?? []).length > 0) throw new InvalidParameterError('conflicting options: custom host-to-IP mapping and the network mode');
+    if (Object.keys(hc.PortBindings ?? {}).length > 0 || hc.PublishAllPorts) throw new InvalidParameterError('conflicting options: port publishing and the container type network mode');
   } else if (Object.keys(hc.PortBindings ?? {}).length > 0) {
     warnings.push(net === 'host' ? 'Published ports are discarded when using host network mode'
       : 'Published ports are discarded: berth has no bridge network yet (the container\'s network is none)');
