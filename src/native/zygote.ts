@@ -72,6 +72,10 @@ export class Zygote {
       });
       // the zygote exits at the EOF of its stdin: when berthd exits, however it exits
       child.stdin!.on('error', () => undefined);
+      // and it never keeps its process alive by itself (a library user that forgets to close)
+      child.unref();
+      (child.stdin as unknown as { unref?: () => void }).unref?.();
+      (child.stdout as unknown as { unref?: () => void }).unref?.();
     });
   }
 

@@ -117,8 +117,9 @@ function processesHolding(dir: string): string[] {
       }
       let links = [readlinkSync(`/proc/${pid}/cwd`), ...readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return ''; } })];
       // a root's berthd (it does the pulls) keeps its log, pid file and data-root lock open for
-      // its life: those are not residue; any other file of the root it holds is
-      if (/\/berthd\.js |\/berthd\.ts /.test(`${cmd} `)) links = links.filter((l) => !/\/run\/berthd\.(log|pid)$|\/berthd\.lock$/.test(l));
+      // its life, and its zygote (which forks berthd's helpers) writes to that log: those are
+      // not residue; any other file of the root they hold is
+      if (/\/berthd\.js |\/berthd\.ts |^berth-init zygote /.test(`${cmd} `)) links = links.filter((l) => !/\/run\/berthd\.(log|pid)$|\/berthd\.lock$/.test(l));
       const held = links.filter((l) => l === dir || l.startsWith(`${dir}/`));
       if (held.length > 0) found.push(`${pid} ${cmd}: ${held.join(' ')}`);
     } catch {

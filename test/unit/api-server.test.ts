@@ -111,12 +111,13 @@ describe('api: routing, decoding, framing', () => {
 describe('api: the server on a unix socket', () => {
   let dir = '';
   let server: ApiServer;
+  let engine: Engine | undefined;
   let sock = '';
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'h9f-api-'));
     sock = join(dir, 's.sock');
-    const engine = await Engine.open({ dataRoot: join(dir, 'data'), execRoot: join(dir, 'exec'), insecureRegistries: [], runtimes: {}, defaultRuntime: 'berth-oci', debug: false });
+    engine = await Engine.open({ dataRoot: join(dir, 'data'), execRoot: join(dir, 'exec'), insecureRegistries: [], runtimes: {}, defaultRuntime: 'berth-oci', debug: false });
     server = new ApiServer(engine, silentLogger);
     // a hijacking route as attach will add one: echo what the client sends as stdout frames
     server.router.post('/h9f/echo', (c) => void c.res.end('not upgraded'), {
@@ -131,6 +132,7 @@ describe('api: the server on a unix socket', () => {
 
   after(async () => {
     await server.close();
+    engine?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
