@@ -62,6 +62,11 @@ export class Zygote {
         if (f[0] === 'ready' && !ready) {
           ready = true;
           clearTimeout(timer);
+          // from now on it never keeps its process alive by itself (a library user that does not
+          // close the engine); until now it must, or a daemon awaiting it would just exit
+          child.unref();
+          (child.stdin as unknown as { unref?: () => void }).unref?.();
+          (child.stdout as unknown as { unref?: () => void }).unref?.();
           resolve(z);
         } else if (f[0] === 'exit') z.reaped(Number(f[1]), Number(f[2]), Number(f[3]));
       });
@@ -72,10 +77,7 @@ export class Zygote {
       });
       // the zygote exits at the EOF of its stdin: when berthd exits, however it exits
       child.stdin!.on('error', () => undefined);
-      // and it never keeps its process alive by itself (a library user that forgets to close)
-      child.unref();
-      (child.stdin as unknown as { unref?: () => void }).unref?.();
-      (child.stdout as unknown as { unref?: () => void }).unref?.();
+
     });
   }
 
