@@ -98,12 +98,27 @@ export class Zygote {
       return Promise.resolve(early.exit);
     }
     if (!this.alive) return Promise.resolve({ code: null, signal: null });
-    return new Promise((resolve) => this.waiters.set(pid, resolve));
+    return new Promise((resolve) => {
+      this.waiters.set(pid, resolve);
+      this.holdWhileWaited();
+    });
   }
 
   /** Stops waiting for `pid` (a detached helper: a monitor lives on its own). */
   forget(pid: number): void {
     this.waiters.delete(pid);
+    this.holdWhileWaited();
+  }
+
+  /**
+   * An exit someone awaits arrives on the zygote's stdout: while there is one, that pipe keeps
+   * this process alive (a daemon finishing a removal before it listens would otherwise just exit);
+   * with none, the zygote never does.
+   */
+  private holdWhileWaited(): void {
+    const out = this.child.stdout as unknown as { ref?: () => void; unref?: () => void } | null;
+    if (this.waiters.size > 0) out?.ref?.();
+    else out?.unref?.();
   }
 
   private reaped(pid: number, code: number, sig: number): void {
@@ -111,6 +126,7 @@ export class Zygote {
     const w = this.waiters.get(pid);
     if (w) {
       this.waiters.delete(pid);
+      this.holdWhileWaited();
       w(exit);
       return;
     }
