@@ -1,11 +1,12 @@
 /**
  * `GET /system/df` (docker system df): the images with how many containers use each, the
  * containers with the size of their writable layer (the overlay's upper directory) and of their
- * root filesystem, volumes (none until berthd has a volume service) and build cache (berth builds
- * nothing).
+ * root filesystem, the volumes with their size and how many containers use each (docker's
+ * UsageData), and build cache (berth builds nothing).
  */
 import type { Containers } from './containers/index.ts';
 import type { ImageEngine } from './images.ts';
+import type { VolumeService } from './volumes/index.ts';
 
 export interface DiskUsage {
   LayersSize: number;
@@ -15,7 +16,7 @@ export interface DiskUsage {
   BuildCache: unknown[];
 }
 
-export async function diskUsage(images: ImageEngine, containers: Containers): Promise<DiskUsage> {
+export async function diskUsage(images: ImageEngine, containers: Containers, volumes: VolumeService): Promise<DiskUsage> {
   const list = await images.list({ all: true });
   const ctrs = containers.list({ all: true, size: false, filters: {} });
   const users = new Map<string, number>();
@@ -38,7 +39,7 @@ export async function diskUsage(images: ImageEngine, containers: Containers): Pr
     // SharedSize 0: what the CLI's RECLAIMABLE subtracts for images in use is their whole size
     Images: list.map((i) => ({ ...i, SharedSize: 0, VirtualSize: i.Size, Containers: users.get(i.Id) ?? 0 })),
     Containers: withSizes,
-    Volumes: [],
+    Volumes: await volumes.usage(),
     BuildCache: [],
   };
 }

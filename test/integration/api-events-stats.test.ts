@@ -161,7 +161,7 @@ print(json.dumps([a["read"], b["read"], b["preread"]]))
     assert.match(missing.stderr, /No such container: h9m-nope/);
     await dockerOk(['rm', '-f', id]);
   });
-  it('docker system df counts images, containers (active, writable layer sizes) and empty volumes/build cache; system prune removes the stopped ones', async () => {
+  it('docker system df counts images, containers (active, writable layer sizes), volumes (size, containers using each) and empty build cache; system prune removes the stopped ones', async () => {
     const running = await runDetached(['--name', 'h9m-df1', IMG, 'sh', '-c', 'head -c 300000 /dev/zero > /big; sleep 1000']);
     const stopped = (await dockerOk(['run', '--name', 'h9m-df2', IMG, 'sh', '-c', 'head -c 200000 /dev/zero > /big2'])).trim();
     void stopped;
@@ -189,6 +189,15 @@ print(json.dumps([a["read"], b["read"], b["preread"]]))
     assert.deepEqual(left, [running]);
     assert.match(await dockerOk(['images', '-q']), /^[0-9a-f]{12}\n$/, 'the image in use stays');
     await dockerOk(['rm', '-f', running]);
+    // volumes: their size and how many containers use each (docker's UsageData)
+    const user = await runDetached(['--name', 'h9m-dfv', '-v', 'h9m-dfvol:/data', IMG, 'sh', '-c', 'head -c 100000 /dev/zero > /data/f; sleep 1000']);
+    await dockerOk(['volume', 'create', 'h9m-dfidle']);
+    await waitFor('the volume\'s file', async () => (await dockerOk(['system', 'df', '--format', '{{.Type}} {{.Size}}'])).includes('Local Volumes 100kB'), 5000);
+    const vrow = (await dockerOk(['system', 'df'])).trim().split('\n').map((l) => l.split(/\s{2,}/)).find((r) => r[0] === 'Local Volumes')!;
+    assert.deepEqual(vrow.slice(1), ['2', '1', '100kB', '0B (0%)']);
+    assert.match(await dockerOk(['system', 'df', '-v']), /\nh9m-dfidle\s+0\s+0B\nh9m-dfvol\s+1\s+100kB\n/);
+    await dockerOk(['rm', '-f', user]);
+    await dockerOk(['volume', 'rm', 'h9m-dfvol', 'h9m-dfidle']);
   });
   it('a healthcheck turns healthy then unhealthy: State.Health (status, streak, last results), ps status, health_status events', async () => {
     const t0 = Date.now() - 1;

@@ -9,7 +9,7 @@ import { queryFilters, sendJson } from '../http.ts';
 import type { Router } from '../router.ts';
 
 export function diskRoutes(r: Router, engine: Engine): void {
-  r.get('/system/df', async (c) => sendJson(c.res, 200, await diskUsage(engine.images, engine.containers)));
+  r.get('/system/df', async (c) => sendJson(c.res, 200, await diskUsage(engine.images, engine.containers, engine.volumes)));
   r.post('/networks/prune', (c) => {
     queryFilters(c.query);
     sendJson(c.res, 200, { NetworksDeleted: [] });
