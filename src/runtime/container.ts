@@ -2,7 +2,7 @@
  * berth-oci as a library: the container lifecycle of the OCI runtime spec
  * (create → created → start → running → stopped → delete), plus exec, kill and ps.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Process, Resources, Spec, State } from './spec/types.ts';
 import { ConfigError, parseSpec } from './spec/validate.ts';
