@@ -2,7 +2,7 @@
 import type { CommandContext } from './command.ts';
 
 /** One line from stdin; '' at end of input. */
-async function readLine(): Promise<string> {
+export async function readLine(): Promise<string> {
   let line = '';
   for await (const chunk of process.stdin) {
     line += String(chunk);

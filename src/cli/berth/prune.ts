@@ -3,17 +3,8 @@ import { bool } from '../args.ts';
 import { humanSize } from '../units.ts';
 import type { PruneReport } from '../../image/index.ts';
 import type { Command } from './command.ts';
+import { readLine } from './confirm.ts';
 
-/** One line from stdin (docker's confirmation prompt); '' at end of input. */
-async function readLine(): Promise<string> {
-  let line = '';
-  for await (const chunk of process.stdin) {
-    line += String(chunk);
-    if (line.includes('\n')) break;
-  }
-  process.stdin.pause();
-  return line.split('\n')[0] ?? '';
-}
 
 export const imagePruneCommand: Command = {
   name: 'image prune',

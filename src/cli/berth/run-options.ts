@@ -180,7 +180,8 @@ function envFile(path: string): string[] {
   return text.split('\n').map((l) => l.replace(/^\s+/, '')).filter((l) => l !== '' && !l.startsWith('#')).map(envValue);
 }
 
-function keyValues(values: readonly string[]): Record<string, string> {
+/** `k=v` values as a map, a bare `k` mapping to '' (docker's ConvertKVStringsToMap). */
+export function keyValues(values: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values) {
     const eq = v.indexOf('=');

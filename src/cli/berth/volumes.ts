@@ -9,6 +9,7 @@ import type { Command } from './command.ts';
 import { confirm } from './confirm.ts';
 import { filterFlags } from './filters.ts';
 import { pruneVolumes, writePruned, writeTotal } from './prune-reports.ts';
+import { keyValues } from './run-options.ts';
 
 const enc = encodeURIComponent;
 
@@ -59,16 +60,6 @@ export function naturalCompare(a: string, b: string): number {
   return x.length - y.length;
 }
 
-/** `k=v` values as a map, a bare `k` mapping to '' (docker's ConvertKVStringsToMap). */
-function keyValues(values: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of values) {
-    const eq = v.indexOf('=');
-    if (eq < 0) out[v] = '';
-    else out[v.slice(0, eq)] = v.slice(eq + 1);
-  }
-  return out;
-}
 
 /** docker 20.10.24's ValidateLabel: a key, without blanks, before any `=` */
 function checkLabel(v: string): void {
