@@ -1,9 +1,11 @@
 /**
- * One daemon per exec root, data root and socket. A pid file is made with O_EXCL, so of two
- * daemons starting at once one wins; a file left by a dead process (a crash, kill -9) is taken
- * over. The socket is checked by connecting: a live listener means another daemon serves it.
+ * One daemon per exec root, data root and socket. A pid file is written whole under a name of
+ * our own and then hard-linked into place (link fails if the name exists), so of two daemons
+ * starting at once one wins and the other never sees it empty — an empty file taken for a stale
+ * one let the loser delete the winner's file and take it (two berth pulls autostarting berthd on
+ * one root at once). A file left by a dead process (a crash, kill -9) is taken over. The socket is checked by connecting: a live listener means another daemon serves it.
  */
-import { open, readFile, rm } from 'node:fs/promises';
+import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 
 export class AlreadyRunningError extends Error {}
@@ -20,10 +22,10 @@ function alive(pid: number): boolean {
 /** Writes our pid to `path`, refusing when a live process holds it; returns the release. */
 export async function acquirePidFile(path: string, what: string): Promise<() => Promise<void>> {
   for (let attempt = 0; attempt < 3; attempt++) {
+    const tmp = `${path}.${process.pid}.tmp`;
     try {
-      const fh = await open(path, 'wx', 0o644);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
+      await writeFile(tmp, `${process.pid}\n`, { mode: 0o644 });
+      await link(tmp, path);
       return async () => {
         // only our own file: a successor may have taken it over
         const now = await readFile(path, 'utf8').catch(() => '');
@@ -31,6 +33,8 @@ export async function acquirePidFile(path: string, what: string): Promise<() => 
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      await rm(tmp, { force: true });
     }
     const text = (await readFile(path, 'utf8').catch(() => '')).trim();
     const pid = Number(text);
