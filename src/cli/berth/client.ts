@@ -17,6 +17,24 @@ import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { JsonMessage } from '../../api/stream.ts';
 
+/**
+ * The lines of a streamed response body (JSON lines: pulls, events, stats) as they arrive, without
+ * their newline; with `tail`, what follows the last newline too when the body ends.
+ */
+export async function* responseLines(res: IncomingMessage, opts: { tail?: boolean } = {}): AsyncGenerator<string> {
+  let buf = '';
+  res.setEncoding('utf8');
+  for await (const chunk of res) {
+    buf += chunk as string;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      yield buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+    }
+  }
+  if (opts.tail) yield buf;
+}
+
 export const CLIENT_API_VERSION = '1.41';
 
 /** An error answer of the daemon (status >= 400). */
@@ -162,7 +180,6 @@ export class Client {
    */
   async jsonLines(method: string, path: string, opts: RequestOptions, onMessage: (m: JsonMessage) => void): Promise<void> {
     const res = await this.call(method, path, opts);
-    let buf = '';
     let failure: string | undefined;
     const take = (line: string): void => {
       if (line.trim() === '') return;
@@ -178,16 +195,7 @@ export class Client {
       }
       onMessage(m);
     };
-    res.setEncoding('utf8');
-    for await (const chunk of res) {
-      buf += chunk as string;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        take(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-    }
-    take(buf);
+    for await (const line of responseLines(res, { tail: true })) take(line);
     if (failure !== undefined) throw new StreamError(failure);
   }
 

@@ -6,6 +6,7 @@
 import { list, str } from '../args.ts';
 import { Template, TemplateError, renderFormat } from '../format.ts';
 import type { EventMessage } from '../../engine/events.ts';
+import { responseLines } from './client.ts';
 import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 import { filterFlags } from './filters.ts';
@@ -121,17 +122,7 @@ export const eventsCommand: Command = {
       const e = parseEventLine(line);
       ctx.stdout.write(format === '' ? eventLine(e) : renderFormat(format, [e]));
     };
-    let buf = '';
-    res.setEncoding('utf8');
-    for await (const chunk of res) {
-      buf += chunk as string;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        show(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-    }
-    show(buf);
+    for await (const line of responseLines(res, { tail: true })) show(line);
     return 0;
   },
 };

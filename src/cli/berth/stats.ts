@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { bool, str } from '../args.ts';
 import { goFloat, renderFormat } from '../format.ts';
 import { humanSizeWithPrecision } from '../units.ts';
-import { DaemonError, type Client } from './client.ts';
+import { DaemonError, responseLines, type Client } from './client.ts';
 import type { Command } from './command.ts';
 
 /** The parts of docker's StatsJSON the table uses. */
@@ -227,21 +227,13 @@ export const statsCommand: Command = {
         events = await client.call('GET', '/events', { query: { filters: JSON.stringify({ type: ['container'] }) } });
         const ev = events;
         void (async () => {
-          let buf = '';
-          ev.setEncoding('utf8');
           try {
-            for await (const chunk of ev) {
-              buf += chunk as string;
-              let nl: number;
-              while ((nl = buf.indexOf('\n')) >= 0) {
-                const line = buf.slice(0, nl);
-                buf = buf.slice(nl + 1);
-                if (line.trim() === '') continue;
-                const m = JSON.parse(line) as { Action?: string; Actor?: { ID?: string } };
-                const id = (m.Actor?.ID ?? '').slice(0, 12);
-                if (m.Action === 'start' || (m.Action === 'create' && all)) add(id);
-                else if (m.Action === 'die' && !all) drop(id);
-              }
+            for await (const line of responseLines(ev)) {
+              if (line.trim() === '') continue;
+              const m = JSON.parse(line) as { Action?: string; Actor?: { ID?: string } };
+              const id = (m.Actor?.ID ?? '').slice(0, 12);
+              if (m.Action === 'start' || (m.Action === 'create' && all)) add(id);
+              else if (m.Action === 'die' && !all) drop(id);
             }
           } catch (e) {
             streamError = e as Error;
