@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { unlinkSync } from 'node:fs';
+import { constants } from 'node:os';
 
 import { findNativeBinary } from './binary.ts';
 import { RuntimeError } from './errors.ts';
@@ -18,10 +19,8 @@ export interface HelperExit {
   signal: NodeJS.Signals | null;
 }
 
-const SIGNAL_NAMES: Record<number, NodeJS.Signals> = {
-  1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL',
-  10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 31: 'SIGSYS',
-};
+/** Signal numbers to names, from the platform's own table. */
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
 
 /** How long the zygote may take to listen. */
 const START_MS = 10_000;
@@ -122,7 +121,7 @@ export class Zygote {
   }
 
   private reaped(pid: number, code: number, sig: number): void {
-    const exit: HelperExit = sig > 0 ? { code: null, signal: SIGNAL_NAMES[sig] ?? 'SIGKILL' } : { code, signal: null };
+    const exit: HelperExit = sig > 0 ? { code: null, signal: SIGNAL_NAMES.get(sig) ?? 'SIGKILL' } : { code, signal: null };
     const w = this.waiters.get(pid);
     if (w) {
       this.waiters.delete(pid);

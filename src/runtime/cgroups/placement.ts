@@ -96,10 +96,8 @@ export async function removeCgroupAsync(placement: CgroupPlacement): Promise<str
       try {
         await rmdir(dir);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') return;
-        if (!placement.dirs.includes(dir) && (code === 'EBUSY' || code === 'ENOTEMPTY')) return;
-        left.push(`${dir}: ${code}`);
+        const why = leftBehind(placement, dir, e);
+        if (why) left.push(why);
       }
     }));
   }
@@ -116,6 +114,15 @@ export function cgroupPids(placement: CgroupPlacement): number[] {
   return [];
 }
 
+/** What a failed rmdir of `dir` leaves to report: nothing when it is gone already, or when it is a
+ * parent shared with other containers (busy); the container's own directory must go. */
+function leftBehind(placement: CgroupPlacement, dir: string, e: unknown): string | undefined {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return undefined;
+  if (!placement.dirs.includes(dir) && (code === 'EBUSY' || code === 'ENOTEMPTY')) return undefined;
+  return `${dir}: ${code}`;
+}
+
 /** Removes the directories berth created, deepest first; shared parents stay while in use. */
 export function removeCgroup(placement: CgroupPlacement): string[] {
   const left: string[] = [];
@@ -124,11 +131,8 @@ export function removeCgroup(placement: CgroupPlacement): string[] {
     try {
       rmdirSync(dir);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') continue;
-      // a parent shared with other containers stays; the container's own dir must go
-      if (!placement.dirs.includes(dir) && (code === 'EBUSY' || code === 'ENOTEMPTY')) continue;
-      left.push(`${dir}: ${code}`);
+      const why = leftBehind(placement, dir, e);
+      if (why) left.push(why);
     }
   }
   return left;
