@@ -6,7 +6,7 @@
 export { type BerthStores, DEFAULT_BERTH_ROOT, openStores } from './stores.ts';
 export { type ImageReference, InvalidReferenceError, parseReference } from './reference.ts';
 export { type Digest, Digester, digestHex, digestOf, parseDigest } from './store/digest.ts';
-export { ingest } from './store/content.ts';
+export { ingest, storeKnownBytes } from './store/content.ts';
 export { type LayerProgress, pullAndUnpack, type PullAndUnpackResult } from './pull.ts';
 export {
   type Credentials, RegistryClient, type RegistryClientOptions, RegistryError,

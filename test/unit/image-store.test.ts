@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Digester, digestOf, isDigest, parseDigest, type Digest } from '../../src/image/store/digest.ts';
-import { ContentStore, ingest } from '../../src/image/store/content.ts';
+import { ContentStore, ingest, storeKnownBytes } from '../../src/image/store/content.ts';
 import { ImageRefs } from '../../src/image/store/refs.ts';
 import { collectGarbage } from '../../src/image/store/gc.ts';
 import { Leases } from '../../src/image/store/lease.ts';
@@ -267,6 +267,17 @@ describe('content store: concurrency', () => {
     assert.equal(ok.length, 1);
     for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof LockedError);
     await (ok[0] as PromiseFulfilledResult<Awaited<ReturnType<ContentStore['writer']>>>).value.abort();
+  });
+
+  test('storeKnownBytes of one ref eight times at once (one daemon pulling an image twice): all succeed, stored once', async () => {
+    const store = await newStore();
+    // plain ingest() of the same ref at once fails for all but one: the case storeKnownBytes exists for
+    const plain = await Promise.allSettled(Array.from({ length: 8 }, () => ingest(store, 'plain', hello, { size: hello.length, digest: helloDigest })));
+    assert.ok(plain.some((r) => r.status === 'rejected' && r.reason instanceof LockedError), 'a plain ingest race loses');
+    await store.delete(helloDigest);
+    await Promise.all(Array.from({ length: 8 }, () => storeKnownBytes(store, 'manifest', hello, helloDigest)));
+    assert.equal(await store.has(helloDigest), true);
+    assertNoResidue(store, [helloDigest.slice(7)]);
   });
 
   test('stale lock takeover: a lock of a dead pid is taken over and the ingest resumed', async () => {

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { createGzip } from 'node:zlib';
 
-import { applyChanges, ArchiveError, type ContainerConfig, type Digest, Digester, digestOf, ingest, InvalidReferenceError, MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_LAYER_GZIP, parseDigest, parseReference, readStoredImage, TarWriter } from '../../image/index.ts';
+import { applyChanges, ArchiveError, type ContainerConfig, type Digest, Digester, digestOf, storeKnownBytes, InvalidReferenceError, MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_LAYER_GZIP, parseDigest, parseReference, readStoredImage, TarWriter } from '../../image/index.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { openContainerFs } from './archive.ts';
 import { containerLayers } from './changes.ts';
@@ -140,7 +140,7 @@ export async function commitContainer(ctx: ContainerContext, l: Loaded, req: Com
   }));
   const manifestDigest = digestOf(manifestBytes);
   for (const [kind, bytes, digest] of [['config', configBytes, configDigest], ['manifest', manifestBytes, manifestDigest]] as const) {
-    if (!(await ctx.stores.content.has(digest))) await ingest(ctx.stores.content, `commit-${kind}-${digest}`, bytes, { size: bytes.length, digest });
+    await storeKnownBytes(ctx.stores.content, `commit-${kind}-${digest}`, bytes, digest);
   }
   if (layer) {
     // the new layer unpacked beside the image's, so `docker run` of the result finds every snapshot

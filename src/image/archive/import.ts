@@ -12,7 +12,7 @@ import { createGzip } from 'node:zlib';
 import { parseReference } from '../reference.ts';
 import type { BerthStores } from '../stores.ts';
 import { decompress, DecompressError } from '../compression/index.ts';
-import { ingest } from '../store/content.ts';
+import { storeKnownBytes } from '../store/content.ts';
 import { Digester, digestOf, type Digest } from '../store/digest.ts';
 import { TarError, readTar } from '../tar/index.ts';
 import {
@@ -124,7 +124,7 @@ export async function importRootfs(stores: BerthStores, source: Readable, opts: 
   }));
   const manifestDigest = digestOf(manifestBytes);
   for (const [kind, bytes, digest] of [['config', configBytes, configDigest], ['manifest', manifestBytes, manifestDigest]] as const) {
-    if (!(await stores.content.has(digest))) await ingest(stores.content, `archive-import-${kind}-${digest}`, bytes, { size: bytes.length, digest });
+    await storeKnownBytes(stores.content, `archive-import-${kind}-${digest}`, bytes, digest);
   }
   const result: ImportResult = { configDigest, manifestDigest, layerDigest, diffId };
   if (ref) {

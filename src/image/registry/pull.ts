@@ -6,7 +6,7 @@
  * pointing at missing content; blobs already in the store are not fetched again.
  */
 import { parseReference, type ImageReference } from '../reference.ts';
-import { ingest, type ContentStore } from '../store/content.ts';
+import { storeKnownBytes, type ContentStore } from '../store/content.ts';
 import type { Digest } from '../store/digest.ts';
 import { Leases, type Lease } from '../store/lease.ts';
 import type { ImageRefs } from '../store/refs.ts';
@@ -129,6 +129,5 @@ async function pullLeased(
 }
 
 async function storeBytes(store: ContentStore, bytes: Buffer, digest: Digest): Promise<void> {
-  if (await store.has(digest)) return;
-  await ingest(store, `registry-manifest-${digest}`, bytes, { size: bytes.length, digest });
+  await storeKnownBytes(store, `registry-manifest-${digest}`, bytes, digest);
 }

@@ -600,3 +600,28 @@ export async function ingest(
   }
   return w.commit(expected.size, expected.digest);
 }
+
+/**
+ * Stores `bytes` of known `digest` unless already present. Another writer of the same ref (a
+ * second pull of the same image in this daemon, or another process) is waited for rather than
+ * failed on: its commit stores the same bytes, and if it gives up the lock is free to retry.
+ */
+export async function storeKnownBytes(
+  store: Ingester & Pick<Provider, 'has'>,
+  ref: string,
+  bytes: Uint8Array,
+  digest: Digest,
+  timeoutMs = 5 * 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await store.has(digest)) return;
+    try {
+      await ingest(store, ref, bytes, { size: bytes.length, digest });
+      return;
+    } catch (e) {
+      if (!(e instanceof LockedError) || Date.now() >= deadline) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
