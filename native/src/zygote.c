@@ -6,6 +6,8 @@
  *                            sync socket (the next thing on it is the real plan)
  *   `exec SYNCFD ARGV...`    the child starts a session of its own, puts the connection at fd
  *                            SYNCFD, /dev/null at 0-2, and execs ARGV (berth-monitor)
+ *   `run ARGV...`            the child starts a session of its own and execs ARGV with the
+ *                            connection as its stdin, stdout and stderr (ip, nft)
  * The child's first line on the connection is `forked\tPID`. The zygote reaps its children and
  * reports each on stdout as `exit\tPID\tCODE\tSIGNAL`; it exits when its stdin (the pipe from
  * berthd) reaches EOF, leaving its children (monitors) to the subreaper or init. It decides
@@ -89,6 +91,22 @@ static int launch(int conn, const sigset_t *oldmask)
 		sync_send("forked\t%d", (int)getpid());
 		execv(argv[0], argv);
 		die("zygote", errno, "exec %s", r->a[1]);
+	}
+	if (!strcmp(r->op, "run") && r->n >= 1) {
+		/* a short command whose stdin, stdout and stderr are the connection itself */
+		if (setsid() < 0 || dup2(conn, 0) < 0 || dup2(conn, 1) < 0 || dup2(conn, 2) < 0)
+			die("zygote", errno, "session and stdio of %s", r->a[0]);
+		if (conn > 2)
+			close(conn);
+		char **argv = calloc((size_t)r->n + 1, sizeof(char *));
+		if (!argv)
+			die("zygote", ENOMEM, "argv");
+		for (int i = 0; i < r->n; i++)
+			argv[i] = r->a[i];
+		sync_fd = 1;
+		sync_send("forked\t%d", (int)getpid());
+		execv(argv[0], argv);
+		die("zygote", errno, "exec %s", r->a[0]);
 	}
 	die("zygote", EINVAL, "unknown launch record %s", r->op);
 }

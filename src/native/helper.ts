@@ -19,6 +19,11 @@ export function useZygote(z: Zygote | undefined): void {
   zygote = z;
 }
 
+/** The zygote in use, if any and still running. */
+export function currentZygote(): Zygote | undefined {
+  return zygote?.running ? zygote : undefined;
+}
+
 function findHelper(): string {
   try {
     return findNativeBinary('berth-init');
