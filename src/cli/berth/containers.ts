@@ -14,6 +14,7 @@ import { confirm } from './confirm.ts';
 import { filterFlags } from './filters.ts';
 import { pruneContainers, writePruned, writeTotal } from './prune-reports.ts';
 import { streamStdio } from './stdio.ts';
+import { displayablePorts, type ApiPort } from './ps-ports.ts';
 
 const enc = encodeURIComponent;
 
@@ -386,22 +387,19 @@ export interface ContainerSummary {
   Created: number;
   Status: string;
   State: string;
-  Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
+  Ports: ApiPort[] | null;
   Labels: Record<string, string> | null;
   SizeRw?: number;
   SizeRootFs?: number;
   Mounts?: { Name?: string; Source?: string }[];
   HostConfig?: { NetworkMode?: string };
+  NetworkSettings?: { Networks?: Record<string, unknown> | null } | null;
 }
 
 export const PS_HEADERS: Record<string, string> = {
   ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS',
   State: 'STATE', Status: 'STATUS', Size: 'SIZE', Names: 'NAMES', Labels: 'LABELS', Mounts: 'MOUNTS', Networks: 'NETWORKS',
 };
-
-function portsText(ports: ContainerSummary['Ports']): string {
-  return ports.map((p) => (p.PublicPort ? `${p.IP ? `${p.IP}:` : ''}${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`)).join(', ');
-}
 
 /** A row of docker's container formatter. */
 export function psRow(c: ContainerSummary, noTrunc: boolean): Record<string, string> {
@@ -417,14 +415,15 @@ export function psRow(c: ContainerSummary, noTrunc: boolean): Record<string, str
     Command: JSON.stringify(command),
     CreatedAt: `${created.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} +0000 UTC`,
     RunningFor: createdSince(c.Created),
-    Ports: portsText(c.Ports ?? []),
+    Ports: displayablePorts(c.Ports ?? []),
     State: c.State,
     Status: c.Status,
     Size: (c.SizeRootFs ?? 0) > 0 ? `${humanSizeWithPrecision(c.SizeRw ?? 0, 3)} (virtual ${humanSizeWithPrecision(c.SizeRootFs!, 3)})` : humanSizeWithPrecision(c.SizeRw ?? 0, 3),
     Names: (noTrunc ? names : names.slice(0, 1)).join(','),
     Labels: Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
     Mounts: (c.Mounts ?? []).map((m) => m.Name ?? m.Source ?? '').join(','),
-    Networks: c.HostConfig?.NetworkMode ?? '',
+    // docker joins the keys of a Go map, in no set order: sorted here, so that the output is stable
+    Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).sort().join(','),
   };
 }
 

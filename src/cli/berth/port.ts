@@ -2,32 +2,39 @@
 import { DaemonError } from './client.ts';
 import type { Command } from './command.ts';
 import { wantArgs } from './command.ts';
+import { newPort } from './nat.ts';
 
-type PortMap = Record<string, { HostIp: string; HostPort: string }[] | null>;
+export type PortMap = Record<string, { HostIp: string; HostPort: string }[] | null>;
 
 /** Go's order of `from` keys is random: berth sorts them, by port number then protocol. */
 function byPort(a: string, b: string): number {
   const [pa, qa] = a.split('/');
   const [pb, qb] = b.split('/');
-  return Number(pa) - Number(pb) || (qa! < qb! ? -1 : qa! > qb! ? 1 : 0);
+  return parseInt(pa!, 10) - parseInt(pb!, 10) || (qa! < qb! ? -1 : qa! > qb! ? 1 : 0);
 }
 
-/** strconv.ParseUint(s, 10, 16), with Go's errors */
-function uint16(s: string): number {
-  if (!/^\d+$/.test(s)) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(s)}: invalid syntax`);
-  const n = Number(s);
-  if (n > 65535) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(s)}: value out of range`);
-  return n;
-}
-
-/** nat.NewPort: the key of a port (`80/tcp`) or range (`80-81/tcp`), numbers normalised */
-function natPort(proto: string, port: string): string {
-  if (!port.includes('-')) return `${uint16(port)}/${proto}`;
-  const [a, b] = port.split('-') as [string, string];
-  const start = uint16(a);
-  const end = uint16(b);
-  if (end < start) throw new Error(`Invalid range specified for the Port: ${port}`);
-  return start === end ? `${start}/${proto}` : `${start}-${end}/${proto}`;
+/**
+ * What `port` prints for a container's NetworkSettings.Ports: every mapping as `80/tcp ->
+ * 0.0.0.0:8080`, or those of one `PORT[/PROTO]` as `0.0.0.0:8080`; `error` is docker's message.
+ */
+export function portOutput(ports: PortMap, name: string, spec?: string): { out: string; error?: string } {
+  if (spec === undefined) {
+    const lines = Object.keys(ports).sort(byPort).flatMap((from) => (ports[from] ?? []).map((f) => `${from} -> ${f.HostIp}:${f.HostPort}\n`));
+    return { out: lines.join('') };
+  }
+  // docker's split: `80/udp`; `80/` keeps its slash in the port, which then is no number
+  const slash = spec.indexOf('/');
+  const port = slash >= 0 && slash < spec.length - 1 ? spec.slice(0, slash) : spec;
+  const proto = slash >= 0 && slash < spec.length - 1 ? spec.slice(slash + 1) : 'tcp';
+  let key: string;
+  try {
+    key = newPort(proto, port);
+  } catch (e) {
+    return { out: '', error: (e as Error).message };
+  }
+  const frontends = ports[key];
+  if (frontends) return { out: frontends.map((f) => `${f.HostIp}:${f.HostPort}\n`).join('') };
+  return { out: '', error: `Error: No public port '${port}/${proto}' published for ${name}` };
 }
 
 export const portCommand: Command = {
@@ -49,29 +56,10 @@ export const portCommand: Command = {
       ctx.stderr.write(`Error: No such container: ${name}\n`);
       return 1;
     }
-    const ports = c.NetworkSettings?.Ports ?? {};
-    if (spec === undefined) {
-      for (const from of Object.keys(ports).sort(byPort)) {
-        for (const f of ports[from] ?? []) ctx.stdout.write(`${from} -> ${f.HostIp}:${f.HostPort}\n`);
-      }
-      return 0;
-    }
-    const slash = spec.indexOf('/');
-    const port = slash >= 0 && slash < spec.length - 1 ? spec.slice(0, slash) : spec.replace(/\/$/, '');
-    const proto = slash >= 0 && slash < spec.length - 1 ? spec.slice(slash + 1) : 'tcp';
-    let key: string;
-    try {
-      key = natPort(proto, port);
-    } catch (e) {
-      ctx.stderr.write(`${(e as Error).message}\n`);
-      return 1;
-    }
-    const frontends = ports[key];
-    if (frontends) {
-      for (const f of frontends) ctx.stdout.write(`${f.HostIp}:${f.HostPort}\n`);
-      return 0;
-    }
-    ctx.stderr.write(`Error: No public port '${port}/${proto}' published for ${name}\n`);
+    const r = portOutput(c.NetworkSettings?.Ports ?? {}, name, spec);
+    ctx.stdout.write(r.out);
+    if (r.error === undefined) return 0;
+    ctx.stderr.write(`${r.error}\n`);
     return 1;
   },
 };

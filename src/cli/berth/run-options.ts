@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 
 import { ramInBytes, parseUlimit } from '../../engine/spec/units.ts';
 import { UsageError, bool, list, str, type FlagDef, type Parsed } from '../args.ts';
+import { NETWORK_FLAGS, networkRequest } from './run-network.ts';
 
 export const CREATE_FLAGS: FlagDef[] = [
   { names: ['name'], kind: 'string' },
@@ -49,7 +50,7 @@ export const CREATE_FLAGS: FlagDef[] = [
   { names: ['log-driver'], kind: 'string' },
   { names: ['log-opt'], kind: 'list' },
   { names: ['pull'], kind: 'string' },
-  { names: ['network', 'net'], kind: 'string' },
+  ...NETWORK_FLAGS,
   { names: ['volumes-from'], kind: 'list' },
   { names: ['interactive', 'i'], kind: 'bool' },
   { names: ['tty', 't'], kind: 'bool' },
@@ -75,17 +76,26 @@ export const CREATE_HELP = [
   '      --device list                Add a host device to the container (HOST[:CONTAINER[:PERMS]])',
   '      --entrypoint string          Overwrite the default ENTRYPOINT of the image',
   '  -e, --env list                   Set environment variables;  --env-file list: read them from files',
+  '      --expose list                Expose a port or a range of ports',
   '      --health-cmd string          Command to run to check health (--health-interval, --health-timeout,',
   '                                   --health-retries, --health-start-period; --no-healthcheck)',
   '  -h, --hostname string            Container host name',
   '      --init                       Run an init inside the container that forwards signals and reaps processes',
   '  -i, --interactive                Keep STDIN open even if not attached',
   '  -l, --label list                 Set meta data on a container',
+  '      --ip string                  IPv4 address (e.g., 172.30.100.104)',
+  '      --ip6 string                 IPv6 address (e.g., 2001:db8::33)',
   '      --log-opt list               Log driver options (json-file: max-size, max-file)',
+  '      --mac-address string         Container MAC address (e.g., 92:d0:c6:0a:29:33)',
   '  -m, --memory bytes               Memory limit;  --memory-swap bytes: memory plus swap (-1: unlimited)',
   '      --mount mount                Attach a filesystem mount (type=bind|volume|tmpfs,source=…,target=…,readonly)',
   '      --name string                Assign a name to the container',
-  '      --network string             none (the default until bridge networking lands), host, container:NAME',
+  '      --network network            Connect a container to a network: bridge (the default), host, none,',
+  '                                   container:NAME|ID, or a network made by `berth network create`',
+  '      --network-alias list         Add network-scoped alias for the container',
+  '  -p, --publish list               Publish a container\'s port(s) to the host',
+  '                                   ([IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp|sctp]; ranges: 8080-8081:80-81)',
+  '  -P, --publish-all                Publish all exposed ports to random ports',
   '      --pids-limit int             Tune container pids limit (-1 for unlimited)',
   '      --privileged                 Give extended privileges to this container',
   '      --pull string                Pull image before running ("always"|"missing"|"never") (default "missing")',
@@ -369,6 +379,7 @@ export function createRequest(p: Parsed, opts: { detach: boolean }): CreateReque
   const memorySwap = size(p, 'memory-swap');
   const shares = integer(p, 'cpu-shares', 'c');
   const pids = integer(p, 'pids-limit');
+  const net = networkRequest(p);
 
   const hostConfig: Record<string, unknown> = {
     Binds: binds.length > 0 ? binds : null,
@@ -391,7 +402,7 @@ export function createRequest(p: Parsed, opts: { detach: boolean }): CreateReque
     RestartPolicy: restart ?? { Name: '', MaximumRetryCount: 0 },
     AutoRemove: rm,
     LogConfig: { Type: str(p, 'log-driver') ?? '', Config: keyValues(logOpts) },
-    ...(str(p, 'network') !== undefined && { NetworkMode: str(p, 'network') }),
+    ...net.hostConfig,
     VolumesFrom: list(p, 'volumes-from').length > 0 ? list(p, 'volumes-from') : null,
     ...(str(p, 'runtime') !== undefined && { Runtime: str(p, 'runtime') }),
   };
@@ -407,6 +418,7 @@ export function createRequest(p: Parsed, opts: { detach: boolean }): CreateReque
     Env: env,
     Cmd: cmd.length > 0 ? cmd : null,
     Image: image,
+    ...net.config,
     ...(Object.keys(volumes).length > 0 && { Volumes: volumes }),
     ...(str(p, 'workdir') !== undefined && { WorkingDir: str(p, 'workdir') }),
     ...(entrypoint !== undefined && { Entrypoint: [entrypoint] }),
@@ -415,6 +427,7 @@ export function createRequest(p: Parsed, opts: { detach: boolean }): CreateReque
     ...(stopTimeout !== undefined && { StopTimeout: stopTimeout }),
     ...(healthcheck && { Healthcheck: healthcheck }),
     HostConfig: hostConfig,
+    ...(net.networkingConfig && { NetworkingConfig: net.networkingConfig }),
   };
   const name = str(p, 'name');
   return { ...(name !== undefined && { name }), image, pull: pull as CreateRequest['pull'], body };
