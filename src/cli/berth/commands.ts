@@ -25,6 +25,7 @@ import { commitCommand } from './commit.ts';
 import { updateCommand } from './update.ts';
 import { volumeCreateCommand, volumeInspectCommand, volumeLsCommand, volumePruneCommand, volumeRmCommand } from './volumes.ts';
 import { eventsCommand } from './events.ts';
+import { NETWORK_COMMANDS } from './network.ts';
 import { statsCommand } from './stats.ts';
 import { portCommand } from './port.ts';
 import { systemDfCommand, systemPruneCommand } from './system.ts';
@@ -59,6 +60,7 @@ export const COMMANDS: readonly Command[] = [
   volumeInspectCommand,
   volumeRmCommand,
   volumePruneCommand,
+  ...NETWORK_COMMANDS,
   eventsCommand,
   systemDfCommand,
   systemPruneCommand,
