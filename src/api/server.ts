@@ -28,6 +28,7 @@ import { eventRoutes } from './router/events.ts';
 import { statsRoutes } from './router/stats.ts';
 import { execRoutes } from './router/exec.ts';
 import { imageRoutes } from './router/images.ts';
+import { networkRoutes } from './router/networks.ts';
 import { systemRoutes } from './router/system.ts';
 import { volumeRoutes } from './router/volumes.ts';
 import { API_VERSION, MIN_API_VERSION } from './version.ts';
@@ -38,7 +39,7 @@ export const SERVER_HEADER = `berth/${BERTH_VERSION} (linux)`;
 
 /** The routes of every resource, in the order they are tried. */
 const RESOURCES: readonly ((r: Router, engine: Engine) => void)[] = [
-  systemRoutes, imageRoutes, execRoutes, containerRoutes, explainRoutes, volumeRoutes, eventRoutes, statsRoutes, diskRoutes, archiveRoutes,
+  systemRoutes, imageRoutes, execRoutes, containerRoutes, explainRoutes, volumeRoutes, networkRoutes, eventRoutes, statsRoutes, diskRoutes, archiveRoutes,
 ];
 
 const COMMON_HEADERS: Record<string, string> = {

@@ -18,6 +18,7 @@ export type { ContainerBackend, ContainerCounts };
 import { silentLogger, type Logger } from './log.ts';
 import { hostFacts, type HostFacts } from './system.ts';
 import { VolumeService } from './volumes/index.ts';
+import { NetworkService } from './networks/index.ts';
 
 import type { RuntimeConfig } from './runtimes.ts';
 export type { RuntimeConfig };
@@ -48,6 +49,8 @@ export class Engine {
   containers!: Containers;
   /** the local volume driver (set by open, before the containers, which take references) */
   volumes!: VolumeService;
+  /** the networks' records and verbs (set by open, before the containers, which join networks) */
+  networks!: NetworkService;
 
   private constructor(
     readonly config: EngineConfig,
@@ -84,6 +87,7 @@ export class Engine {
       const id = await engineId(config.dataRoot);
       const engine = new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date(), zygote);
       engine.volumes = await VolumeService.open(config.dataRoot, { log, onEvent: (action, name, attrs) => engine.events.log('volume', action, name, attrs) });
+      engine.networks = await NetworkService.open(config.dataRoot, { log, onEvent: (action, netId, attrs) => engine.events.log('network', action, netId, attrs) });
       images.events = engine.events;
       engine.containers = containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, volumes: engine.volumes, log, events: engine.events, runtimes: config.runtimes, defaultRuntime: config.defaultRuntime });
       return engine;
