@@ -145,6 +145,11 @@ export class Ipam {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const ipam = new Ipam(dir);
     for (const entry of (await readdir(dir)).sort()) {
+      // a write cut short by a crash: the rename never happened, the .json before it is intact
+      if (/\.json\.tmp-\d+$/.test(entry)) {
+        await unlink(join(dir, entry)).catch(() => {});
+        continue;
+      }
       if (!entry.endsWith('.json')) continue;
       const path = join(dir, entry);
       try {

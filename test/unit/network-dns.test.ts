@@ -197,7 +197,7 @@ test('an upstream that never answers: the next is tried, then SERVFAIL within th
     const r = await ask(s.port, 'nowhere.test', T.A, { id: 5 });
     const took = Date.now() - t0;
     assert.deepEqual({ id: r.id, rcode: r.rcode }, { id: 5, rcode: 2 });
-    assert.ok(took >= 550 && took < 1500, `SERVFAIL after both timeouts, took ${took} ms`);
+    assert.ok(took >= 550 && took < 3000, `SERVFAIL after both timeouts, took ${took} ms`);
     assert.equal((await ask(s.port, 'web', T.A)).answers.length, 1, 'local names still answered');
   } finally {
     hole.close();
@@ -269,6 +269,15 @@ test('malformed packets get FORMERR or silence, and the server keeps answering',
   assert.deepEqual(ok.answers.map((x) => x.data), ['172.18.0.2']);
   const t = await tcp(s.port, [query('web', T.A, { id: 8 })]);
   assert.equal(t.get(8)?.answers.length, 1);
+});
+
+test('a resolve callback that throws gets SERVFAIL for that query only', async () => {
+  const s = await start({ resolve: (n) => {
+    if (n === 'boom') throw new Error('broken table');
+    return NAMES[n];
+  } });
+  assert.equal((await ask(s.port, 'boom', T.A, { id: 3 })).rcode, 2);
+  assert.deepEqual((await ask(s.port, 'web', T.A)).answers.map((x) => x.data), ['172.18.0.2']);
 });
 
 test('close frees the port; a bad address or upstream is refused at start', async () => {

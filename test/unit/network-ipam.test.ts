@@ -145,6 +145,7 @@ test('restart: a fresh open keeps pools, leases and the allocation order; corrup
   writeFileSync(join(dir, 'broken.json'), '{"version": 1, "id": "bro');
   writeFileSync(join(dir, 'foreign.json'), JSON.stringify({ hello: 'world' }));
   writeFileSync(join(dir, 'notes.txt'), 'not ours');
+  writeFileSync(join(dir, 'r.json.tmp-999'), '{"cut": '); // a crash between write and rename
   const warned: string[] = [];
   const second = await Ipam.open(dir, { warn: (m) => warned.push(m) });
   assert.deepEqual(second.networks(), ['r']);

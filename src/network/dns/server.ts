@@ -10,7 +10,7 @@ import { randomInt } from 'node:crypto';
 
 import { formatIp, parseIp } from '../cidr.ts';
 import { NetworkError } from '../errors.ts';
-import { type Answer, type Query, CLASS_IN, HEADER_LEN, RCODE, TYPE, buildResponse, formErr, nameData, nameText, parseQuery } from './message.ts';
+import { type Answer, type Query, CLASS_IN, HEADER_LEN, MAX_MESSAGE, RCODE, TYPE, buildResponse, formErr, nameData, nameText, parseQuery } from './message.ts';
 
 export interface DnsAnswer {
   v4: string[];
@@ -205,7 +205,8 @@ export class DnsServer {
     } catch {
       return formErr(msg);
     }
-    const limit = transport === 'udp' ? (q.ednsSize ?? 512) : 0xffff;
+    // EDNS clients get up to what our OPT record advertises
+    const limit = transport === 'udp' ? Math.min(q.ednsSize ?? 512, MAX_MESSAGE) : 0xffff;
     if (q.header.opcode !== 0) return buildResponse(q, RCODE.NOTIMP, [], { limit });
     try {
       const local = this.local(q);
