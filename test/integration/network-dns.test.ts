@@ -58,3 +58,34 @@ test('busybox nslookup resolves names, types, PTR and forwarded names through th
   assert.notEqual(unknown.code, 0);
   assert.match(unknown.out, /SERVFAIL/);
 });
+
+test('a query from source port 0 (crafted with a raw socket) does not bring the server down', { skip }, async () => {
+  const s = await DnsServer.start({ address: '127.0.10.3', port: 0, upstreams: [], resolve: (n) => (n === 'web' ? { v4: ['172.30.9.2'], v6: [] } : undefined) });
+  servers.push(s);
+  // the UDP header by hand: source port 0, checksum 0 (none, allowed on IPv4)
+  const py = `
+import socket, struct, sys
+port = int(sys.argv[1])
+q = struct.pack('>HHHHHH', 0x4242, 0x0100, 1, 0, 0, 0) + b'\\x03web\\x00' + struct.pack('>HH', 1, 1)
+udp = struct.pack('>HHHH', 0, port, 8 + len(q), 0) + q
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+r.sendto(udp, ('127.0.10.3', 0))
+`;
+  await run('python3', ['-c', py, String(s.port)]);
+  await new Promise((r) => setTimeout(r, 200));
+  const a = await askWebFrom103(s.port);
+  assert.match(a, /172\.30\.9\.2/);
+});
+
+/** One A query for "web" to 127.0.10.3:port from an ordinary socket: the server is still up. */
+async function askWebFrom103(port: number): Promise<string> {
+  const py = `
+import socket, struct, sys
+q = struct.pack('>HHHHHH', 7, 0x0100, 1, 0, 0, 0) + b'\\x03web\\x00' + struct.pack('>HH', 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.sendto(q, ('127.0.10.3', int(sys.argv[1])))
+d = s.recv(512)
+print('.'.join(str(b) for b in d[-4:]))
+`;
+  return (await run('python3', ['-c', py, String(port)])).stdout;
+}

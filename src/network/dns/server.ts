@@ -95,12 +95,12 @@ export class DnsServer {
     // relaying to itself would loop until every forward slot is taken
     }).filter((u) => !(self && u.host === formatIp(self) && u.port === port));
     udp.on('message', (msg, rinfo) => {
-      this.handle(msg, 'udp').then(
-        (resp) => {
+      this.handle(msg, 'udp')
+        .then((resp) => {
+          // send throws at once for some sources (port 0 of a crafted packet): never let that escape
           if (resp && !this.closed) udp.send(resp, rinfo.port, rinfo.address, () => {});
-        },
-        () => {},
-      );
+        })
+        .catch(() => {});
     });
     tcp.on('connection', (sock) => this.serveTcp(sock));
   }
@@ -182,16 +182,15 @@ export class DnsServer {
         if (buf.length < 2 + len) return;
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
-        this.handle(Buffer.from(msg), 'tcp').then(
-          (resp) => {
+        this.handle(Buffer.from(msg), 'tcp')
+          .then((resp) => {
             if (!resp || sock.destroyed) return;
             const framed = Buffer.alloc(2 + resp.length);
             framed.writeUInt16BE(resp.length);
             resp.copy(framed, 2);
             sock.write(framed);
-          },
-          () => {},
-        );
+          })
+          .catch(() => {});
       }
     });
   }
@@ -298,7 +297,14 @@ export class DnsServer {
         s.on('message', (resp) => {
           if (resp.length >= 2 && resp.readUInt16BE(0) === msg.readUInt16BE(0)) finish(undefined, resp);
         });
-        s.connect(up.port, up.host, () => s.send(msg));
+        s.connect(up.port, up.host, (err?: Error) => {
+          if (err) return finish(err);
+          try {
+            s.send(msg, (e) => e && finish(e));
+          } catch (e) {
+            finish(e as Error);
+          }
+        });
       } else {
         const s = net.connect({ port: up.port, host: up.host });
         cleanup = () => s.destroy();
