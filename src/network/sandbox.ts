@@ -18,7 +18,11 @@ function checkPath(path: string): void {
  */
 export async function createSandbox(path: string): Promise<void> {
   checkPath(path);
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new NetworkError('system', `creating the directory of sandbox ${path}: ${(e as Error).message}`, { cause: e });
+  }
   try {
     await (await open(path, 'wx', 0o444)).close();
   } catch (e) {
