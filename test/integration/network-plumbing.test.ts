@@ -265,6 +265,11 @@ describe('network plumbing: sandboxes, bridges, veths, nftables (real kernel)', 
     await assert.rejects(fw.setPorts('x', [{ proto: 'sctp' as 'tcp', hostIp: '', hostPort: 1, containerIp: '10.231.0.3', containerPort: 1, bridge: 't10a0' }]), (e: NetworkError) => e.kind === 'invalid' && /invalid protocol "sctp"/.test(e.message));
     await assert.rejects(fw.setPorts('x', [{ proto: 'tcp', hostIp: '::1', hostPort: 1, containerIp: 'fd10:231::2', containerPort: 1, bridge: 't10a0' }]), (e: NetworkError) => e.kind === 'invalid' && /\[::1\]/.test(e.message));
     assert.equal(fw.render(), was);
+    // a change that changes nothing costs no transaction (each one is a kernel commit)
+    const n = fw.transactions;
+    await fw.setPorts('no-ports', []);
+    await fw.setNetwork({ bridge: 't10a0', subnets: ['10.231.0.1/24', 'fd10:231::/64'], internal: false });
+    assert.equal(fw.transactions, n);
     assert.doesNotMatch((await sh(['/usr/sbin/nft', 'list', 'map', 'inet', 't10a', 'host4'])).out, /udp/);
     // the web server's port is still there
     assert.equal((await wget(`http://127.0.0.1:${HP}/hi.txt`)).out, 'hello from A\n');
@@ -294,8 +299,10 @@ describe('network plumbing: sandboxes, bridges, veths, nftables (real kernel)', 
     const unbind = await timed(N, (i) => removeSandbox(ns(`T${i}`)));
     const one = new Firewall({ table: 't10ab' });
     const fw1 = await timed(N, (i) => one.sync([{ bridge: 't10a0', subnets: ['10.231.0.0/24'], internal: false }], new Map([['o', [{ proto: 'tcp', hostIp: '', hostPort: HP, containerIp: '10.231.0.2', containerPort: 80 + i, bridge: 't10a0' }]]])));
-    const many = new Map(Array.from({ length: 100 }, (_, o) => [`o${o}`, [{ proto: 'tcp' as const, hostIp: '10.231.0.1', hostPort: 20000 + o, containerIp: `10.231.0.${2 + o}`, containerPort: 80, bridge: 't10a0' }]]));
-    const fw100 = await timed(N, () => one.sync([{ bridge: 't10a0', subnets: ['10.231.0.0/24'], internal: false }, { bridge: 't10a1', subnets: ['10.231.1.0/24'], internal: false }], many));
+    // each run changes every owner's rule: an unchanged table would not be sent at all
+    const many = (i: number): Map<string, PortRule[]> => new Map(Array.from({ length: 100 }, (_, o) => [`o${o}`, [{ proto: 'tcp' as const, hostIp: '10.231.0.1', hostPort: 20000 + o, containerIp: `10.231.0.${2 + o}`, containerPort: 80 + i, bridge: 't10a0' }]]));
+    const fw100 = await timed(N, (i) => one.sync([{ bridge: 't10a0', subnets: ['10.231.0.0/24'], internal: false }, { bridge: 't10a1', subnets: ['10.231.1.0/24'], internal: false }], many(i)));
+    assert.equal(one.transactions, 2 * N);
     await one.destroy();
     t.diagnostic(`createSandbox ${create.toFixed(1)} ms, addEndpoint ${add.toFixed(1)} ms, removeEndpoint ${remove.toFixed(1)} ms, removeSandbox ${unbind.toFixed(1)} ms, firewall apply 1 owner ${fw1.toFixed(1)} ms, 100 owners ${fw100.toFixed(1)} ms`);
     for (let i = 0; i < N; i++) assert.equal(await linkExists(`t10aT${i}`), false);
