@@ -42,6 +42,15 @@ if [[ -d /run/netns ]]; then
     done | report "files under /run/netns named berth*"
 fi
 
+# Links: the host ends of containers' veth pairs (vb*), berth's bridges (berth*: the default one
+# of a test daemon; berth0 itself is a user's, removed by a reset, not by the tests).
+if command -v ip >/dev/null 2>&1; then
+  ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -E '^(vb|berth)' | grep -vx 'berth0' | report "links named vb* / berth* (veths, test bridges)"
+fi
+
+# Sandboxes: network namespaces bound under a berth exec root.
+grep -E ' nsfs ' /proc/self/mountinfo 2>/dev/null | grep -i 'berth' | report "network namespaces bound by berth"
+
 # nftables tables.
 if command -v nft >/dev/null 2>&1; then
   nft list tables 2>/dev/null | awk '$1 == "table" && tolower($3) ~ /^berth/ { print }' | report "nft tables named berth*"

@@ -96,6 +96,7 @@ async function main(argv: string[]): Promise<number> {
       defaultRuntime,
       debug: cfg.debug,
       registryStallTimeoutMs: cfg.registryStallTimeoutMs,
+      network: cfg.network,
     }, log);
     releases.push(async () => engine.close());
     if (cfg.debug) {

@@ -1,8 +1,9 @@
 /**
  * berthd's configuration: flags over /etc/berth/daemon.json (docker's daemon.json keys:
  * data-root, exec-root, hosts, insecure-registries, runtimes, default-runtime, debug, log-level,
- * group; and berth's registry-stall-timeout, which BERTH_REGISTRY_STALL_TIMEOUT in berthd's
- * environment overrides). As dockerd, a key the file does not know is an error, and so is a setting given both
+ * group, bridge, bip; and berth's registry-stall-timeout, which BERTH_REGISTRY_STALL_TIMEOUT in
+ * berthd's environment overrides, and nftables-table, the table of berth's rules: several daemons
+ * on one host (tests) each need their own bridge, subnet and table). As dockerd, a key the file does not know is an error, and so is a setting given both
  * as a flag and in the file.
  */
 import { readFile } from 'node:fs/promises';
@@ -32,6 +33,8 @@ export interface DaemonConfig {
   group: string;
   /** how long a registry may send nothing before an attempt is retried (ms; 0: never) */
   registryStallTimeoutMs: number;
+  /** the default bridge network: its bridge's name, its address (docker's bip), berth's nftables table */
+  network: { bridge: string; bip?: string; table: string };
 }
 
 /** What the command line set; undefined is "not given". */
@@ -46,7 +49,7 @@ export interface DaemonFlags {
   group?: string;
 }
 
-const KEYS: Record<string, keyof DaemonFlags | 'runtimes' | 'registryStallTimeout'> = {
+const KEYS: Record<string, FileKey> = {
   'data-root': 'dataRoot',
   'exec-root': 'execRoot',
   hosts: 'hosts',
@@ -57,6 +60,9 @@ const KEYS: Record<string, keyof DaemonFlags | 'runtimes' | 'registryStallTimeou
   group: 'group',
   runtimes: 'runtimes',
   'registry-stall-timeout': 'registryStallTimeout',
+  bridge: 'bridge',
+  bip: 'bip',
+  'nftables-table': 'nftablesTable',
 };
 
 const isHostPort = (x: unknown): x is string => typeof x === 'string' && x !== '' && !/[\s/]/.test(x);
@@ -72,7 +78,7 @@ export function socketOfHost(host: string): string {
   throw new DaemonConfigError(`host ${JSON.stringify(host)}: berthd listens on unix sockets only (unix:///path); a TCP socket without TLS would hand root to the network`);
 }
 
-type FileKey = keyof DaemonFlags | 'runtimes' | 'registryStallTimeout';
+type FileKey = keyof DaemonFlags | 'runtimes' | 'registryStallTimeout' | 'bridge' | 'bip' | 'nftablesTable';
 
 /**
  * A stall timeout: `30s`, `1.5` (seconds), `500ms`, `2m`; 0 turns the watch off. `where` names
@@ -149,6 +155,11 @@ export async function loadDaemonConfig(flags: DaemonFlags, file: string, require
   const hosts = (flags.hosts ?? strs('hosts', 'hosts', (x) => typeof x === 'string') ?? [`unix://${DEFAULT_SOCKET}`]).map(socketOfHost);
   const debug = flags.debug ?? (f.debug === undefined ? false : want<boolean>(typeof f.debug === 'boolean', file, 'debug', 'true or false', f.debug));
   const defaultRuntime = flags.defaultRuntime ?? str('defaultRuntime', 'default-runtime');
+  const fileStr = (k: FileKey, name: string, ok: RegExp, what: string): string | undefined =>
+    (f[k] === undefined ? undefined : want<string>(typeof f[k] === 'string' && ok.test(f[k] as string), file, name, what, f[k]));
+  const bridge = fileStr('bridge', 'bridge', /^[a-zA-Z0-9_.-]{1,15}$/, 'an interface name of at most 15 characters') ?? 'berth0';
+  const bip = fileStr('bip', 'bip', /^[0-9.]+\/\d+$/, 'an IPv4 address with its prefix length, such as "172.17.0.1/16"');
+  const table = fileStr('nftablesTable', 'nftables-table', /^[a-zA-Z][a-zA-Z0-9_-]{0,31}$/, 'an nftables table name') ?? 'berth';
   return {
     dataRoot: flags.dataRoot ?? str('dataRoot', 'data-root') ?? DEFAULT_DATA_ROOT,
     execRoot: flags.execRoot ?? str('execRoot', 'exec-root') ?? DEFAULT_EXEC_ROOT,
@@ -162,5 +173,6 @@ export async function loadDaemonConfig(flags: DaemonFlags, file: string, require
     registryStallTimeoutMs: env.BERTH_REGISTRY_STALL_TIMEOUT !== undefined && env.BERTH_REGISTRY_STALL_TIMEOUT !== ''
       ? parseStallTimeout(env.BERTH_REGISTRY_STALL_TIMEOUT, 'BERTH_REGISTRY_STALL_TIMEOUT')
       : f.registryStallTimeout !== undefined ? parseStallTimeout(f.registryStallTimeout, `${file}: "registry-stall-timeout"`) : DEFAULT_STALL_TIMEOUT_MS,
+    network: { bridge, ...(bip !== undefined && { bip }), table },
   };
 }

@@ -18,7 +18,10 @@ export type { ContainerBackend, ContainerCounts };
 import { silentLogger, type Logger } from './log.ts';
 import { hostFacts, type HostFacts } from './system.ts';
 import { VolumeService } from './volumes/index.ts';
-import { NetworkService } from './networks/index.ts';
+import { DEFAULT_BRIDGE, NetworkService } from './networks/index.ts';
+import type { NetworkRecord, PoolRequest } from './networks/types.ts';
+import { NetworkPlane } from './netplane/plane.ts';
+import { NotFoundError } from './errors.ts';
 
 import type { RuntimeConfig } from './runtimes.ts';
 export type { RuntimeConfig };
@@ -36,6 +39,8 @@ export interface EngineConfig {
   debug: boolean;
   /** how long a registry may send nothing before an attempt is retried (ms; 0: never) */
   registryStallTimeoutMs?: number;
+  /** the default bridge (name, docker's bip) and the nftables table of berth's rules */
+  network?: { bridge: string; bip?: string; table: string };
 }
 
 export { BUILTIN_RUNTIME } from './runtimes.ts';
@@ -51,6 +56,8 @@ export class Engine {
   volumes!: VolumeService;
   /** the networks' records and verbs (set by open, before the containers, which join networks) */
   networks!: NetworkService;
+  /** what networks and containers on them are on the host: bridges, veths, rules, DNS (set by open) */
+  net!: NetworkPlane;
 
   private constructor(
     readonly config: EngineConfig,
@@ -87,9 +94,27 @@ export class Engine {
       const id = await engineId(config.dataRoot);
       const engine = new Engine(config, images, id, await hostFacts(config.dataRoot), log, new Date(), zygote);
       engine.volumes = await VolumeService.open(config.dataRoot, { log, onEvent: (action, name, attrs) => engine.events.log('volume', action, name, attrs) });
-      engine.networks = await NetworkService.open(config.dataRoot, { log, onEvent: (action, netId, attrs) => engine.events.log('network', action, netId, attrs) });
+      // the data plane looks networks up in the service, which makes the default bridge through it at open
+      let networks: NetworkService | undefined;
+      const lookup = (term: string): NetworkRecord | undefined => {
+        try {
+          return networks?.find(term);
+        } catch (e) {
+          if (e instanceof NotFoundError) return undefined;
+          throw e;
+        }
+      };
+      const netcfg = config.network ?? { bridge: DEFAULT_BRIDGE, table: 'berth' };
+      engine.net = await NetworkPlane.open({ dataRoot: config.dataRoot, execRoot: config.execRoot, log, lookup, all: () => networks?.all() ?? [], table: netcfg.table });
+      engine.networks = networks = await NetworkService.open(config.dataRoot, {
+        log, onEvent: (action, netId, attrs) => engine.events.log('network', action, netId, attrs), plumbing: engine.net,
+        defaultBridge: { name: netcfg.bridge, ...(netcfg.bip && { pool: bipPool(netcfg.bip) }) },
+      });
       images.events = engine.events;
-      engine.containers = containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, volumes: engine.volumes, log, events: engine.events, runtimes: config.runtimes, defaultRuntime: config.defaultRuntime });
+      engine.containers = containers = await Containers.open({ dataRoot: stores.root, execRoot: config.execRoot, stores, images, volumes: engine.volumes, net: engine.net, log, events: engine.events, runtimes: config.runtimes, defaultRuntime: config.defaultRuntime });
+      const ctrs = containers;
+      networks.setMembers({ of: (id) => ctrs.networkMembers(id) });
+      networks.setConnector({ connect: (c, n, cfg) => ctrs.connectNetwork(c, n, cfg), disconnect: (c, n, force) => ctrs.disconnectNetwork(c, n, force) });
       return engine;
     } catch (e) {
       useZygote(undefined);
@@ -102,10 +127,21 @@ export class Engine {
   /** Lets go of the containers' monitors: the containers keep running without the daemon. */
   close(): void {
     this.containers?.close();
+    void this.net?.close();
     this.zygote.onExit = undefined;
     useZygote(undefined);
     this.zygote.stop();
   }
+}
+
+/** docker's bip, `172.17.0.1/16`: the default bridge's gateway and subnet. */
+function bipPool(bip: string): PoolRequest {
+  const [ip, prefix] = bip.split('/');
+  const n = ip!.split('.').reduce((a, o) => (a << 8n) | BigInt(Number(o)), 0n);
+  const bits = BigInt(32 - Number(prefix));
+  const base = (n >> bits) << bits;
+  const subnet = [24n, 16n, 8n, 0n].map((s) => String((base >> s) & 255n)).join('.');
+  return { subnet: `${subnet}/${prefix}`, gateway: ip! };
 }
 
 /** The ID in `<data>/engine-id`, made on first start (written tmp+rename). */

@@ -8,7 +8,7 @@ import { InvalidParameterError } from '../../engine/errors.ts';
 import { parseDetachKeys } from '../../engine/containers/detach-keys.ts';
 import { parseSignal } from '../../engine/containers/kill.ts';
 import { parseLogTime, parseTail } from '../../engine/containers/logs.ts';
-import type { DockerConfig, HostConfig } from '../../engine/containers/types.ts';
+import type { DockerConfig, HostConfig, NetworkingConfig } from '../../engine/containers/types.ts';
 import { checkHostConfigTypes } from '../hostconfig-types.ts';
 import { parseCondition } from '../../engine/containers/wait.ts';
 import { queryBool, queryFilters, readJsonObject, sendEmpty, sendJson } from '../http.ts';
@@ -25,8 +25,8 @@ function queryInt(q: URLSearchParams, name: string): number | undefined {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The create body: docker's Config at the top level, HostConfig and NetworkingConfig beside it. */
-function createBody(body: Record<string, unknown>): { config: DockerConfig; hostConfig: HostConfig } {
-  const { HostConfig: hc, NetworkingConfig: _net, ...config } = body;
+function createBody(body: Record<string, unknown>): { config: DockerConfig; hostConfig: HostConfig; networkingConfig?: NetworkingConfig } {
+  const { HostConfig: hc, NetworkingConfig: net, ...config } = body;
   if (hc !== undefined && hc !== null && !isObj(hc)) throw new InvalidParameterError('HostConfig: want a JSON object');
   if (isObj(hc)) checkHostConfigTypes(hc);
   for (const k of ['Cmd', 'Entrypoint', 'Env'] as const) {
@@ -39,7 +39,27 @@ function createBody(body: Record<string, unknown>): { config: DockerConfig; host
   if (config.Labels !== undefined && config.Labels !== null && (!isObj(config.Labels) || Object.values(config.Labels).some((x) => typeof x !== 'string'))) {
     throw new InvalidParameterError('Labels: want an object of strings');
   }
-  return { config: config as DockerConfig, hostConfig: (hc ?? {}) as HostConfig };
+  return { config: config as DockerConfig, hostConfig: (hc ?? {}) as HostConfig, ...(net !== undefined && net !== null && { networkingConfig: networkingConfig(net) }) };
+}
+
+/** NetworkingConfig: {EndpointsConfig: {NETWORK: {IPAMConfig: {IPv4Address, IPv6Address}, Aliases, MacAddress}}} */
+function networkingConfig(v: unknown): NetworkingConfig {
+  if (!isObj(v)) throw new InvalidParameterError('NetworkingConfig: want a JSON object');
+  const eps = v.EndpointsConfig;
+  if (eps === undefined || eps === null) return {};
+  if (!isObj(eps)) throw new InvalidParameterError('NetworkingConfig.EndpointsConfig: want a JSON object');
+  for (const [name, ep] of Object.entries(eps)) {
+    const at = `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}]`;
+    if (ep === null) continue;
+    if (!isObj(ep)) throw new InvalidParameterError(`${at}: want a JSON object`);
+    if (ep.Aliases !== undefined && ep.Aliases !== null && (!Array.isArray(ep.Aliases) || ep.Aliases.some((a) => typeof a !== 'string'))) throw new InvalidParameterError(`${at}.Aliases: want an array of strings`);
+    const ipam = ep.IPAMConfig;
+    if (ipam !== undefined && ipam !== null) {
+      if (!isObj(ipam)) throw new InvalidParameterError(`${at}.IPAMConfig: want a JSON object`);
+      for (const k of ['IPv4Address', 'IPv6Address']) if (ipam[k] !== undefined && ipam[k] !== null && typeof ipam[k] !== 'string') throw new InvalidParameterError(`${at}.IPAMConfig.${k}: want a string`);
+    }
+  }
+  return { EndpointsConfig: eps as NetworkingConfig['EndpointsConfig'] };
 }
 
 async function attachHijack(c: HijackContext, engine: Engine): Promise<void> {
@@ -71,8 +91,8 @@ export function containerRoutes(r: Router, engine: Engine): void {
   r.post('/containers/create', async (c) => {
     const body = await readJsonObject(c.req);
     const name = c.query.get('name') ?? '';
-    const { config, hostConfig } = createBody(body);
-    sendJson(c.res, 201, await ctr.create({ ...(name !== '' && { name }), config, hostConfig }));
+    const { config, hostConfig, networkingConfig: net } = createBody(body);
+    sendJson(c.res, 201, await ctr.create({ ...(name !== '' && { name }), config, hostConfig, ...(net && { networkingConfig: net }) }));
   });
   r.post('/containers/prune', async (c) => sendJson(c.res, 200, await ctr.prune(queryFilters(c.query))));
   r.get('/containers/{id}/json', (c) => sendJson(c.res, 200, ctr.inspect(c.params.id!)));

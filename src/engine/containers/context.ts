@@ -13,6 +13,7 @@ import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
 import { BuiltinRuntime, RuntimeRegistry, type EngineRuntime, type RuntimeConfig } from '../runtimes.ts';
 import type { VolumeService } from '../volumes/index.ts';
+import type { NetworkPlane } from '../netplane/plane.ts';
 import type { ContainerStore, Loaded } from './store.ts';
 
 export interface ExitWaiter {
@@ -51,6 +52,8 @@ export class ContainerContext {
     readonly events: EventBus,
     /** the volumes containers take references on (create) and drop (rm) */
     readonly volumes: VolumeService,
+    /** bridge networks: endpoints, sandboxes, published ports, DNS names */
+    readonly net: NetworkPlane,
     runtimes: Record<string, RuntimeConfig> = {},
     defaultRuntime = 'berth-oci',
   ) {

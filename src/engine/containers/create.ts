@@ -15,10 +15,10 @@ import { EngineError, InvalidParameterError, SystemError } from '../errors.ts';
 import type { ContainerContext } from './context.ts';
 import { checkResolution, writeEtcFiles } from './etcfiles.ts';
 import { recordMounts, volumesFrom } from './mounts.ts';
-import { checkModes, joinPlaceholders, networkTarget } from './netmodes.ts';
+import { checkModes, endpointNetwork, joinPlaceholders, networkTarget } from './netmodes.ts';
 import { normalizeName } from './store.ts';
 import { PhaseClock } from './timings.ts';
-import { ZERO_TIME, nowRfc3339, type ContainerRecord, type DockerConfig, type HostConfig } from './types.ts';
+import { ZERO_TIME, nowRfc3339, type ContainerRecord, type DockerConfig, type HostConfig, type NetworkingConfig } from './types.ts';
 
 export { mergeImageConfig };
 
@@ -26,6 +26,7 @@ export interface CreateRequest {
   name?: string;
   config: DockerConfig;
   hostConfig: HostConfig;
+  networkingConfig?: NetworkingConfig;
 }
 
 /** The json-file options of HostConfig.LogConfig (docker's only driver berth has). */
@@ -70,6 +71,8 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   }
   const runtime = ctx.runtimes.resolve(req.hostConfig.Runtime);
   const warnings = checkModes(ctx, user, req.hostConfig);
+  const bridgeNet = endpointNetwork(ctx, req.hostConfig);
+  const epConfig = endpointConfig(req.networkingConfig, bridgeNet?.name, req.hostConfig.NetworkMode);
   checkResolution(req.hostConfig);
   // sharing another container's network is sharing its name too (docker refuses -h with it)
   const netTarget = networkTarget(ctx, req.hostConfig);
@@ -95,15 +98,30 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   };
   rec.logPath = ctx.monitorOptions(id, false, false, false, log).logPath;
   const hostConfig: HostConfig = { ...req.hostConfig };
-  if (!hostConfig.NetworkMode) hostConfig.NetworkMode = 'none';
+  if (!hostConfig.NetworkMode) hostConfig.NetworkMode = 'default';
   hostConfig.Runtime = runtime;
   if (!hostConfig.LogConfig?.Type) hostConfig.LogConfig = { Type: 'json-file', Config: hostConfig.LogConfig?.Config ?? {} };
   if (!hostConfig.RestartPolicy) hostConfig.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
   try {
     await ctx.store.add({ rec, hostConfig });
+    // the address is leased now, so /etc/hosts names it and it is the container's until rm
+    if (bridgeNet) {
+      rec.endpoints = [await ctx.net.attach(id, bridgeNet, 'eth0', {
+        ...(epConfig?.Aliases && { aliases: epConfig.Aliases }),
+        ...(epConfig?.IPAMConfig?.IPv4Address && { v4: epConfig.IPAMConfig.IPv4Address }),
+        ...(epConfig?.IPAMConfig?.IPv6Address && { v6: epConfig.IPAMConfig.IPv6Address }),
+        ...((epConfig?.MacAddress || user.MacAddress) && { mac: epConfig?.MacAddress || user.MacAddress }),
+      })];
+      clock.mark('network');
+    }
     const hostNet = hostConfig.NetworkMode === 'host';
+    const ep = rec.endpoints?.[0];
     const etcFiles = await writeEtcFiles(ctx.store.dir(id), userConfig.Hostname || (hostNet ? osHostname() : id.slice(0, 12)), hostConfig, {
       host: hostNet, ...(netTarget && { from: { ...(netTarget.rec.hostsPath && { hosts: netTarget.rec.hostsPath }), ...(netTarget.rec.resolvConfPath && { resolvConf: netTarget.rec.resolvConfPath }) } }),
+      ...(ep && { addresses: [ep.lease.v4?.address, ep.lease.v6?.address].filter((a): a is string => !!a) }),
+      // a user network's names are answered by berthd's DNS server on its gateway
+      ...(ep && ep.networkName !== 'bridge' && ep.lease.v4 && { dnsServer: ep.lease.v4.gateway }),
+      ...(ctx.net.lookup('bridge') && { hostGateway: ctx.net.poolsOf(ctx.net.lookup('bridge')!.id)?.v4?.gateway }),
     });
     clock.mark('directory');
     await createBundle(ctx.stores, image.Id, ctx.bundleDir(id), {
@@ -115,7 +133,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
         const mountPoints = containerMountPoints(hostConfig, Object.keys(mergeImageConfig(user, imageRun).Volumes ?? {}), inherited);
         const prep = await ctx.volumes.prepareMounts(id, mountPoints, rootfs);
         const built = await buildSpec({
-          id, image: imageRun, config: userConfig, hostConfig, joinNamespaces: joinPlaceholders(hostConfig), rootfs, etcFiles, cgroupsPath: `/berth/${id}`, mountPoints, volumes: prep.paths,
+          id, image: imageRun, config: userConfig, hostConfig, joinNamespaces: joinPlaceholders(hostConfig, !!bridgeNet), rootfs, etcFiles, cgroupsPath: `/berth/${id}`, mountPoints, volumes: prep.paths,
         });
         Object.assign(rec, { config: built.config, path: built.path, args: built.args, stopSignal: built.stopSignal, mounts: recordMounts(mountPoints, prep) });
         return built.spec;
@@ -128,6 +146,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
   } catch (e) {
     await removeBundle(ctx.bundleDir(id)).catch(() => undefined);
     await ctx.volumes.releaseMounts(id, true).catch((e2: Error) => ctx.log.error(`create ${id}: releasing its volumes: ${e2.message}`));
+    await ctx.net.detach(id, rec.endpoints ?? []).catch((e2: Error) => ctx.log.error(`create ${id}: releasing its addresses: ${e2.message}`));
     await ctx.store.drop(id).catch(() => undefined);
     ctx.store.releaseName(name, id);
     if (e instanceof EngineError) throw e;
@@ -136,6 +155,25 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
     throw new SystemError(`create: ${(e as Error).message}`, { cause: e });
   }
   return { Id: id, Warnings: warnings };
+}
+
+/**
+ * The endpoint settings for the network a container starts on: dockerd 20.10 takes one
+ * EndpointsConfig entry, the one of its network mode's network.
+ */
+function endpointConfig(nc: NetworkingConfig | undefined, network: string | undefined, mode: string | undefined) {
+  const entries = Object.entries(nc?.EndpointsConfig ?? {});
+  if (entries.length === 0) return undefined;
+  if (entries.length > 1) throw new InvalidParameterError(`Container cannot be connected to network endpoints: ${entries.map(([k]) => k).join(', ')}`);
+  const [name, cfg] = entries[0]!;
+  if (!network) {
+    if ((cfg?.Aliases ?? []).length > 0 || cfg?.IPAMConfig?.IPv4Address || cfg?.IPAMConfig?.IPv6Address) {
+      throw new InvalidParameterError(`network ${mode || 'default'}: endpoint settings (--ip, --network-alias) need a bridge network`);
+    }
+    return undefined;
+  }
+  void name;
+  return cfg ?? undefined;
 }
 
 const LEFT = ['admiring', 'brave', 'clever', 'eager', 'focused', 'gallant', 'happy', 'jolly', 'keen', 'lucid', 'nifty', 'quirky', 'serene', 'trusting', 'vibrant', 'zealous'];

@@ -54,10 +54,7 @@ export function checkResolution(hc: HostConfig): void {
     const name = entry.slice(0, at);
     const ip = entry.slice(at + 1);
     if (CONTROL.test(name)) throw new InvalidParameterError(`bad format for add-host: ${JSON.stringify(entry)} (${where}: the name holds a control character)`);
-    if (ip === HOST_GATEWAY) {
-      throw new InvalidParameterError(`unable to derive the IP value for host-gateway (${where}: ${JSON.stringify(entry)}): host-gateway is the bridge's address, and berth has no bridge network yet`);
-    }
-    if (!isAddress(ip)) throw new InvalidParameterError(`invalid IP address in add-host: ${JSON.stringify(ip)} (${where})`);
+    if (ip !== HOST_GATEWAY && !isAddress(ip)) throw new InvalidParameterError(`invalid IP address in add-host: ${JSON.stringify(ip)} (${where})`);
   });
   list(hc.Dns).forEach((d, i) => {
     if (!isAddress(d)) throw new InvalidParameterError(`HostConfig.Dns[${i}]: ${JSON.stringify(d)} is not an ip address`);
@@ -121,6 +118,12 @@ export interface EtcFiles { hostname: string; hosts: string; resolvConf: string 
 export interface EtcNetwork {
   host: boolean;
   from?: { hosts?: string; resolvConf?: string };
+  /** the container's own addresses on its network (a line naming its hostname) */
+  addresses?: string[];
+  /** a user network's DNS server (berthd's, on the gateway): the only nameserver */
+  dnsServer?: string;
+  /** what `host-gateway` in ExtraHosts stands for: the default bridge's address */
+  hostGateway?: string;
 }
 
 /** Writes hostname, hosts and resolv.conf in `dir` (the container's directory) for a container of HostConfig `hc`. */
@@ -134,7 +137,15 @@ export async function writeEtcFiles(dir: string, hostname: string, hc: HostConfi
   else if (net.host && extra.length === 0) hosts = await readOr('/etc/hosts');
   if (hosts === undefined) {
     hosts = DEFAULT_HOSTS;
-    for (const e of extra) hosts += `${e.slice(e.indexOf(':') + 1)}\t${e.slice(0, e.indexOf(':'))}\n`;
+    for (const e of extra) {
+      let ip = e.slice(e.indexOf(':') + 1);
+      if (ip === HOST_GATEWAY) {
+        if (!net.hostGateway) throw new InvalidParameterError(`unable to derive the IP value for host-gateway: the default bridge network has no address yet`);
+        ip = net.hostGateway;
+      }
+      hosts += `${ip}\t${e.slice(0, e.indexOf(':'))}\n`;
+    }
+    for (const a of net.addresses ?? []) hosts += `${a}\t${hostname}\n`;
   }
   await writeFile(files.hosts, hosts, { mode: 0o644 });
 
@@ -144,7 +155,10 @@ export async function writeEtcFiles(dir: string, hostname: string, hc: HostConfi
   let resolv = net.from ? await readOr(net.from.resolvConf) : undefined;
   if (resolv === undefined) {
     const base = (net.host ? await readOr('/etc/resolv.conf') : await hostResolvConf()) ?? '';
-    if (dns.length > 0 || search.length > 0 || options.length > 0) {
+    if (net.dnsServer) {
+      // docker's embedded DNS: the container asks berthd, which forwards other names (to --dns ones too: not yet)
+      resolv = buildResolvConf([net.dnsServer], search.length > 0 ? search : lastWords(base, 'search'), options.length > 0 ? options : lastWords(base, 'options'));
+    } else if (dns.length > 0 || search.length > 0 || options.length > 0) {
       resolv = buildResolvConf(dns.length > 0 ? dns : nameservers(base), search.length > 0 ? search : lastWords(base, 'search'), options.length > 0 ? options : lastWords(base, 'options'));
     } else if (net.host) {
       resolv = base;

@@ -21,6 +21,12 @@ export async function recordExit(ctx: ContainerContext, l: Loaded, ex: ExitRecor
     oom = oomKillCount(await ctx.runtimeOf(rec).cgroup(id)) > 0;
   } catch { /* no runtime container left */ }
   await deleteRuntimeContainer(ctx, rec).catch((e: Error) => ctx.log.warn(`container ${id} exited; deleting its runtime container: ${e.message}`));
+  // its sandbox, veths, port rules and holds, and DNS names go with the process (the addresses stay until rm)
+  if (rec.sandboxKey || (rec.ports ?? []).length > 0) {
+    await ctx.net.down({ id, endpoints: rec.endpoints ?? [] }).catch((e: Error) => ctx.log.warn(`container ${id} exited; ${e.message}`));
+  }
+  delete rec.sandboxKey;
+  delete rec.ports;
   rec.state = {
     ...rec.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, OOMKilled: oom,
     // no exit record: the monitor died, and deleting the runtime container above SIGKILLed what ran

@@ -16,6 +16,7 @@ import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
 import { archivePath, exportContainer, extractToDir, statPath, type ContainerPathStat, type ExtractOptions } from './archive.ts';
 import type { VolumeService } from '../volumes/index.ts';
+import type { NetworkPlane } from '../netplane/plane.ts';
 import { BUILTIN_RUNTIME, type RuntimeConfig } from '../runtimes.ts';
 import { attachContainer, checkAttachable, type AttachOptions } from './attach.ts';
 import { ContainerContext } from './context.ts';
@@ -34,7 +35,10 @@ import { pauseContainer, unpauseContainer } from './pause.ts';
 import { reconcileOne } from './reconcile.ts';
 import { removeContainer } from './remove.ts';
 import { renameContainer } from './rename.ts';
-import { startContainer } from './start.ts';
+import { netView, startContainer } from './start.ts';
+import { connectContainer, disconnectContainer } from './connect.ts';
+import type { NetworkRecord } from '../networks/types.ts';
+import type { EndpointSettingsRequest } from './types.ts';
 import { dirSize } from './size.ts';
 import { streamStats, type StatsJson } from './stats.ts';
 import { stopContainer } from './stop.ts';
@@ -55,9 +59,9 @@ export class Containers implements ContainerBackend {
     this.execs = new Execs(ctx);
   }
 
-  static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; volumes: VolumeService; log: Logger; events: EventBus; runtimes?: Record<string, RuntimeConfig>; defaultRuntime?: string }): Promise<Containers> {
+  static async open(opts: { dataRoot: string; execRoot: string; stores: BerthStores; images: ImageEngine; volumes: VolumeService; net: NetworkPlane; log: Logger; events: EventBus; runtimes?: Record<string, RuntimeConfig>; defaultRuntime?: string }): Promise<Containers> {
     const store = await ContainerStore.open(join(opts.dataRoot, 'containers'), (dir, why) => opts.log.warn(`container ${dir}: unreadable record, skipped: ${why}`));
-    const c = new Containers(new ContainerContext(store, opts.stores, opts.images, opts.dataRoot, opts.execRoot, opts.log, opts.events, opts.volumes, opts.runtimes ?? {}, opts.defaultRuntime ?? BUILTIN_RUNTIME));
+    const c = new Containers(new ContainerContext(store, opts.stores, opts.images, opts.dataRoot, opts.execRoot, opts.log, opts.events, opts.volumes, opts.net, opts.runtimes ?? {}, opts.defaultRuntime ?? BUILTIN_RUNTIME));
     await c.#reconcile();
     // references of containers that are gone (a create killed before its record, a record removed by hand) would block rm and prune forever
     await opts.volumes.reconcile(store.all().map((l) => l.rec.id));
@@ -85,6 +89,10 @@ export class Containers implements ContainerBackend {
         this.ctx.log.error(`reconcile container ${l.rec.id}: ${(e as Error).message}`);
       }
     }
+    // the network of the running ones as it was (names, port holds, rules); what nobody owns, gone
+    const live = this.ctx.store.all().filter((l) => l.rec.state.Running);
+    await this.ctx.net.reconcile(live.map((l) => ({ ...netView(l.rec, l.hostConfig), ...(l.rec.ports && { ports: l.rec.ports }) })), new Set(this.ctx.store.all().map((l) => l.rec.id)))
+      .catch((e: Error) => this.ctx.log.error(`reconcile networks: ${e.message}`));
     // the runtime's own state of containers no record names: a daemon killed between the runtime's
     // create (its state dir, cgroups) and the record that would have named it
     const known = new Set(this.ctx.store.all().map((l) => l.rec.id));
@@ -313,6 +321,35 @@ export class Containers implements ContainerBackend {
     const oldName = l.rec.name;
     await this.ctx.locked(l.rec.id, () => renameContainer(this.ctx, l, name));
     this.ctx.emit(l, 'rename', { oldName });
+  }
+
+  /** docker network connect */
+  async connectNetwork(ref: string, net: NetworkRecord, cfg: EndpointSettingsRequest): Promise<void> {
+    const l = this.get(ref);
+    await this.ctx.locked(l.rec.id, () => connectContainer(this.ctx, l, net, cfg));
+  }
+
+  /** docker network disconnect */
+  async disconnectNetwork(ref: string, net: NetworkRecord, force: boolean): Promise<void> {
+    const l = this.get(ref);
+    await this.ctx.locked(l.rec.id, () => disconnectContainer(this.ctx, l, net, force));
+  }
+
+  /** The endpoints on network `networkId` of the running containers (network inspect's Containers, rm's check). */
+  networkMembers(networkId: string): Array<{ containerId: string; name: string; endpointId: string; macAddress: string; ipv4Address: string; ipv6Address: string }> {
+    const out = [];
+    for (const l of this.ctx.store.all()) {
+      if (!l.rec.state.Running) continue;
+      for (const ep of l.rec.endpoints ?? []) {
+        if (ep.networkId !== networkId) continue;
+        out.push({
+          containerId: l.rec.id, name: l.rec.name.slice(1), endpointId: ep.endpointId, macAddress: ep.mac,
+          ipv4Address: ep.lease.v4 ? `${ep.lease.v4.address}/${ep.lease.v4.prefix}` : '',
+          ipv6Address: ep.lease.v6 ? `${ep.lease.v6.address}/${ep.lease.v6.prefix}` : '',
+        });
+      }
+    }
+    return out;
   }
 
   async pause(ref: string): Promise<void> {

@@ -47,7 +47,7 @@ export function inspectContainer(ctx: ContainerContext, l: Loaded): Record<strin
       StdinOnce: false, Env: null, Cmd: null, Image: rec.imageName, Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: {},
       ...rec.config,
     },
-    NetworkSettings: networkSettings(l),
+    NetworkSettings: networkSettings(ctx, l),
   };
 }
 

@@ -6,7 +6,7 @@
 import { InvalidParameterError } from '../errors.ts';
 import type { ContainerContext } from './context.ts';
 import { dockerMounts, usesVolume } from './mounts.ts';
-import { listNetworks } from './netmodes.ts';
+import { listNetworks, listPorts } from './netmodes.ts';
 import type { Loaded } from './store.ts';
 import { isRunningStatus, timeMs, type ContainerRecord } from './types.ts';
 
@@ -104,13 +104,13 @@ export function listContainers(ctx: ContainerContext, o: ListOptions): Record<st
     ImageID: rec.image,
     Command: commandOf(rec),
     Created: Math.floor(Date.parse(rec.created) / 1000),
-    Ports: [],
+    Ports: listPorts(ctx, l),
     ...(o.size && { SizeRw: 0, SizeRootFs: 0 }),
     Labels: rec.config.Labels ?? {},
     State: rec.state.Status,
     Status: statusText(rec, now),
-    HostConfig: { NetworkMode: hostConfig.NetworkMode ?? 'none' },
-    NetworkSettings: { Networks: listNetworks(l) },
+    HostConfig: { NetworkMode: hostConfig.NetworkMode ?? 'default' },
+    NetworkSettings: { Networks: listNetworks(ctx, l) },
     Mounts: dockerMounts(ctx, rec, hostConfig),
   }));
 }

@@ -24,13 +24,19 @@ export async function reconcileOne(ctx: ContainerContext, l: Loaded): Promise<Re
   if (rec.creating || rec.state.Status === 'removing') {
     await deleteRuntimeContainer(ctx, rec).catch((e: Error) => ctx.log.warn(`reconcile ${id}: ${e.message}`));
     // a half-made container's anonymous volumes are its own: they go with it; a removal keeps its -v
-    await removeFiles(ctx, id, rec.creating === true || rec.removeVolumes === true);
+    await removeFiles(ctx, id, rec.creating === true || rec.removeVolumes === true, { endpoints: rec.endpoints ?? [], sandbox: true });
     ctx.log.info(`container ${id}: ${rec.creating ? 'a create' : 'a removal'} interrupted by the daemon's end, finished (removed)`);
     return { kind: 'gone' };
   }
   if (!isRunningStatus(rec.state.Status)) {
     // a start the daemon died in leaves a runtime container (and its monitor) behind
     await deleteRuntimeContainer(ctx, rec).catch((e: Error) => ctx.log.warn(`reconcile ${id}: ${e.message}`));
+    if (rec.sandboxKey || rec.ports) {
+      await ctx.net.down({ id, endpoints: rec.endpoints ?? [] }).catch((e: Error) => ctx.log.warn(`reconcile ${id}: ${e.message}`));
+      delete rec.sandboxKey;
+      delete rec.ports;
+      await ctx.store.save(id).catch(() => undefined);
+    }
     return { kind: 'idle', l };
   }
   const opts = ctx.monitorOptions(id, !!rec.config.Tty, false, false, {});

@@ -12,7 +12,8 @@ import { ConflictError, SystemError } from '../errors.ts';
 import { OciCliRuntime, ensureRoot, runtimeMessage } from '../runtimes.ts';
 import type { ContainerContext } from './context.ts';
 import { logOptions } from './create.ts';
-import { writeJoins } from './netmodes.ts';
+import { joinPaths, writeJoins } from './netmodes.ts';
+import type { Started } from '../netplane/plane.ts';
 import type { Loaded } from './store.ts';
 import { PhaseClock } from './timings.ts';
 import { nowRfc3339, type ContainerRecord } from './types.ts';
@@ -54,6 +55,14 @@ async function createViaCli(rt: OciCliRuntime, id: string, bundle: string, opts:
   }
 }
 
+/** What the network plane needs of a container record. */
+export function netView(rec: ContainerRecord, hc: Loaded['hostConfig']) {
+  return {
+    id: rec.id, name: rec.name.slice(1), endpoints: rec.endpoints ?? [], exposed: Object.keys(rec.config.ExposedPorts ?? {}),
+    portBindings: hc.PortBindings, publishAll: !!hc.PublishAllPorts,
+  };
+}
+
 /** Starts `l` (created or exited); returns the monitor's ctl connection. */
 export async function startContainer(ctx: ContainerContext, l: Loaded): Promise<MonitorClient> {
   const { rec, hostConfig } = l;
@@ -63,14 +72,20 @@ export async function startContainer(ctx: ContainerContext, l: Loaded): Promise<
   const clock = new PhaseClock();
   const c = rec.config;
   const opts = ctx.monitorOptions(id, !!c.Tty, !!c.OpenStdin, !!c.StdinOnce, logOptions(hostConfig));
-  // the namespaces of the containers it joins, as they are now (docker's errors when they are not running)
-  await writeJoins(ctx, l);
+  // docker's errors for a container whose namespaces' owner does not run, before anything is made
+  joinPaths(ctx, l);
   await deleteRuntimeContainer(ctx, rec);
   await mkdir(ctx.runDir(id), { recursive: true, mode: 0o700 });
   await rm(opts.exitPath, { force: true });
   clock.mark('prepare');
   let client: MonitorClient | undefined;
+  let net: Started | undefined;
   try {
+    // a bridged container's sandbox now; its veths, ports and names while the runtime creates it
+    net = await ctx.net.up(netView(rec, l.hostConfig));
+    if (net) clock.mark('sandbox');
+    // the namespaces of the containers it joins, as they are now (docker's errors when they are not running)
+    await writeJoins(ctx, l, net?.sandbox);
     const rt = ctx.runtimeOf(rec);
     let pid: number;
     if (rt instanceof OciCliRuntime) {
@@ -96,6 +111,13 @@ export async function startContainer(ctx: ContainerContext, l: Loaded): Promise<
     ctx.pendingAttach.delete(id);
     await Promise.all(waiting.map((connect) => connect().catch((e: Error) => ctx.log.warn(`attach to ${id}: ${e.message}`))));
     clock.mark('attach');
+    if (net) {
+      // docker's words for a network failure, without the runtime's "failed to create task"
+      const made = await net.ready.catch((e: Error) => { throw Object.assign(new SystemError(e.message, { cause: e }), { network: true }); });
+      rec.ports = made.ports;
+      rec.sandboxKey = net.sandbox;
+      clock.mark('network');
+    }
     if (rt instanceof OciCliRuntime) await rt.run(['start', id]);
     else await ctx.runtime.start(id);
     clock.mark('runtimeStart');
@@ -116,10 +138,17 @@ export async function startContainer(ctx: ContainerContext, l: Loaded): Promise<
   } catch (e) {
     client?.close();
     await deleteRuntimeContainer(ctx, rec).catch((d: Error) => ctx.log.warn(`start ${id} failed; deleting its runtime container: ${d.message}`));
+    if (net) {
+      await net.ready.catch(() => undefined);
+      await ctx.net.down({ id, endpoints: rec.endpoints ?? [] }).catch((d: Error) => ctx.log.warn(`start ${id} failed; ${d.message}`));
+    }
+    delete rec.ports;
+    delete rec.sandboxKey;
     const msg = (e as Error).message;
     rec.state = { ...rec.state, Status: rec.hasBeenStarted ? 'exited' : 'created', Running: false, Pid: 0, Error: msg, ExitCode: 128 };
     await ctx.store.save(id).catch(() => undefined);
     await rm(ctx.runDir(id), { recursive: true, force: true }).catch(() => undefined);
+    if ((e as { network?: boolean }).network) throw e;
     throw new SystemError(`failed to create task for container: ${msg}`, { cause: e });
   }
 }

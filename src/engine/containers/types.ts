@@ -47,6 +47,8 @@ export type { ContainerConfig as DockerConfig, HostConfig, RestartPolicy } from 
 import type { ContainerConfig as DockerConfig } from '../spec/docker-types.ts';
 import type { ContainerTimings } from './timings.ts';
 import type { MountPoint } from '../spec/mounts.ts';
+import type { EndpointRecord } from '../netplane/plane.ts';
+import type { PublishedPort } from '../netplane/ports.ts';
 
 export interface ContainerRecord {
   schemaVersion: 1;
@@ -91,6 +93,24 @@ export interface ContainerRecord {
    */
   creating?: boolean;
   driver: string;
+  /** its places on bridge networks, with the addresses leased at create (released at rm) */
+  endpoints?: EndpointRecord[];
+  /** while it runs on a bridge network: its network namespace (docker's SandboxKey) */
+  sandboxKey?: string;
+  /** while it runs: its published ports as resolved, held again by a restarted daemon */
+  ports?: PublishedPort[];
+}
+
+/** docker's NetworkingConfig of a create: the endpoint settings of the network it starts on */
+export interface NetworkingConfig {
+  EndpointsConfig?: Record<string, EndpointSettingsRequest | null>;
+}
+
+/** docker's EndpointSettings as a create or a connect asks for it */
+export interface EndpointSettingsRequest {
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null;
+  Aliases?: string[] | null;
+  MacAddress?: string;
 }
 
 export function isRunningStatus(s: ContainerStatus): boolean {

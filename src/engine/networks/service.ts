@@ -19,7 +19,7 @@ import { RecordStore } from './store.ts';
 import { OPT, PREDEFINED, nameConflict, planCreate } from './validate.ts';
 import type {
   EndpointResource, EndpointSettingsRequest, IpamConfig, NetworkConnector, NetworkCreateRequest, NetworkMembers, NetworkPlumbing, NetworkRecord,
-  NetworkResource, PoolChoice, PoolsChoice,
+  NetworkResource, PoolChoice, PoolRequest, PoolsChoice,
 } from './types.ts';
 
 /** the default bridge's Linux name (docker's is docker0) */
@@ -34,6 +34,8 @@ export interface NetworkServiceOptions {
   plumbing?: NetworkPlumbing;
   members?: NetworkMembers;
   connector?: NetworkConnector;
+  /** the default bridge's Linux name (daemon.json `bridge`; berth0) and its pool (`bip`) when first made */
+  defaultBridge?: { name: string; pool?: PoolRequest };
 }
 
 export interface InspectOptions {
@@ -68,13 +70,13 @@ function ipamOf(choice: PoolsChoice): IpamConfig[] {
 }
 
 /** docker's default bridge options (what `docker network inspect bridge` shows), with berth's bridge name */
-function defaultBridgeOptions(): Record<string, string> {
+function defaultBridgeOptions(name: string): Record<string, string> {
   return {
     [OPT.defaultBridge]: 'true',
     [OPT.enableIcc]: 'true',
     [OPT.enableMasquerade]: 'true',
     [OPT.hostBindingIpv4]: '0.0.0.0',
-    [OPT.bridgeName]: DEFAULT_BRIDGE,
+    [OPT.bridgeName]: name,
     [OPT.mtu]: '1500',
   };
 }
@@ -88,6 +90,7 @@ export class NetworkService {
   #plumbing: NetworkPlumbing;
   #members: NetworkMembers | undefined;
   #connector: NetworkConnector | undefined;
+  readonly #defaultBridge: NetworkServiceOptions['defaultBridge'];
   /** creates and removes, one at a time: names, subnets and bridge names are checked against a still list */
   #serial: Promise<unknown> = Promise.resolve();
 
@@ -97,6 +100,7 @@ export class NetworkService {
     this.#plumbing = opts.plumbing ?? new RecordPlumbing(() => this.all());
     this.#members = opts.members;
     this.#connector = opts.connector;
+    this.#defaultBridge = opts.defaultBridge;
   }
 
   /** Loads `<dataRoot>/network/networks` and makes the built-in networks the first time. */
@@ -114,8 +118,9 @@ export class NetworkService {
       internal: false, attachable: false, enableIPv6: false, ipamOptions: null, ipam: [], options: {}, labels: {},
     });
     if (!made.has('bridge')) {
-      const rec = { ...base('bridge', 'bridge'), bridge: DEFAULT_BRIDGE, options: defaultBridgeOptions() };
-      rec.ipam = ipamOf(await this.#plumbing.create(rec, { v4: {} }));
+      const name = this.#defaultBridge?.name ?? DEFAULT_BRIDGE;
+      const rec = { ...base('bridge', 'bridge'), bridge: name, options: defaultBridgeOptions(name) };
+      rec.ipam = ipamOf(await this.#plumbing.create(rec, { v4: this.#defaultBridge?.pool ?? {} }));
       await this.#add(rec);
     }
     if (!made.has('host')) await this.#add(base('host', 'host'));

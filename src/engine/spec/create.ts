@@ -145,7 +145,9 @@ function namespaces(input: BuildSpecInput, cgroupV2: boolean): Namespace[] {
   };
   const net = hc.NetworkMode ?? '';
   if (containerMode(net) !== undefined) list.push(joined('network', net, '--network'));
-  else if (net !== 'host') list.push({ type: 'network' }); // none, default (until bridge lands): a new one with loopback
+  // a bridge network's container joins the sandbox the engine makes at start (its path then)
+  else if (net !== 'host' && join.network) list.push({ type: 'network', path: join.network });
+  else if (net !== 'host') list.push({ type: 'network' }); // none: a new one with loopback
   if (hc.UTSMode !== 'host') list.push({ type: 'uts' });
   const pid = hc.PidMode ?? '';
   if (containerMode(pid) !== undefined) list.push(joined('pid', pid, '--pid'));

@@ -14,6 +14,8 @@ export interface ContainerConfig {
   AttachStdout?: boolean;
   AttachStderr?: boolean;
   ExposedPorts?: Record<string, object> | null;
+  /** --mac-address (docker 20.10 sends it in Config) */
+  MacAddress?: string;
   Tty?: boolean;
   OpenStdin?: boolean;
   StdinOnce?: boolean;
