@@ -130,9 +130,17 @@ export function formatExplanation(x: Explanation): string {
 
   const n = s.network;
   head(7, n.title, n.tookMs);
-  kv('mode', `${n.mode}${n.requested !== n.mode ? ` (asked: ${n.requested}; bridge networking comes later)` : ''}`);
-  kv('netns', n.netns ?? '-');
+  kv('mode', `${n.mode}${n.requested !== n.mode ? ` (asked: ${n.requested})` : ''}`);
+  kv('netns', `${n.netns ?? '-'}${n.sandbox ? ` (${n.sandbox}, made by berthd; the runtime joined it)` : ''}`);
   kv('hostname', n.hostname);
+  for (const e of n.endpoints ?? []) {
+    kv(`veth ${e.network}`, `${e.bridge} <- ${e.hostVeth} (host) == ${e.containerIf} (container) ${e.mac}`);
+    kv('address', [e.ipv4, e.ipv6].filter(Boolean).join(', ') + (e.gateway ? `, gateway ${e.gateway}` : ''));
+    if (e.dns) kv('dns', e.dns);
+  }
+  for (const r of n.routes ?? []) kv('route', `${r.destination} ${r.gateway !== '0.0.0.0' ? `via ${r.gateway} ` : ''}dev ${r.device}`);
+  for (const p of n.ports ?? []) kv('dnat', `${p.proto} ${p.host} -> ${p.target} (nft table ${p.table})`);
+  if (n.timings) kv('took', Object.entries(n.timings).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ') + ' (beside the runtime\'s create)');
   if (n.interfaces) kv('devices', n.interfaces.map((i) => `${i.name} (rx ${size(i.rxBytes)}, tx ${size(i.txBytes)})`).join(', ') || 'none');
   trace(7);
 

@@ -53,7 +53,14 @@ function sample(over: Partial<Explanation> = {}): Explanation {
         mounts: [{ destination: '/', type: 'overlay', source: 'overlay', options: 'rw' }, { destination: '/proc', type: 'proc', source: 'proc', options: 'rw' }],
         userMounts: [{ type: 'bind', source: '/srv/data', destination: '/data', rw: false }], maskedPaths: ['/proc/kcore'], readonlyPaths: ['/proc/sys'],
       },
-      network: { step: 7, title: 'Configure network', tookMs: 0.12, mode: 'none', requested: 'default', hostname: 'ababababab', netns: 'new', interfaces: [{ name: 'lo', rxBytes: 0, txBytes: 0 }] },
+      network: {
+        step: 7, title: 'Configure network', tookMs: 0.12, mode: 'bridge', requested: 'default', hostname: 'ababababab', netns: 'joined',
+        sandbox: '/run/berth/netns/abab', interfaces: [{ name: 'lo', rxBytes: 0, txBytes: 0 }, { name: 'eth0', rxBytes: 2048, txBytes: 1024 }],
+        endpoints: [{ network: 'bridge', bridge: 'berth0', hostVeth: 'vb0123456789abc', containerIf: 'eth0', mac: '02:42:ac:11:00:02', ipv4: '172.17.0.2/16', gateway: '172.17.0.1', ipv6: '', dns: null }],
+        routes: [{ destination: '0.0.0.0/0', gateway: '172.17.0.1', device: 'eth0' }, { destination: '172.17.0.0/16', gateway: '0.0.0.0', device: 'eth0' }],
+        ports: [{ proto: 'tcp', host: '*:8080', target: '172.17.0.2:80', table: 'inet berth' }],
+        timings: { sandbox: 2.5, endpoints: 5.1, ports: 17.2 },
+      },
       security: {
         step: 8, title: 'Apply security (capabilities, seccomp)', tookMs: 7.3, source: '/proc/PID/status', privileged: false,
         capabilities: { effective: ['CAP_CHOWN', 'CAP_KILL'], permitted: ['CAP_CHOWN', 'CAP_KILL'], inheritable: [], bounding: ['CAP_CHOWN', 'CAP_KILL'], ambient: [] },
@@ -122,7 +129,17 @@ describe('berth explain: the text', () => {
     assert.match(text, /^   vs docker  dropped CAP_NET_RAW; added none$/m);
     assert.match(text, /^   seccomp    mode 2 \(filter\), 1 filter\(s\) loaded$/m);
     assert.match(text, /^   blocked    mount, personality \(SCMP_ACT_ALLOW if args match, else SCMP_ACT_ERRNO\(1\)\)$/m);
-    assert.match(text, /^   mode       none \(asked: default; bridge networking comes later\)$/m);
+  });
+
+  it('network: the sandbox, the veth pair from the bridge, addresses, routes, DNAT rules and step times', () => {
+    const text = formatExplanation(sample());
+    assert.match(text, /^   mode       bridge \(asked: default\)$/m);
+    assert.match(text, /^   netns      joined \(\/run\/berth\/netns\/abab, made by berthd; the runtime joined it\)$/m);
+    assert.match(text, /^   veth bridge berth0 <- vb0123456789abc \(host\) == eth0 \(container\) 02:42:ac:11:00:02$/m);
+    assert.match(text, /^   address    172\.17\.0\.2\/16, gateway 172\.17\.0\.1$/m);
+    assert.match(text, /^   route      0\.0\.0\.0\/0 via 172\.17\.0\.1 dev eth0$/m);
+    assert.match(text, /^   dnat       tcp \*:8080 -> 172\.17\.0\.2:80 \(nft table inet berth\)$/m);
+    assert.match(text, /^   took       sandbox 2\.5 ms, endpoints 5\.1 ms, ports 17\.2 ms/m);
   });
 
   it('puts each trace line under its step, runs of one call folded with a count', () => {

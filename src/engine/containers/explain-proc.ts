@@ -128,6 +128,17 @@ export function overlayDirs(superOptions: string): { lowers: string[]; upper: st
 }
 
 /** The interfaces of a process's network namespace with their byte counters (/proc/PID/net/dev). */
+/** The routes in the namespace of `pid` (IPv4, /proc/PID/net/route: the kernel's little-endian hex). */
+export async function netRoutes(pid: number): Promise<{ destination: string; gateway: string; device: string }[] | null> {
+  const text = await readOr(`/proc/${pid}/net/route`);
+  if (text === null) return null;
+  const ip = (h: string): string => { const n = parseInt(h, 16); return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join('.'); };
+  const bits = (h: string): number => parseInt(h, 16).toString(2).replace(/0/g, '').length;
+  return text.split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 8).map((f) => ({
+    destination: `${ip(f[1]!)}/${bits(f[7]!)}`, gateway: ip(f[2]!), device: f[0]!,
+  }));
+}
+
 export async function netDevices(pid: number): Promise<{ name: string; rxBytes: number; txBytes: number }[] | null> {
   const text = await readOr(`/proc/${pid}/net/dev`);
   if (text === null) return null;

@@ -154,14 +154,38 @@ export interface RootfsStep extends StepBase {
 }
 
 export interface NetworkStep extends StepBase {
-  /** what the container got: none (a namespace with loopback only), host, container:NAME */
+  /** what the container got: bridge (its endpoints below), none (a namespace with loopback only), host, container:NAME */
   mode: string;
-  /** what was asked for: `default` is none until bridge networking lands */
+  /** what was asked for (`default` is the default bridge) */
   requested: string;
   hostname: string;
   netns: 'new' | 'joined' | 'host' | null;
+  /** the network namespace file the runtime joined (docker's SandboxKey), while it runs */
+  sandbox: string | null;
   /** the interfaces seen in the container's network namespace (/proc/PID/net/dev) */
   interfaces: { name: string; rxBytes: number; txBytes: number }[] | null;
+  /** one per bridge network: the veth pair from the bridge into the container, and the addresses */
+  endpoints: NetworkEndpointInfo[];
+  /** the container's routes (/proc/PID/net/route), while it runs */
+  routes: { destination: string; gateway: string; device: string }[] | null;
+  /** the DNAT of each published port, as berth's nftables table holds it */
+  ports: { proto: string; host: string; target: string; table: string }[];
+  /** how long each network step of the latest start took (ms); they run while the runtime creates the container */
+  timings: Record<string, number> | null;
+}
+
+export interface NetworkEndpointInfo {
+  network: string;
+  bridge: string;
+  /** the veth pair: its host end (on the bridge) and its end in the container */
+  hostVeth: string;
+  containerIf: string;
+  mac: string;
+  ipv4: string;
+  gateway: string;
+  ipv6: string;
+  /** the DNS server answering this network's names (user networks) */
+  dns: string | null;
 }
 
 export interface CapabilitySets {

@@ -21,7 +21,7 @@ import type {
   CgroupFile, CgroupLimits, CgroupStep, DirectoryStep, ExecStep, Explanation, ImageStep, LayerInfo, MonitorInfo, NamespaceInfo,
   NamespaceStep, NetworkStep, OverlayStep, Phase, RootfsStep, SecurityStep, SeccompRuleInfo, TraceEntry,
 } from './explain-types.ts';
-import { capNames, netDevices, nsInode, overlayDirs, parseMountInfo, procStatus, readOr, statusCaps } from './explain-proc.ts';
+import { capNames, netDevices, netRoutes, nsInode, overlayDirs, parseMountInfo, procStatus, readOr, statusCaps } from './explain-proc.ts';
 import type { Loaded } from './store.ts';
 import { isRunningStatus } from './types.ts';
 
@@ -114,9 +114,27 @@ export async function explainContainer(ctx: ContainerContext, l: Loaded): Promis
 
   const netns = namespaces.namespaces.find((n) => n.type === 'net');
   const requested = hostConfig.NetworkMode || 'default';
+  const eps = rec.endpoints ?? [];
+  const v4 = eps.find((e) => e.lease.v4)?.lease.v4;
   const network: NetworkStep = {
-    step: 7, title: TITLES[7]!, tookMs: traceMs(7), mode: requested === 'host' || requested.startsWith('container:') ? requested : 'none', requested, hostname: spec?.hostname ?? rec.config.Hostname ?? '',
-    netns: netns?.mode ?? null, interfaces: live ? await netDevices(pid) : null,
+    step: 7, title: TITLES[7]!, tookMs: traceMs(7),
+    mode: requested === 'host' || requested.startsWith('container:') || requested === 'none' ? requested : eps.length > 0 ? 'bridge' : 'none',
+    requested, hostname: spec?.hostname ?? rec.config.Hostname ?? '',
+    netns: netns?.mode ?? null, sandbox: live ? rec.sandboxKey ?? null : null, interfaces: live ? await netDevices(pid) : null,
+    endpoints: eps.map((e) => {
+      const net = ctx.net.lookup(e.networkId);
+      return {
+        network: e.networkName, bridge: net?.bridge ?? '', hostVeth: e.hostIfname, containerIf: e.ifname, mac: e.mac,
+        ipv4: e.lease.v4 ? `${e.lease.v4.address}/${e.lease.v4.prefix}` : '', gateway: e.lease.v4?.gateway ?? '',
+        ipv6: e.lease.v6 ? `${e.lease.v6.address}/${e.lease.v6.prefix}` : '',
+        dns: net && !net.builtin && e.lease.v4 ? `${e.lease.v4.gateway}:53 (berthd)` : null,
+      };
+    }),
+    routes: live ? await netRoutes(pid) : null,
+    ports: live && v4 ? ctx.net.published(id).map((p) => ({
+      proto: p.proto, host: `${p.hostIp || '*'}:${p.hostPort}`, target: `${v4.address}:${p.containerPort}`, table: `inet ${ctx.net.firewall.table}`,
+    })) : [],
+    timings: rec.timings?.network ?? null,
   };
 
   const security = securityStep(spec, status, !!hostConfig.Privileged, trace);

@@ -80,6 +80,7 @@ export async function startContainer(ctx: ContainerContext, l: Loaded): Promise<
   clock.mark('prepare');
   let client: MonitorClient | undefined;
   let net: Started | undefined;
+  let netTimings: Record<string, number> | undefined;
   try {
     // a bridged container's sandbox now; its veths, ports and names while the runtime creates it
     net = await ctx.net.up(netView(rec, l.hostConfig));
@@ -116,6 +117,7 @@ export async function startContainer(ctx: ContainerContext, l: Loaded): Promise<
       const made = await net.ready.catch((e: Error) => { throw Object.assign(new SystemError(e.message, { cause: e }), { network: true }); });
       rec.ports = made.ports;
       rec.sandboxKey = net.sandbox;
+      netTimings = made.timings;
       clock.mark('network');
     }
     if (rt instanceof OciCliRuntime) await rt.run(['start', id]);
@@ -127,7 +129,8 @@ export async function startContainer(ctx: ContainerContext, l: Loaded): Promise<
       await copyFile(ctx.runtime.store.tracePath(id), join(ctx.store.dir(id), 'trace.log'))
         .catch((e: Error) => ctx.log.warn(`container ${id}: keeping the creation trace: ${e.message}`));
     }
-    rec.timings = { ...rec.timings, startAt: clock.at, start: clock.phases };
+    rec.timings = { ...rec.timings, startAt: clock.at, start: clock.phases, ...(netTimings && { network: netTimings }) };
+    if (!netTimings) delete rec.timings.network;
     rec.hasBeenStarted = true;
     rec.state = {
       ...rec.state, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false,

@@ -16,6 +16,8 @@ export interface ContainerTimings {
   /** the same for the latest start */
   startAt?: number;
   start?: Record<string, number>;
+  /** the network's own steps in the latest start (sandbox, endpoints, ports), which overlap the runtime's create */
+  network?: Record<string, number>;
 }
 
 /** Phases measured back to back: each mark() closes the phase that ran since the previous one. */
