@@ -72,7 +72,7 @@ if ((${#missing[@]})); then
   exit 1
 fi
 # berth's bridge networking came with the daemon.json keys naming its bridge and table
-if has berth && ! grep -q 'nftables-table' "$BERTHD_JS"; then
+if has berth && ! grep -qs "nftables-table" "$BERTHD_JS" "${BERTHD_JS%.js}.cjs"; then
   echo "network: $BERTHD_JS has no bridge networking yet (no 'nftables-table' key); run with BENCH_TOOLS=\"podman docker\" for the peers only" >&2
   exit 1
 fi
@@ -110,7 +110,7 @@ EOF
 echo '{}' >"$BENCH_DIR/dockerd.json" # not the host's /etc/docker/daemon.json
 printf '{"bridge": "%s", "nftables-table": "%s"}\n' "$BRIDGE" "$TABLE" >"$BENCH_DIR/berthd.json"
 # the staging daemon (import and push only) gets the same bridge and table where berthd knows the keys
-if grep -q 'nftables-table' "$BERTHD_JS"; then cp "$BENCH_DIR/berthd.json" "$BENCH_DIR/berthd-stage.json"; else echo '{}' >"$BENCH_DIR/berthd-stage.json"; fi
+if grep -qs "nftables-table" "$BERTHD_JS" "${BERTHD_JS%.js}.cjs"; then cp "$BENCH_DIR/berthd.json" "$BENCH_DIR/berthd-stage.json"; else echo '{}' >"$BENCH_DIR/berthd-stage.json"; fi
 
 # --- the host's state before, put back or checked at the end ---------------------------------
 CG_PARENTS=(docker libpod_parent berth)
@@ -124,7 +124,7 @@ for p in "${HOST_PATHS[@]}"; do [[ -e "$p" ]] && PATH_BEFORE["$p"]=1; done
 SYSCTLS=(/proc/sys/net/ipv4/ip_forward /proc/sys/net/bridge/bridge-nf-call-iptables /proc/sys/net/bridge/bridge-nf-call-ip6tables)
 for s in "${SYSCTLS[@]}"; do [[ -e "$s" ]] && SYSCTL_BEFORE[$s]="$(cat "$s")"; done
 NET_BEFORE="$(ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort | tr '\n' ' ')"
-NFT_BEFORE="$(nft list tables | sort | tr '\n' ';')"
+NFT_BEFORE="$(nft list tables | sort | tr '\n' ';')" # for the empty iptables-nft tables the peers may make
 
 REGISTRY_PID="" BERTHD_PID="" DOCKERD_PID=""
 FS_MOUNT="" DATA="" RUNR="" PHASE=""
@@ -224,6 +224,7 @@ remove_host_leftovers() {
     nft -a list table "$fam" "$tbl" 2>/dev/null | grep -vE '^\s*(table|chain) ' | grep -q '# handle' ||
       nft delete table "$fam" "$tbl" 2>/dev/null || true
   done < <(nft list tables)
+  [[ -s "$BENCH_DIR/xtables-removed.log" ]] && echo "network: removed the peers' iptables rules and chains ($(wc -l <"$BENCH_DIR/xtables-removed.log") of them)" >&2
   for s in "${!SYSCTL_BEFORE[@]}"; do
     if [[ "$(cat "$s")" != "${SYSCTL_BEFORE[$s]}" ]]; then
       if [[ $s == */ip_forward ]]; then
@@ -248,11 +249,19 @@ remove_host_leftovers() {
     elif [[ -d "$p" ]] && findmnt -rn -o TARGET | grep -q "^$p"; then echo "network: WARNING: $p has mounts; left" >&2
     else rm -rf "$p"; fi
   done
-  local net nft_after
-  net="$(ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort | tr '\n' ' ')"
-  [[ "$net" == "$NET_BEFORE" ]] || echo "network: WARNING: network links changed: before [$NET_BEFORE] after [$net] (others' tests may have made some)" >&2
-  nft_after="$(nft list tables | sort | tr '\n' ';')"
-  [[ "$nft_after" == "$NFT_BEFORE" ]] || echo "network: WARNING: nftables tables changed: before [$NFT_BEFORE] after [$nft_after] (others' tests may have made some)" >&2
+  # only what this run's engines would have made: others' tests make links and tables meanwhile
+  local net left=()
+  net=" $(ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | tr '\n' ' ')"
+  for l in docker0 podman0 "$BRIDGE"; do [[ "$net" == *" $l "* ]] && left+=("link $l"); done
+  for l in $net; do [[ "$l" == veth* && " $NET_BEFORE " != *" $l "* ]] && left+=("link $l (docker's or netavark's host end)"); done
+  nft list table inet "$TABLE" >/dev/null 2>&1 && left+=("nftables table inet $TABLE")
+  for x in iptables ip6tables; do
+    for l in $(bench_xtables_chains "$x" '^(DOCKER|NETAVARK|CNI-)' | awk '{ print $1 "/" $2 }'); do left+=("$x chain $l"); done
+  done
+  if ((${#left[@]})); then
+    echo "network: WARNING: left on the host:" >&2
+    printf '  %s\n' "${left[@]}" >&2
+  fi
 }
 
 hugetlb_release() {
