@@ -15,7 +15,7 @@
 #   3. TCP throughput on loopback: a container running a sink (busybox `nc -ll -p 80 -e dd
 #      of=/dev/null bs=1M`), published on 127.0.0.1:HOSTPORT; the host sends BENCH_NET_BYTES (default 1 GiB)
 #      with a Node client to 127.0.0.1:HOSTPORT and directly to the container's IP:80, alternated,
-#      BENCH_NET_REPS times (default 3); median MB/s and the ratio published/direct. For berth
+#      BENCH_NET_REPS times (default 5); median MB/s and the ratio published/direct. For berth
 #      (nftables DNAT in the kernel; goal >= 0.9), dockerd (its userland proxy serves 127.0.0.1)
 #      and podman, for comparison.
 # BENCH_TOOLS (default "berth podman docker") selects the engines: without berth, only the peers'
@@ -39,7 +39,7 @@ WARMUP="${BENCH_WARMUP:-1}"
 FS_MODES="${BENCH_FS:-both}"
 TOOLS="${BENCH_TOOLS:-berth podman docker}"
 NET_BYTES="${BENCH_NET_BYTES:-1073741824}"
-NET_REPS="${BENCH_NET_REPS:-3}"
+NET_REPS="${BENCH_NET_REPS:-5}"
 BERTH_JS="${BENCH_BERTH:-$ROOT/dist/berth.js}"
 BERTHD_JS="${BENCH_BERTHD:-$ROOT/dist/berthd.js}"
 BRIDGE="${BENCH_BERTH_BRIDGE:-berthbench0}"
