@@ -177,3 +177,57 @@ bench_warn_left_cgroups() {
     printf '%s\n' "$left" | sed 's/^/  /' >&2
   fi
 }
+
+# bench_stop_pid PID [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 20); reaps it.
+bench_stop_pid() {
+  local pid="$1" t="${2:-20}" i
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill "$pid" 2>/dev/null || true
+  for ((i = 0; i < t * 20; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+
+# bench_free_port: a TCP port nobody listens on now on 127.0.0.1 (the kernel's pick, closed again).
+bench_free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# bench_xtables_chains CMD REGEX: "TABLE CHAIN" for each user chain of iptables/ip6tables (CMD)
+# in the filter and nat tables whose name matches REGEX.
+bench_xtables_chains() {
+  local cmd="$1" re="$2" t
+  for t in filter nat; do
+    "$cmd" -t "$t" -S 2>/dev/null | awk -v t="$t" -v re="$re" '$1 == "-N" && $2 ~ re { print t, $2 }'
+  done
+}
+
+# bench_xtables_remove CMD REGEX IFACE_REGEX: removes, from the filter and nat tables of CMD
+# (iptables or ip6tables), the user chains named by REGEX and every rule that jumps to one of them
+# or names an interface matching IFACE_REGEX. For peers' rules (docker's DOCKER*, netavark's
+# NETAVARK*) made during a run that checked beforehand that no such chain existed: nothing else is
+# touched. Prints what it removed, one "TABLE RULE" a line.
+bench_xtables_remove() {
+  local cmd="$1" re="$2" ifre="$3" t line chain
+  local -a args
+  for t in filter nat; do
+    "$cmd" -t "$t" -S >/dev/null 2>&1 || continue
+    # rules of the built-in chains first (they reference the user chains), then the user chains
+    while IFS= read -r line; do
+      eval "args=($line)" # iptables -S quotes comments as a shell would
+      "$cmd" -t "$t" -D "${args[@]:1}" 2>/dev/null && echo "$t $line"
+    done < <("$cmd" -t "$t" -S 2>/dev/null | awk -v re="$re" -v ifre="$ifre" '
+      $1 != "-A" { next }
+      $2 ~ re { next }
+      { for (i = 3; i <= NF; i++) {
+          if (($i == "-j" || $i == "-g") && $(i + 1) ~ re) { print; next }
+          if (($i == "-i" || $i == "-o") && $(i + 1) ~ ifre) { print; next }
+      } }')
+    for chain in $("$cmd" -t "$t" -S 2>/dev/null | awk -v re="$re" '$1 == "-N" && $2 ~ re { print $2 }'); do
+      "$cmd" -t "$t" -F "$chain" 2>/dev/null
+    done
+    for chain in $("$cmd" -t "$t" -S 2>/dev/null | awk -v re="$re" '$1 == "-N" && $2 ~ re { print $2 }'); do
+      "$cmd" -t "$t" -X "$chain" 2>/dev/null && echo "$t -X $chain"
+    done
+  done
+}
