@@ -130,7 +130,8 @@ export function parseCidr(s: string): Cidr | undefined {
   if (slash < 0) return undefined;
   const ip = parseIp(s.slice(0, slash));
   const p = s.slice(slash + 1);
-  if (!ip || !/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
+  // the length may have leading zeros (Go's ParseCIDR reads it with dtoi: dockerd takes /016 as /16)
+  if (!ip || !/^[0-9]{1,3}$/.test(p)) return undefined;
   const prefix = Number(p);
   if (prefix > bits(ip.family)) return undefined;
   return { family: ip.family, base: ip.value & mask(ip.family, prefix), prefix, ip: ip.value };

@@ -17,9 +17,10 @@
  *   accepted; otherwise nothing from one berth bridge to another.
  * IPv6 DNAT cannot serve [::1]: the kernel has no route_localnet for IPv6 (docker uses its proxy).
  */
+import { formatCidr, formatIp } from './cidr.ts';
 import { NetworkError } from './errors.ts';
 import { enableForwarding } from './sysctl.ts';
-import { NFT, canonicalIp, checkIfname, checkIp, networkOf, parseCidr, run, words } from './tools.ts';
+import { NFT, checkCidr, checkIfname, checkIp, run, words } from './tools.ts';
 
 export interface NetworkRules {
   bridge: string;
@@ -59,15 +60,15 @@ const ANY = new Set(['', '0.0.0.0', '::']);
 
 /** A port rule's place in the maps: which map, its key; two rules with one key clash. */
 function portKey(p: PortRule): { map: string; key: string; value: string } {
-  const fam = checkIp(p.containerIp, 'port') === 4 ? 4 : 6;
-  const value = `${canonicalIp(p.containerIp)} . ${p.containerPort}`;
-  if (ANY.has(p.hostIp)) return { map: `any${fam}`, key: `${p.proto} . ${p.hostPort}`, value };
-  return { map: `host${fam}`, key: `${canonicalIp(p.hostIp)} . ${p.proto} . ${p.hostPort}`, value };
+  const container = checkIp(p.containerIp, 'port');
+  const value = `${formatIp(container)} . ${p.containerPort}`;
+  if (ANY.has(p.hostIp)) return { map: `any${container.family}`, key: `${p.proto} . ${p.hostPort}`, value };
+  return { map: `host${container.family}`, key: `${formatIp(checkIp(p.hostIp, 'port'))} . ${p.proto} . ${p.hostPort}`, value };
 }
 
 function checkNetwork(n: NetworkRules): NetworkRules {
   checkIfname(n.bridge, 'network bridge');
-  const subnets = n.subnets.map((s) => networkOf(parseCidr(s, `network ${n.bridge}: subnet`)));
+  const subnets = n.subnets.map((s) => formatCidr(checkCidr(s, `network ${n.bridge}: subnet`)));
   return { bridge: n.bridge, subnets, internal: Boolean(n.internal) };
 }
 
@@ -80,11 +81,11 @@ function checkPorts(owner: string, rules: PortRule[]): PortRule[] {
       if (!Number.isInteger(v) || v < 1 || v > 65535) throw new NetworkError('invalid', `${where}: invalid ${k} ${v}: 1 to 65535`);
     }
     checkIfname(p.bridge, `${where}: bridge`);
-    const cfam = checkIp(p.containerIp, `${where}: containerIp`);
+    const cfam = checkIp(p.containerIp, `${where}: containerIp`).family;
     if (!ANY.has(p.hostIp)) {
-      const hfam = checkIp(p.hostIp, `${where}: hostIp`);
-      if (hfam !== cfam) throw new NetworkError('invalid', `${where}: host address ${p.hostIp} and container address ${p.containerIp} are of different IP versions`);
-      if (hfam === 6 && canonicalIp(p.hostIp) === '::1') throw new NetworkError('invalid', `${where}: [::1] cannot be forwarded to a container by the kernel (IPv6 has no route_localnet)`);
+      const host = checkIp(p.hostIp, `${where}: hostIp`);
+      if (host.family !== cfam) throw new NetworkError('invalid', `${where}: host address ${p.hostIp} and container address ${p.containerIp} are of different IP versions`);
+      if (host.family === 6 && host.value === 1n) throw new NetworkError('invalid', `${where}: [::1] cannot be forwarded to a container by the kernel (IPv6 has no route_localnet)`);
     }
     const k = portKey(p);
     const prev = seen.get(`${k.map} ${k.key}`);

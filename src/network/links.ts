@@ -5,9 +5,10 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 
+import { formatCidr, formatIp, parseIp, type Cidr } from './cidr.ts';
 import { NetworkError } from './errors.ts';
 import { setRouteLocalnet } from './sysctl.ts';
-import { IP, NSENTER, canonicalIp, checkIfname, checkIp, parseCidr, run, runOk, words } from './tools.ts';
+import { IP, NSENTER, checkCidr, checkIfname, checkIp, run, runOk, words } from './tools.ts';
 
 export interface BridgeConfig {
   name: string;
@@ -42,8 +43,14 @@ function checkMtu(mtu: number | undefined, where: string): void {
 }
 
 /** An address line for `ip addr add`: IPv6 without duplicate address detection (docker's nodad). */
-function addrLine(cidr: string, dev: string): string {
-  return `addr add ${cidr} dev ${dev}${parseCidr(cidr, dev).family === 6 ? ' nodad' : ''}`;
+function addrLine(c: Cidr, dev: string): string {
+  return `addr add ${formatCidr(c, true)} dev ${dev}${c.family === 6 ? ' nodad' : ''}`;
+}
+
+/** The kernel's spelling of an address in one text with ours, so that the two compare. */
+function canonical(text: string): string {
+  const ip = parseIp(text);
+  return ip ? formatIp(ip) : text;
 }
 
 /** Creates the bridge if absent, adds the addresses it lacks, sets it up. Idempotent. */
@@ -51,7 +58,7 @@ export async function ensureBridge(b: BridgeConfig): Promise<void> {
   const where = `bridge ${b.name}`;
   checkIfname(b.name, 'bridge');
   checkMtu(b.mtu, where);
-  const wanted = b.addresses.map((a) => parseCidr(a, where));
+  const wanted = b.addresses.map((a) => checkCidr(a, where));
   for (let attempt = 0; ; attempt++) {
     const r = await run(`inspecting ${where}`, [IP, '-d', '-j', 'addr', 'show', 'dev', b.name]);
     if (r.code !== 0 && !absent(r.output)) throw new NetworkError('system', `inspecting ${where}: ip: ${words(r)}`);
@@ -59,11 +66,11 @@ export async function ensureBridge(b: BridgeConfig): Promise<void> {
     if (cur && cur.linkinfo?.info_kind !== 'bridge') {
       throw new NetworkError('conflict', `${where}: a link of that name exists and is not a bridge (${cur.linkinfo?.info_kind ?? 'device'})`);
     }
-    const have = new Set((cur?.addr_info ?? []).map((a) => `${canonicalIp(a.local)}/${a.prefixlen}`));
+    const have = new Set((cur?.addr_info ?? []).map((a) => `${canonical(a.local)}/${a.prefixlen}`));
     const lines: string[] = [];
     if (!cur) lines.push(`link add name ${b.name}${b.mtu ? ` mtu ${b.mtu}` : ''} type bridge`);
     else if (b.mtu && cur.mtu !== b.mtu) lines.push(`link set dev ${b.name} mtu ${b.mtu}`);
-    for (const c of wanted) if (!have.has(`${canonicalIp(c.addr)}/${c.prefix}`)) lines.push(addrLine(`${c.addr}/${c.prefix}`, b.name));
+    for (const c of wanted) if (!have.has(formatCidr(c, true))) lines.push(addrLine(c, b.name));
     if (!cur?.flags?.includes('UP')) lines.push(`link set dev ${b.name} up`);
     if (lines.length > 0) {
       const w = await run(`setting up ${where}`, [IP, '-batch', '-'], lines.join('\n') + '\n');
@@ -97,8 +104,10 @@ async function deleteLink(name: string, what: string): Promise<void> {
 
 /** docker's MAC for an IPv4 address: 02:42 then the address's four bytes (172.17.0.2 -> 02:42:ac:11:00:02). */
 export function macFromIPv4(ip: string): string {
-  if (checkIp(ip, 'MAC address from IPv4') !== 4) throw new NetworkError('invalid', `MAC address from IPv4: ${ip} is not an IPv4 address`);
-  return ['02', '42', ...ip.split('.').map((n) => Number(n).toString(16).padStart(2, '0'))].join(':');
+  const a = checkIp(ip, 'MAC address from IPv4');
+  if (a.family !== 4) throw new NetworkError('invalid', `MAC address from IPv4: ${ip} is not an IPv4 address`);
+  const bytes = [24n, 16n, 8n, 0n].map((s) => Number((a.value >> s) & 0xffn));
+  return ['02', '42', ...bytes.map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
 /**
@@ -114,12 +123,12 @@ export async function addEndpoint(e: EndpointConfig): Promise<void> {
   checkIfname(e.bridge, `${where}: bridge`);
   checkMtu(e.mtu, where);
   if (!isAbsolute(e.sandbox) || /\s/.test(e.sandbox)) throw new NetworkError('invalid', `${where}: invalid sandbox path ${JSON.stringify(e.sandbox)}`);
-  const cidrs = e.addresses.map((a) => parseCidr(a, where));
-  if (e.gateway4 !== undefined && checkIp(e.gateway4, `${where}: gateway`) !== 4) throw new NetworkError('invalid', `${where}: gateway ${e.gateway4} is not an IPv4 address`);
-  if (e.gateway6 !== undefined && checkIp(e.gateway6, `${where}: IPv6 gateway`) !== 6) throw new NetworkError('invalid', `${where}: IPv6 gateway ${e.gateway6} is not an IPv6 address`);
+  const cidrs = e.addresses.map((a) => checkCidr(a, where));
+  if (e.gateway4 !== undefined && checkIp(e.gateway4, `${where}: gateway`).family !== 4) throw new NetworkError('invalid', `${where}: gateway ${e.gateway4} is not an IPv4 address`);
+  if (e.gateway6 !== undefined && checkIp(e.gateway6, `${where}: IPv6 gateway`).family !== 6) throw new NetworkError('invalid', `${where}: IPv6 gateway ${e.gateway6} is not an IPv6 address`);
   if (e.mac !== undefined && !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(e.mac)) throw new NetworkError('invalid', `${where}: invalid MAC address ${JSON.stringify(e.mac)}`);
   const v4 = cidrs.find((c) => c.family === 4);
-  const mac = e.mac ?? (v4 ? macFromIPv4(v4.addr) : undefined);
+  const mac = e.mac ?? (v4 ? macFromIPv4(formatIp({ family: 4, value: v4.ip })) : undefined);
   const mtu = e.mtu ? ` mtu ${e.mtu}` : '';
 
   const host = [
@@ -127,7 +136,7 @@ export async function addEndpoint(e: EndpointConfig): Promise<void> {
     `link set dev ${e.hostIfname} type bridge_slave hairpin on`,
   ];
   const inside = [
-    ...cidrs.map((c) => addrLine(`${c.addr}/${c.prefix}`, e.ifname)),
+    ...cidrs.map((c) => addrLine(c, e.ifname)),
     `link set dev ${e.ifname} up`,
     ...(e.gateway4 ? [`route add 0.0.0.0/0 via ${e.gateway4} dev ${e.ifname}`] : []),
     ...(e.gateway6 ? [`route add ::/0 via ${e.gateway6} dev ${e.ifname}`] : []),

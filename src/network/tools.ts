@@ -3,9 +3,8 @@
  * daemon's zygote, so berthd never forks), with a failure becoming a NetworkError that names the
  * step and carries the tool's own words.
  */
-import { isIP } from 'node:net';
-
 import { runCommand, type CommandResult } from '../native/command.ts';
+import { parseCidr, parseIp, type Cidr, type Ip } from './cidr.ts';
 import { NetworkError } from './errors.ts';
 
 export const IP = '/usr/sbin/ip';
@@ -45,60 +44,16 @@ export function checkIfname(name: string, where: string): void {
   }
 }
 
-export interface Cidr { addr: string; prefix: number; family: 4 | 6 }
-
-/** "10.0.0.1/24" or "fd00::1/64", checked. */
-export function parseCidr(cidr: string, where: string): Cidr {
-  const m = /^([^/\s]+)\/(\d{1,3})$/.exec(cidr);
-  const fam = m ? isIP(m[1]!) : 0;
-  if (!m || !fam || Number(m[2]) > (fam === 4 ? 32 : 128)) {
-    throw new NetworkError('invalid', `${where}: invalid CIDR address ${JSON.stringify(cidr)}`);
-  }
-  return { addr: m[1]!, prefix: Number(m[2]), family: fam as 4 | 6 };
+/** "10.0.0.1/24" or "fd00::1/64", checked; the written address is kept (`ip`). */
+export function checkCidr(text: string, where: string): Cidr {
+  const c = parseCidr(text);
+  if (!c) throw new NetworkError('invalid', `${where}: invalid CIDR address ${JSON.stringify(text)}`);
+  return c;
 }
 
-/** An IP address (no prefix), checked; its family. */
-export function checkIp(ip: string, where: string): 4 | 6 {
-  const fam = isIP(ip);
-  if (!fam) throw new NetworkError('invalid', `${where}: invalid IP address ${JSON.stringify(ip)}`);
-  return fam as 4 | 6;
-}
-
-/** 16 bytes (IPv6) or 4 (IPv4) of an address isIP accepts. */
-export function ipBytes(ip: string): number[] {
-  if (isIP(ip) === 4) return ip.split('.').map(Number);
-  let s = ip;
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
-  if (v4) {
-    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
-    s = `${s.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, rest] = s.includes('::') ? s.split('::') as [string, string] : [s, undefined];
-  const h = head ? head.split(':').map((x) => parseInt(x, 16)) : [];
-  const r = rest ? rest.split(':').map((x) => parseInt(x, 16)) : [];
-  const groups = rest === undefined ? h : [...h, ...new Array<number>(8 - h.length - r.length).fill(0), ...r];
-  return groups.flatMap((g) => [g >> 8, g & 0xff]);
-}
-
-/** The text form of bytes from ipBytes: dotted quad, or RFC 5952's compressed IPv6. */
-export function ipText(bytes: number[]): string {
-  if (bytes.length === 4) return bytes.join('.');
-  const hex = [];
-  for (let i = 0; i < 16; i += 2) hex.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  return new URL(`http://[${hex.join(':')}]`).hostname.slice(1, -1);
-}
-
-/** The network of a CIDR, host bits cleared: "10.0.0.1/24" -> "10.0.0.0/24". */
-export function networkOf(c: Cidr): string {
-  const b = ipBytes(c.addr);
-  for (let i = 0; i < b.length; i++) {
-    const keep = Math.max(0, Math.min(8, c.prefix - i * 8));
-    b[i] = b[i]! & ((0xff << (8 - keep)) & 0xff);
-  }
-  return `${ipText(b)}/${c.prefix}`;
-}
-
-/** One spelling per address, so that addresses compare as text. */
-export function canonicalIp(ip: string): string {
-  return ipText(ipBytes(ip));
+/** An IP address (no prefix), checked. */
+export function checkIp(text: string, where: string): Ip {
+  const ip = parseIp(text);
+  if (!ip) throw new NetworkError('invalid', `${where}: invalid IP address ${JSON.stringify(text)}`);
+  return ip;
 }

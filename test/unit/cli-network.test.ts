@@ -57,6 +57,9 @@ describe('network create: the NetworkCreateRequest', () => {
     refused(['--subnet', '10.0.0.0/33', '--gateway', '10.0.0.1'], 'invalid subnet: invalid CIDR address: 10.0.0.0/33');
     refused(['--subnet', '10.0.0.0/24', '--gateway', 'gw'], 'no matching subnet for gateway gw');
     refused(['--label', ' =x'], 'invalid argument " =x" for "--label" flag: invalid label \' =x\': empty name', FlagValueError);
+    refused(['--label', 'a b=x'], 'invalid argument "a b=x" for "--label" flag: label \'a b\' contains whitespaces', FlagValueError);
+    // docker's whiteSpaces are a space and a tab: a key with a newline is taken as it is
+    assert.deepEqual(create('--label', 'a\nb=x', 'net1').Labels, { 'a\nb': 'x' });
   });
 });
 

@@ -56,7 +56,9 @@ test('prefixes: network address, written address, size, nth address', () => {
   assert.equal(size(cidr('fd00::/64')), 1n << 64n);
   assert.equal(formatCidr(cidr('FD00:0:0:1::5/48')), 'fd00::/48');
   assert.equal(formatCidr(cidr('0.0.0.0/0')), '0.0.0.0/0');
-  for (const bad of ['172.18.0.0', '172.18.0.0/33', '172.18.0.0/', '/16', 'fd00::/129', '172.18.0.0/16/1', '1.2.3.4/016']) {
+  // Go's net.ParseCIDR reads the length with dtoi, which takes leading zeros (dockerd accepts 10.1.0.0/016)
+  assert.equal(formatCidr(cidr('10.1.0.0/016')), '10.1.0.0/16');
+  for (const bad of ['172.18.0.0', '172.18.0.0/33', '172.18.0.0/', '/16', 'fd00::/129', '172.18.0.0/16/1', '1.2.3.4/+16', '1.2.3.4/0016']) {
     assert.equal(parseCidr(bad), undefined, bad);
   }
 });

@@ -3,10 +3,12 @@
 import { bool, list, str } from '../args.ts';
 import { renderFormat } from '../format.ts';
 import { DaemonError } from './client.ts';
-import { FlagValueError, PlainFailure, wantArgs } from './command.ts';
+import { PlainFailure, wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 import { confirm } from './confirm.ts';
 import { filterFlags } from './filters.ts';
+import { inspectEach } from './inspect-each.ts';
+import { checkLabel, labelsText } from './labels.ts';
 import { consolidateIpam } from './network-ipam.ts';
 import { pruneNetworks, writePruned } from './prune-reports.ts';
 import { keyValues } from './run-options.ts';
@@ -62,8 +64,7 @@ export function networkRow(n: NetworkResource, trunc: boolean): NetworkRow {
     ID: trunc ? truncateId(n.Id) : n.Id,
     IPv6: String(n.EnableIPv6),
     Internal: String(n.Internal),
-    // docker joins a Go map, in no set order: sorted here, so that the output is stable
-    Labels: Object.entries(n.Labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join(','),
+    Labels: labelsText(n.Labels),
     Name: n.Name,
     Scope: n.Scope,
   };
@@ -82,12 +83,6 @@ export function networkTable(networks: readonly NetworkResource[], opts: { forma
 /** pflag's string slices: `--subnet a,b` is two values, as is `--subnet a --subnet b` */
 const slice = (values: readonly string[]): string[] => values.flatMap((v) => (v === '' ? [] : v.split(',')));
 
-/** docker 20.10.24's ValidateLabel: a key, without blanks, before any `=` */
-function checkLabel(v: string): void {
-  const key = v.split('=')[0]!.replace(/^[ \t\n\r\v\f]+/, '');
-  if (key === '') throw new FlagValueError(v, '--label', `invalid label '${v}': empty name`);
-  if (/[ \t\n\r\v\f]/.test(key)) throw new FlagValueError(v, '--label', `label '${key}' contains whitespaces`);
-}
 
 /** docker's client words a 404 about a network itself (objectNotFoundError) */
 const notFound = (e: DaemonError, name: string): string => (e.status === 404 ? `Error: No such network: ${name}` : `Error response from daemon: ${e.message}`);
@@ -188,21 +183,8 @@ export const networkInspectCommand: Command = {
   async run(p, ctx) {
     wantArgs(p.rest, 1);
     const client = await ctx.client();
-    const found: unknown[] = [];
-    const errors: string[] = [];
-    for (const name of p.rest) {
-      try {
-        found.push(await client.get(`/networks/${enc(name)}`, bool(p, 'verbose') ? { verbose: true } : undefined));
-      } catch (e) {
-        if (!(e instanceof DaemonError)) throw e;
-        errors.push(notFound(e, name));
-      }
-    }
-    const format = str(p, 'format') ?? '';
-    if (format === '' || format === 'json') ctx.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
-    else ctx.stdout.write(found.length === 0 ? '\n' : renderFormat(format, found));
-    if (errors.length > 0) ctx.stderr.write(`${errors.join('\n')}\n`);
-    return errors.length > 0 ? 1 : 0;
+    const query = bool(p, 'verbose') ? { verbose: true } : undefined;
+    return inspectEach(ctx, p.rest, str(p, 'format') ?? '', (name) => client.get(`/networks/${enc(name)}`, query), notFound);
   },
 };
 

@@ -4,10 +4,12 @@ import { renderFormat } from '../format.ts';
 import { humanSize } from '../units.ts';
 import type { Volume } from '../../engine/volumes/index.ts';
 import { DaemonError } from './client.ts';
-import { FlagValueError, wantArgs } from './command.ts';
+import { wantArgs } from './command.ts';
 import type { Command } from './command.ts';
 import { confirm } from './confirm.ts';
 import { filterFlags } from './filters.ts';
+import { inspectEach } from './inspect-each.ts';
+import { checkLabel, labelsText } from './labels.ts';
 import { pruneVolumes, writePruned, writeTotal } from './prune-reports.ts';
 import { keyValues } from './run-options.ts';
 
@@ -31,8 +33,7 @@ export const VOLUME_HEADERS: Record<keyof VolumeRow, string> = {
 export function volumeRow(v: Volume): VolumeRow {
   return {
     Driver: v.Driver,
-    // docker joins a Go map, in no set order: sorted here, so that the output is stable
-    Labels: Object.entries(v.Labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, x]) => `${k}=${x}`).join(','),
+    Labels: labelsText(v.Labels),
     Links: v.UsageData ? String(v.UsageData.RefCount) : 'N/A',
     Mountpoint: v.Mountpoint,
     Name: v.Name,
@@ -61,12 +62,6 @@ export function naturalCompare(a: string, b: string): number {
 }
 
 
-/** docker 20.10.24's ValidateLabel: a key, without blanks, before any `=` */
-function checkLabel(v: string): void {
-  const key = v.split('=')[0]!.replace(/^[ \t]+/, '');
-  if (key === '') throw new FlagValueError(v, '--label', `invalid label '${v}': empty name`);
-  if (/[ \t]/.test(key)) throw new FlagValueError(v, '--label', `label '${key}' contains whitespaces`);
-}
 
 /** docker's client words a 404 about a volume itself (objectNotFoundError) */
 const notFound = (e: DaemonError, name: string): string => (e.status === 404 ? `Error: No such volume: ${name}` : `Error response from daemon: ${e.message}`);
@@ -140,21 +135,7 @@ export const volumeInspectCommand: Command = {
   async run(p, ctx) {
     wantArgs(p.rest, 1);
     const client = await ctx.client();
-    const found: Volume[] = [];
-    const errors: string[] = [];
-    for (const name of p.rest) {
-      try {
-        found.push(await client.get<Volume>(`/volumes/${enc(name)}`));
-      } catch (e) {
-        if (!(e instanceof DaemonError)) throw e;
-        errors.push(notFound(e, name));
-      }
-    }
-    const format = str(p, 'format') ?? '';
-    if (format === '' || format === 'json') ctx.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
-    else ctx.stdout.write(found.length === 0 ? '\n' : renderFormat(format, found));
-    if (errors.length > 0) ctx.stderr.write(`${errors.join('\n')}\n`);
-    return errors.length > 0 ? 1 : 0;
+    return inspectEach(ctx, p.rest, str(p, 'format') ?? '', (name) => client.get<Volume>(`/volumes/${enc(name)}`), notFound);
   },
 };
 

@@ -5,6 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 
+import { cidrOf, formatCidr } from '../../network/cidr.ts';
+
 /** CIDRs of the host's routes, IPv4 and IPv6, except default routes and those on `ownLinks`. */
 export async function hostRoutes(ownLinks: (name: string) => boolean): Promise<string[]> {
   const out: string[] = [];
@@ -15,15 +17,15 @@ export async function hostRoutes(ownLinks: (name: string) => boolean): Promise<s
     const dest = leHex(f[1]!);
     const mask = leHex(f[7]!);
     if (dest === undefined || mask === undefined || mask === 0) continue;
-    out.push(`${ipv4(dest)}/${32 - zeroBits(mask)}`);
+    out.push(formatCidr(cidrOf(4, BigInt(dest), 32 - zeroBits(mask))));
   }
   const v6 = await readFile('/proc/net/ipv6_route', 'utf8').catch(() => '');
   for (const line of v6.split('\n')) {
     const f = line.trim().split(/\s+/);
     if (f.length < 10 || ownLinks(f[9]!)) continue;
     const prefix = parseInt(f[1]!, 16);
-    if (!prefix || /^fe80/.test(f[0]!) || /^ff/.test(f[0]!)) continue;
-    out.push(`${f[0]!.match(/.{4}/g)!.join(':')}/${prefix}`);
+    if (!/^[0-9a-f]{32}$/i.test(f[0]!) || !prefix || prefix > 128 || /^fe80/i.test(f[0]!) || /^ff/i.test(f[0]!)) continue;
+    out.push(formatCidr(cidrOf(6, BigInt(`0x${f[0]}`), prefix)));
   }
   return out;
 }
@@ -39,8 +41,4 @@ function zeroBits(mask: number): number {
   let n = 0;
   while (n < 32 && ((mask >>> n) & 1) === 0) n++;
   return n;
-}
-
-function ipv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
 }

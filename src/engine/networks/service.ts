@@ -4,16 +4,15 @@
  * verbs (create, list, inspect, remove, prune, connect, disconnect), lookups (id, name, id
  * prefix) and shapes (types.NetworkResource).
  *
- * What a network is on the host (pools, bridge, firewall, DNS) is the plumbing's; who is on it,
- * the members'; connecting a container, the connector's. The engine's wiring sets all three;
- * until then the records-only plumbing chooses the pools, nobody is a member, and connect and
- * disconnect are refused.
+ * What a network is on the host (pools, bridge, firewall, DNS) is the plumbing's, given at open
+ * (the built-in bridge is made through it); who is on it, the members'; connecting a container,
+ * the connector's. The engine's wiring sets the last two once the containers exist; until then
+ * nobody is a member, and connect and disconnect are refused.
  */
 import { randomBytes } from 'node:crypto';
 
 import { ForbiddenError, InvalidParameterError, NotFoundError, SystemError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { RecordPlumbing } from './fallback.ts';
 import { listFilter, pruneFilter, type Filters } from './filters.ts';
 import { RecordStore } from './store.ts';
 import { OPT, PREDEFINED, nameConflict, planCreate } from './validate.ts';
@@ -31,7 +30,8 @@ export interface NetworkServiceOptions {
   log?: Logger;
   /** docker's network events; `id` is '' for prune */
   onEvent?: (action: NetworkEventAction, id: string, attributes: Record<string, string>) => void;
-  plumbing?: NetworkPlumbing;
+  /** the data plane: pools, bridge, firewall, DNS (the engine's NetworkPlane) */
+  plumbing: NetworkPlumbing;
   members?: NetworkMembers;
   connector?: NetworkConnector;
   /** the default bridge's Linux name (daemon.json `bridge`; berth0) and its pool (`bip`) when first made */
@@ -87,7 +87,7 @@ export class NetworkService {
   readonly #networks = new Map<string, NetworkRecord>();
   readonly #log: Logger;
   readonly #onEvent: NetworkServiceOptions['onEvent'];
-  #plumbing: NetworkPlumbing;
+  readonly #plumbing: NetworkPlumbing;
   #members: NetworkMembers | undefined;
   #connector: NetworkConnector | undefined;
   readonly #defaultBridge: NetworkServiceOptions['defaultBridge'];
@@ -97,14 +97,14 @@ export class NetworkService {
   private constructor(private readonly store: RecordStore, opts: NetworkServiceOptions) {
     this.#log = opts.log ?? silentLogger;
     this.#onEvent = opts.onEvent;
-    this.#plumbing = opts.plumbing ?? new RecordPlumbing(() => this.all());
+    this.#plumbing = opts.plumbing;
     this.#members = opts.members;
     this.#connector = opts.connector;
     this.#defaultBridge = opts.defaultBridge;
   }
 
   /** Loads `<dataRoot>/network/networks` and makes the built-in networks the first time. */
-  static async open(dataRoot: string, opts: NetworkServiceOptions = {}): Promise<NetworkService> {
+  static async open(dataRoot: string, opts: NetworkServiceOptions): Promise<NetworkService> {
     const s = new NetworkService(await RecordStore.open(dataRoot), opts);
     for (const rec of await s.store.load((file, why) => s.#log.warn(`networks: ignoring ${file}: ${why}`))) s.#networks.set(rec.id, rec);
     await s.#builtins();
@@ -130,10 +130,6 @@ export class NetworkService {
   async #add(rec: NetworkRecord): Promise<void> {
     await this.store.write(rec);
     this.#networks.set(rec.id, rec);
-  }
-
-  setPlumbing(p: NetworkPlumbing): void {
-    this.#plumbing = p;
   }
 
   setMembers(m: NetworkMembers): void {

@@ -65,7 +65,7 @@ export interface PoolsChoice {
 }
 
 /**
- * The data plane of a network, set by the engine's wiring (`NetworkService.setPlumbing`).
+ * The data plane of a network, given to `NetworkService.open` by the engine's wiring.
  * `create` is called once, when a bridge network's record is made (a user create, or the
  * built-in bridge at the first start); rebuilding the host side after a reboot is the
  * reconcile's job (it walks `NetworkService.all()`). A create that throws leaves no record.

@@ -6,7 +6,7 @@
  * answers a bad request with a bare error (a 500): those are 400 here.
  */
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError, SystemError } from '../errors.ts';
-import { contains, formatCidr, formatIp, lastOf, overlaps, parseCidr, parseIp, type Cidr } from './addr.ts';
+import { contains, formatCidr, formatIp, lastAddress, overlaps, parseCidr, parseIp, type Cidr } from '../../network/cidr.ts';
 import type { NetworkCreateRequest, NetworkRecord, PoolRequest, PoolsRequest } from './types.ts';
 
 /** runconfig.IsPreDefinedNetwork */
@@ -100,10 +100,10 @@ function checkPool(c: NonNullable<NetworkCreateRequest['IPAM']>['Config'][number
     if (!gw) throw new InvalidParameterError(`invalid gateway address ${c.Gateway} in Ipam configuration`);
     if (gw.family !== subnet.family || !contains(subnet, gw)) throw new InvalidParameterError(`failed to allocate gateway (${c.Gateway}): Requested address is out of range`);
     // IPv4's network and broadcast addresses are never handed out
-    if (subnet.family === 4 && subnet.prefix < 31 && (gw.value === subnet.base || gw.value === lastOf(subnet))) {
+    if (subnet.family === 4 && subnet.prefix < 31 && (gw.value === subnet.base || gw.value === lastAddress(subnet).value)) {
       throw new ForbiddenError(`failed to allocate gateway (${c.Gateway}): Address already in use`);
     }
-    req.gateway = formatIp(gw.family, gw.value);
+    req.gateway = formatIp(gw);
   }
   if (c.IPRange !== undefined) {
     const range = parseCidr(c.IPRange);
