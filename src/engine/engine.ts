@@ -125,9 +125,9 @@ export class Engine {
   }
 
   /** Lets go of the containers' monitors: the containers keep running without the daemon. */
-  close(): void {
+  async close(): Promise<void> {
     this.containers?.close();
-    void this.net?.close();
+    await this.net?.close();
     this.zygote.onExit = undefined;
     useZygote(undefined);
     this.zygote.stop();

@@ -313,7 +313,9 @@ export class Firewall {
       if ([...s.networks.values()].some((n) => n.subnets.some((c) => c.includes(':')))) await enableForwarding(6);
     }
     // `table {}` first so that the delete never fails on an absent table
-    const text = `table inet ${this.table} {}\ndelete table inet ${this.table}\n${s.present ? renderState(this.table, s) : ''}`;
+    // a table with nothing in it is no table: a daemon with no network in use leaves none
+    const present = s.present && (s.networks.size > 0 || s.ports.size > 0);
+    const text = `table inet ${this.table} {}\ndelete table inet ${this.table}\n${present ? renderState(this.table, s) : ''}`;
     // any change costs a kernel commit (~15 ms here, an RCU grace period); a container without
     // ports, or a network set again as it was, costs nothing
     if (text === this.inKernel) return;

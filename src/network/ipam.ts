@@ -347,7 +347,9 @@ export class Ipam {
     }
     const net = subnet.base;
     const broadcast = lastAddress(subnet).value;
-    let gateway = net + 1n;
+    // docker's default IPAM takes the gateway as the first address it hands out: the range's first
+    // when there is a range (its base, unless that is the subnet's network address)
+    let gateway = req.ipRange && range.base !== net ? range.base : net + 1n;
     if (req.gateway) {
       const g = parseIp(req.gateway);
       if (!g || g.family !== family) throw new NetworkError('invalid', `invalid gateway ${req.gateway}: not an ${famName(f)} address`);

@@ -83,6 +83,22 @@ export async function ensureBridge(b: BridgeConfig): Promise<void> {
   }
 }
 
+/**
+ * The global IPv4 addresses (CIDR, as written: `172.17.0.1/16`) of bridge `name`, or undefined when
+ * there is no such link: a daemon finding its default bridge already there keeps its address, as
+ * dockerd does with docker0.
+ */
+export async function bridgeAddresses(name: string): Promise<string[] | undefined> {
+  checkIfname(name, 'bridge');
+  const r = await run(`inspecting bridge ${name}`, [IP, '-4', '-j', 'addr', 'show', 'dev', name]);
+  if (r.code !== 0) {
+    if (absent(r.output)) return undefined;
+    throw new NetworkError('system', `inspecting bridge ${name}: ip: ${words(r)}`);
+  }
+  const cur = (JSON.parse(r.output) as IpAddrJson[])[0];
+  return (cur?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+}
+
 interface IpAddrJson {
   ifname: string;
   mtu?: number;

@@ -1,9 +1,9 @@
 // Two things a container's own network namespace and its volumes owe docker's users, through
 // berthd as Debian's docker CLI 20.10 drives it:
-// - name resolution: --add-host (ExtraHosts), --dns, --dns-search, --dns-option, -h/--domainname,
+// - name resolution: --add-host (ExtraHosts, host-gateway), --dns, --dns-search, --dns-option, -h/--domainname,
 //   written into the container's /etc/hosts and /etc/resolv.conf as dockerd 20.10 writes them,
 //   shown by inspect as given, refused as docker refuses them (with --network container:NAME, a
-//   malformed entry from a raw API client, host-gateway without a bridge);
+//   malformed entry from a raw API client);
 // - docker cp into and out of named volumes and bind mounts, running and stopped, a :ro one
 //   refused, and a symlink in a volume or bind mount to /etc reaching the container's /etc,
 //   never the host's, in both directions.
@@ -68,8 +68,9 @@ describe('berthd: --add-host, --dns*, hostnames in /etc files; docker cp through
     const r = await docker(['run', '--rm', ...flags, IMG, 'sh', '-c', 'cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo ---; hostname; cat /proc/sys/kernel/domainname; cat /etc/hostname']);
     assert.equal(r.code, 0, show(r));
     const [hosts, resolv, names] = r.stdout.split('---\n');
-    // docker's loopback records, then the entries in order; no address, so no line for the hostname (as docker's --network none)
-    assert.equal(hosts, `${DEFAULT_HOSTS}10.1.2.3\tdb.h10g\nfd00::1\tv6.h10g\n`);
+    // docker's loopback records, the entries in order, then the container's address on the bridge naming its FQDN and its name
+    assert.ok(hosts!.startsWith(`${DEFAULT_HOSTS}10.1.2.3\tdb.h10g\nfd00::1\tv6.h10g\n`), hosts);
+    assert.match(hosts!.slice(`${DEFAULT_HOSTS}10.1.2.3\tdb.h10g\nfd00::1\tv6.h10g\n`.length), /^\d+\.\d+\.\d+\.\d+\tmyhost\.example\.org myhost\n$/);
     assert.equal(resolv, 'search example.com corp.example\nnameserver 10.0.0.1\nnameserver 10.0.0.2\noptions ndots:2 timeout:1\n');
     assert.equal(names, 'myhost\nexample.org\nmyhost\n');
 
@@ -99,9 +100,12 @@ describe('berthd: --add-host, --dns*, hostnames in /etc files; docker cp through
     assert.equal(dot.stdout, `nameserver 10.9.9.9\n${opts}`, show(dot));
     const opt = await docker(['run', '--rm', '--dns-option', 'rotate', IMG, 'cat', '/etc/resolv.conf']);
     assert.match(opt.stdout, /^(search .*\n)?(nameserver .*\n)*options rotate\n$/, show(opt));
-    // and /etc/hosts is docker's loopback records only
+    // and /etc/hosts is docker's loopback records and the container's address; with --network none, the records only
     const hosts = await docker(['run', '--rm', '-h', 'alone', IMG, 'cat', '/etc/hosts']);
-    assert.equal(hosts.stdout, DEFAULT_HOSTS, show(hosts));
+    assert.ok(hosts.stdout.startsWith(DEFAULT_HOSTS), show(hosts));
+    assert.match(hosts.stdout.slice(DEFAULT_HOSTS.length), /^\d+\.\d+\.\d+\.\d+\talone\n$/);
+    const none = await docker(['run', '--rm', '--network', 'none', '-h', 'alone', IMG, 'cat', '/etc/hosts']);
+    assert.equal(none.stdout, DEFAULT_HOSTS, show(none));
   });
 
   it('--network host: the host\'s files; with --add-host, docker\'s records and the entries (not the host\'s file); with --dns, a rebuilt resolv.conf', async () => {
@@ -135,13 +139,14 @@ describe('berthd: --add-host, --dns*, hostnames in /etc files; docker cp through
     await dockerOk(['rm', '-f', a]);
   });
 
-  it('malformed entries: the CLI\'s messages; from a raw API client, a 400 naming the entry, and no container; host-gateway refused (no bridge yet)', async () => {
+  it('malformed entries: the CLI\'s messages; from a raw API client, a 400 naming the entry, and no container; host-gateway is the bridge\'s address', async () => {
     const bad = await docker(['run', '--rm', '--add-host', 'bad', IMG, 'true']);
     assert.equal(bad.code, 125, show(bad));
     assert.match(bad.stderr, /^invalid argument "bad" for "--add-host" flag: bad format for add-host: "bad"\n/);
-    const gw = await docker(['run', '--rm', '--add-host', 'gw.h10g:host-gateway', IMG, 'true']);
-    assert.equal(gw.code, 125, show(gw));
-    assert.match(gw.stderr, /Error response from daemon: unable to derive the IP value for host-gateway \(HostConfig.ExtraHosts\[0\]: "gw.h10g:host-gateway"\): host-gateway is the bridge's address, and berth has no bridge network yet/);
+    const gw = await docker(['run', '--rm', '--add-host', 'gw.h10g:host-gateway', IMG, 'grep', 'gw.h10g', '/etc/hosts']);
+    assert.equal(gw.code, 0, show(gw));
+    const bridgeGw = (await dockerOk(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'bridge'])).trim();
+    assert.equal(gw.stdout, `${bridgeGw}\tgw.h10g\n`);
 
     const before = await containerCount();
     const create = (hc: Record<string, unknown>): ReturnType<typeof http> => http('POST', '/v1.41/containers/create', JSON.stringify({ Image: IMG, Cmd: ['true'], HostConfig: hc }));

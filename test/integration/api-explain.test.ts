@@ -88,12 +88,14 @@ describe('berthd: GET /containers/{id}/explain', { timeout: 180_000 }, () => {
     for (const type of ['pid', 'ipc', 'uts', 'mnt', 'net']) {
       const ns = s.namespaces.namespaces.find((n) => n.type === type);
       assert.ok(ns, `namespace ${type} listed`);
-      assert.equal(ns.mode, 'new', `${type} is new`);
+      // the network namespace is the sandbox berthd made, which the runtime joined
+      assert.equal(ns.mode, type === 'net' ? 'joined' : 'new', `${type} is ${type === 'net' ? 'joined' : 'new'}`);
       assert.notEqual(ns.inode, ns.hostInode);
       assert.equal(`${type}:[${ns.inode}]`, readlinkSync(`/proc/${pid}/ns/${type}`));
     }
     assert.match(s.namespaces.clone ?? '', /CLONE_NEWPID/);
-    assert.match(s.namespaces.clone ?? '', /CLONE_NEWNET/);
+    // no CLONE_NEWNET: the network namespace is joined (setns), not made by clone
+    assert.doesNotMatch(s.namespaces.clone ?? '', /CLONE_NEWNET/);
 
     // 4: the limits read back from the cgroup files
     assert.ok(s.cgroups.readBack, 'the cgroup files were read');
@@ -109,11 +111,19 @@ describe('berthd: GET /containers/{id}/explain', { timeout: 180_000 }, () => {
     assert.ok(s.rootfs.mounts.some((m) => m.destination === '/' && m.type === 'overlay'), JSON.stringify(s.rootfs.mounts));
     assert.ok(s.rootfs.mounts.some((m) => m.destination === '/proc' && m.type === 'proc'));
 
-    // 7: network none: its own namespace with loopback only
-    assert.equal(s.network.mode, 'none');
-    assert.equal(s.network.requested, 'default', 'the docker CLI asks for the default network: none until bridge lands');
-    assert.equal(s.network.netns, 'new');
-    assert.deepEqual(s.network.interfaces?.map((i) => i.name), ['lo']);
+    // 7: the default bridge: the sandbox, a veth pair from the bridge, the address, the routes
+    assert.equal(s.network.mode, 'bridge');
+    assert.equal(s.network.requested, 'default', 'the docker CLI asks for the default network');
+    assert.equal(s.network.netns, 'joined');
+    assert.ok(s.network.sandbox && readlinkSync(`/proc/${pid}/ns/net`) === `net:[${statSync(s.network.sandbox).ino}]`, `the namespace is the sandbox ${s.network.sandbox}`);
+    assert.deepEqual(s.network.interfaces?.map((i) => i.name).sort(), ['eth0', 'lo']);
+    const ep = s.network.endpoints[0]!;
+    assert.equal(ep.network, 'bridge');
+    assert.equal(ep.bridge, bd.bridge);
+    assert.equal(ep.containerIf, 'eth0');
+    assert.equal(ep.ipv4.split('/')[0], (await docker(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', id])).trim());
+    assert.ok(readFileSync('/proc/net/dev', 'utf8').includes(`${ep.hostVeth}:`), `the host end ${ep.hostVeth} is on the host`);
+    assert.ok(s.network.routes?.some((r) => r.destination === '0.0.0.0/0' && r.gateway === ep.gateway), JSON.stringify(s.network.routes));
 
     // 8: docker's defaults less NET_RAW, the seccomp filter loaded
     const caps = s.security.capabilities;
@@ -140,7 +150,9 @@ describe('berthd: GET /containers/{id}/explain', { timeout: 180_000 }, () => {
     }
     assert.ok(x.trace.every((t, i) => i === 0 || t.atMs >= x.trace[i - 1]!.atMs), 'in time order');
     assert.ok(x.startup.createMs !== null && x.startup.startMs !== null);
-    assert.deepEqual(x.startup.create.map((p) => p.name), ['image', 'directory', 'resolve', 'layers', 'overlay', 'spec']);
+    assert.deepEqual(x.startup.create.map((p) => p.name), ['image', 'network', 'directory', 'resolve', 'layers', 'overlay', 'spec']);
+    // the network's own steps of the start, which ran beside the runtime's create
+    assert.deepEqual(Object.keys(x.steps.network.timings ?? {}), ['sandbox', 'endpoints']);
     assert.ok(x.startup.startToExecMs !== null && x.startup.startToExecMs > 0 && x.startup.startToExecMs < 10_000, String(x.startup.startToExecMs));
 
     // the monitor

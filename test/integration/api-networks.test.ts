@@ -8,7 +8,19 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { BerthdHarness } from '../fixtures/berthd.ts';
-import { show } from '../fixtures/busybox.ts';
+import { runCommand, show } from '../fixtures/busybox.ts';
+
+/** the host's IPv4 routes but the default one, as `ip` lists them */
+async function hostRoutes4(): Promise<string[]> {
+  const r = await runCommand('ip', ['-j', '-4', 'route', 'show']);
+  return (JSON.parse(r.stdout) as { dst: string }[]).map((x) => x.dst).filter((d) => d !== 'default').map((d) => (d.includes('/') ? d : `${d}/32`));
+}
+
+/** docker's 172.17-31 /16 pools that overlap none of `routes` (a route's /16 in that range takes it) nor `taken`, in order */
+function freeDefaultPools(routes: string[], taken: string): string[] {
+  const used = new Set([taken, ...routes].map((r) => /^172\.(\d+)\./.exec(r)?.[1]).filter(Boolean));
+  return Array.from({ length: 15 }, (_, i) => String(17 + i)).filter((n) => !used.has(n)).map((n) => `172.${n}.0.0/16`);
+}
 
 const SKIP = process.getuid?.() !== 0 ? 'needs root' : false;
 const bd = new BerthdHarness({ prefix: 't10c' });
@@ -49,7 +61,7 @@ describe('berthd: network endpoints (docker CLI, Python SDK, raw API)', { skip: 
   before(() => bd.setup());
   after(() => bd.teardown());
 
-  it('docker network ls: the built-in bridge, host and none in docker\'s columns; inspect bridge is docker\'s default bridge with berth0', async () => {
+  it('docker network ls: the built-in bridge, host and none in docker\'s columns; inspect bridge is docker\'s default bridge with the daemon\'s bridge', async () => {
     const out = await dockerOk(['network', 'ls']);
     const lines = out.trimEnd().split('\n');
     assert.match(lines[0]!, /^NETWORK ID +NAME +DRIVER +SCOPE$/);
@@ -62,8 +74,11 @@ describe('berthd: network endpoints (docker CLI, Python SDK, raw API)', { skip: 
     assert.ok(b.Id.startsWith(rows[0]![0]!));
     assert.equal(b.Driver, 'bridge');
     assert.equal(b.Scope, 'local');
-    assert.deepEqual(b.IPAM, { Driver: 'default', Options: null, Config: [{ Subnet: '172.17.0.0/16', Gateway: '172.17.0.1' }] });
-    assert.equal(b.Options['com.docker.network.bridge.name'], 'berth0');
+    // the first of docker's default pools that no route of the host had (other daemons' bridges may hold 172.17)
+    const sub16 = /^172\.(\d+)\.0\.0\/16$/.exec(String(b.IPAM.Config[0]?.Subnet ?? ''));
+    assert.ok(sub16 && Number(sub16[1]) >= 17 && Number(sub16[1]) <= 31, JSON.stringify(b.IPAM));
+    assert.deepEqual(b.IPAM, { Driver: 'default', Options: null, Config: [{ Subnet: `172.${sub16[1]}.0.0/16`, Gateway: `172.${sub16[1]}.0.1` }] });
+    assert.equal(b.Options['com.docker.network.bridge.name'], bd.bridge);
     assert.equal(b.Options['com.docker.network.bridge.default_bridge'], 'true');
     assert.deepEqual(b.Containers, {});
     assert.ok(!Number.isNaN(Date.parse(b.Created)), b.Created);
@@ -105,14 +120,15 @@ describe('berthd: network endpoints (docker CLI, Python SDK, raw API)', { skip: 
   });
 
   it('a subnet not given is the first of docker\'s default pools no other network has', async () => {
+    // the default bridge has its pool, and the host's routes (other daemons' bridges) theirs: the next free ones in docker's order
+    const [first, second] = freeDefaultPools(await hostRoutes4(), String((await inspectNet('bridge')).IPAM.Config[0]!.Subnet));
     const a = (await dockerOk(['network', 'create', 't10c-pa'])).trim();
     const b = (await dockerOk(['network', 'create', 't10c-pb'])).trim();
     try {
       const cfgA = (await inspectNet(a)).IPAM.Config;
       const cfgB = (await inspectNet(b)).IPAM.Config;
-      // the bridge has 172.17.0.0/16; other tests' networks are removed before this one runs
-      assert.deepEqual(cfgA, [{ Subnet: '172.18.0.0/16', Gateway: '172.18.0.1' }]);
-      assert.deepEqual(cfgB, [{ Subnet: '172.19.0.0/16', Gateway: '172.19.0.1' }]);
+      assert.deepEqual(cfgA, [{ Subnet: first, Gateway: first!.replace('0/16', '1') }]);
+      assert.deepEqual(cfgB, [{ Subnet: second, Gateway: second!.replace('0/16', '1') }]);
     } finally {
       await dockerOk(['network', 'rm', a, b]);
     }
@@ -124,7 +140,9 @@ describe('berthd: network endpoints (docker CLI, Python SDK, raw API)', { skip: 
       const count = (await names()).length;
       await dockerFails(['network', 'create', '--subnet', '10.241.0.0/16', 't10c-c2'], 'Error response from daemon: Pool overlaps with other one on this address space\n');
       await dockerFails(['network', 'create', '--subnet', '10.241.0.128/25', 't10c-c2'], 'Error response from daemon: Pool overlaps with other one on this address space\n');
-      await dockerFails(['network', 'create', '--subnet', '172.17.5.0/24', 't10c-c2'], 'Error response from daemon: Pool overlaps with other one on this address space\n');
+      // a part of the default bridge's subnet
+      const inBridge = String((await inspectNet('bridge')).IPAM.Config[0]!.Subnet).replace('.0.0/16', '.5.0/24');
+      await dockerFails(['network', 'create', '--subnet', inBridge, 't10c-c2'], 'Error response from daemon: Pool overlaps with other one on this address space\n');
       const overlap = await apiCreate({ Name: 't10c-c2', CheckDuplicate: true, IPAM: { Config: [{ Subnet: '10.241.0.0/20' }] } });
       assert.equal(overlap.status, 403);
       await dockerFails(['network', 'create', 't10c-c1'], 'Error response from daemon: network with name t10c-c1 already exists\n');
@@ -163,7 +181,7 @@ describe('berthd: network endpoints (docker CLI, Python SDK, raw API)', { skip: 
       [{ Name: 'x', IPAM: { Driver: 't10c-noipam' } }, 404, 'plugin "t10c-noipam" not found'],
       [{ Name: 'x', EnableIPv6: true }, 404, 'could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network'],
       [{ Name: 'x', Options: { 'com.docker.network.driver.mtu': 'big' } }, 400, 'failed to parse com.docker.network.driver.mtu value: big (strconv.Atoi: parsing "big": invalid syntax)'],
-      [{ Name: 'x', Options: { 'com.docker.network.bridge.name': 'berth0' } }, 403, /^cannot create network [0-9a-f]{64} \(berth0\): conflicts with network [0-9a-f]{64} \(berth0\): networks have same bridge name$/],
+      [{ Name: 'x', Options: { 'com.docker.network.bridge.name': bd.bridge } }, 403, new RegExp(`^cannot create network [0-9a-f]{64} \\(${bd.bridge}\\): conflicts with network [0-9a-f]{64} \\(${bd.bridge}\\): networks have same bridge name$`)],
       [{ Name: 'x', Options: { 'com.docker.network.bridge.name': 'a-name-too-long-for-linux' } }, 400, 'invalid bridge name "a-name-too-long-for-linux" (com.docker.network.bridge.name): longer than 15 bytes'],
     ];
     const count = (await names()).length;

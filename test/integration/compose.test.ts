@@ -155,8 +155,9 @@ describe('docker-compose 1.29 against berthd', { timeout: 600_000 }, () => {
     assert.equal((await runCommand('ip', ['link', 'show', projectBridge])).code !== 0, true, `${projectBridge} is gone`);
     const links = (await runCommand('ip', ['-o', 'link', 'show'])).stdout;
     for (const v of projectVeths) assert.ok(!links.includes(` ${v}@`) && !links.includes(` ${v}:`), `veth ${v} is gone`);
+    // with no network in use berthd's table is gone altogether; if another is in use, nothing of the project's is in it
     const nft = await runCommand('nft', ['list', 'table', 'inet', bd.table]);
-    assert.equal(nft.code, 0, show(nft));
+    assert.ok(nft.code === 0 || /No such file or directory/.test(nft.stderr), show(nft));
     // the ports' DNAT lives in map elements or in rules of their own: neither may name the port,
     // and the project network's masquerade went with it
     assert.doesNotMatch(nft.stdout, /\belements = /, nft.stdout);

@@ -3,6 +3,7 @@
 // request (on a real unix socket, with a route added the way attach and exec start will be),
 // and daemon.json's rules.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -117,7 +118,11 @@ describe('api: the server on a unix socket', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'h9f-api-'));
     sock = join(dir, 's.sock');
-    engine = await Engine.open({ dataRoot: join(dir, 'data'), execRoot: join(dir, 'exec'), insecureRegistries: [], runtimes: {}, defaultRuntime: 'berth-oci', debug: false });
+    engine = await Engine.open({
+      dataRoot: join(dir, 'data'), execRoot: join(dir, 'exec'), insecureRegistries: [], runtimes: {}, defaultRuntime: 'berth-oci', debug: false,
+      // a default bridge and a table of the test's own, removed in after()
+      network: { bridge: 'berth-h9f', table: 'berth-h9f' },
+    });
     server = new ApiServer(engine, silentLogger);
     // a hijacking route as attach will add one: echo what the client sends as stdout frames
     server.router.post('/h9f/echo', (c) => void c.res.end('not upgraded'), {
@@ -132,7 +137,9 @@ describe('api: the server on a unix socket', () => {
 
   after(async () => {
     await server.close();
-    engine?.close();
+    await engine?.close();
+    spawnSync('ip', ['link', 'del', 'berth-h9f']);
+    spawnSync('nft', ['delete', 'table', 'inet', 'berth-h9f']);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -118,7 +118,7 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
     const ep = rec.endpoints?.[0];
     const etcFiles = await writeEtcFiles(ctx.store.dir(id), userConfig.Hostname || (hostNet ? osHostname() : id.slice(0, 12)), hostConfig, {
       host: hostNet, ...(netTarget && { from: { ...(netTarget.rec.hostsPath && { hosts: netTarget.rec.hostsPath }), ...(netTarget.rec.resolvConfPath && { resolvConf: netTarget.rec.resolvConfPath }) } }),
-      ...(ep && { addresses: [ep.lease.v4?.address, ep.lease.v6?.address].filter((a): a is string => !!a) }),
+      ...(ep && { addresses: [ep.lease.v4?.address, ep.lease.v6?.address].filter((a): a is string => !!a), ...(userConfig.Domainname && { domainname: userConfig.Domainname }) }),
       // a user network's names are answered by berthd's DNS server on its gateway
       ...(ep && ep.networkName !== 'bridge' && ep.lease.v4 && { dnsServer: ep.lease.v4.gateway }),
       ...(ctx.net.lookup('bridge') && { hostGateway: ctx.net.poolsOf(ctx.net.lookup('bridge')!.id)?.v4?.gateway }),

@@ -120,6 +120,8 @@ export interface EtcNetwork {
   from?: { hosts?: string; resolvConf?: string };
   /** the container's own addresses on its network (a line naming its hostname) */
   addresses?: string[];
+  /** Config.Domainname: that line names the FQDN first, as libnetwork's updateHostsFile does */
+  domainname?: string;
   /** a user network's DNS server (berthd's, on the gateway): the only nameserver */
   dnsServer?: string;
   /** what `host-gateway` in ExtraHosts stands for: the default bridge's address */
@@ -145,7 +147,11 @@ export async function writeEtcFiles(dir: string, hostname: string, hc: HostConfi
       }
       hosts += `${ip}\t${e.slice(0, e.indexOf(':'))}\n`;
     }
-    for (const a of net.addresses ?? []) hosts += `${a}\t${hostname}\n`;
+    // libnetwork's updateHostsFile: the FQDN and the bare name when the name has a domain
+    const fqdn = net.domainname ? `${hostname}.${net.domainname}` : hostname;
+    const dot = fqdn.indexOf('.');
+    const names = dot > 0 ? `${fqdn} ${fqdn.slice(0, dot)}` : hostname;
+    for (const a of net.addresses ?? []) hosts += `${a}\t${names}\n`;
   }
   await writeFile(files.hosts, hosts, { mode: 0o644 });
 

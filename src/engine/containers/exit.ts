@@ -23,7 +23,7 @@ export async function recordExit(ctx: ContainerContext, l: Loaded, ex: ExitRecor
   await deleteRuntimeContainer(ctx, rec).catch((e: Error) => ctx.log.warn(`container ${id} exited; deleting its runtime container: ${e.message}`));
   // its sandbox, veths, port rules and holds, and DNS names go with the process (the addresses stay until rm)
   if (rec.sandboxKey || (rec.ports ?? []).length > 0) {
-    await ctx.net.down({ id, endpoints: rec.endpoints ?? [] }).catch((e: Error) => ctx.log.warn(`container ${id} exited; ${e.message}`));
+    await ctx.net.down({ id, endpoints: rec.endpoints ?? [], ...(rec.sandboxKey && { sandbox: rec.sandboxKey }) }).catch((e: Error) => ctx.log.warn(`container ${id} exited; ${e.message}`));
   }
   delete rec.sandboxKey;
   delete rec.ports;

@@ -91,7 +91,7 @@ export class Containers implements ContainerBackend {
     }
     // the network of the running ones as it was (names, port holds, rules); what nobody owns, gone
     const live = this.ctx.store.all().filter((l) => l.rec.state.Running);
-    await this.ctx.net.reconcile(live.map((l) => ({ ...netView(l.rec, l.hostConfig), ...(l.rec.ports && { ports: l.rec.ports }) })), new Set(this.ctx.store.all().map((l) => l.rec.id)))
+    await this.ctx.net.reconcile(live.map((l) => ({ ...netView(l.rec, l.hostConfig), ...(l.rec.ports && { ports: l.rec.ports }), ...(l.rec.sandboxKey && { sandbox: l.rec.sandboxKey }) })), new Set(this.ctx.store.all().map((l) => l.rec.id)))
       .catch((e: Error) => this.ctx.log.error(`reconcile networks: ${e.message}`));
     // the runtime's own state of containers no record names: a daemon killed between the runtime's
     // create (its state dir, cgroups) and the record that would have named it

@@ -24,7 +24,7 @@ export async function reconcileOne(ctx: ContainerContext, l: Loaded): Promise<Re
   if (rec.creating || rec.state.Status === 'removing') {
     await deleteRuntimeContainer(ctx, rec).catch((e: Error) => ctx.log.warn(`reconcile ${id}: ${e.message}`));
     // a half-made container's anonymous volumes are its own: they go with it; a removal keeps its -v
-    await removeFiles(ctx, id, rec.creating === true || rec.removeVolumes === true, { endpoints: rec.endpoints ?? [], sandbox: true });
+    await removeFiles(ctx, id, rec.creating === true || rec.removeVolumes === true, { endpoints: rec.endpoints ?? [], ...(rec.sandboxKey && { sandbox: rec.sandboxKey }) });
     ctx.log.info(`container ${id}: ${rec.creating ? 'a create' : 'a removal'} interrupted by the daemon's end, finished (removed)`);
     return { kind: 'gone' };
   }
@@ -32,7 +32,7 @@ export async function reconcileOne(ctx: ContainerContext, l: Loaded): Promise<Re
     // a start the daemon died in leaves a runtime container (and its monitor) behind
     await deleteRuntimeContainer(ctx, rec).catch((e: Error) => ctx.log.warn(`reconcile ${id}: ${e.message}`));
     if (rec.sandboxKey || rec.ports) {
-      await ctx.net.down({ id, endpoints: rec.endpoints ?? [] }).catch((e: Error) => ctx.log.warn(`reconcile ${id}: ${e.message}`));
+      await ctx.net.down({ id, endpoints: rec.endpoints ?? [], ...(rec.sandboxKey && { sandbox: rec.sandboxKey }) }).catch((e: Error) => ctx.log.warn(`reconcile ${id}: ${e.message}`));
       delete rec.sandboxKey;
       delete rec.ports;
       await ctx.store.save(id).catch(() => undefined);

@@ -22,9 +22,9 @@ import { isRunningStatus } from './types.ts';
  * (before the record, so a daemon dying in between finishes the job), and with `volumes` (`rm -v`)
  * the anonymous volumes no other container uses.
  */
-export async function removeFiles(ctx: ContainerContext, id: string, volumes: boolean, opts: { runtimeDeleted?: boolean; endpoints?: EndpointRecord[]; sandbox?: boolean } = {}): Promise<void> {
+export async function removeFiles(ctx: ContainerContext, id: string, volumes: boolean, opts: { runtimeDeleted?: boolean; endpoints?: EndpointRecord[]; sandbox?: string } = {}): Promise<void> {
   // a removal the daemon died in may have left the network of a start it died in too
-  if (opts.sandbox) await ctx.net.down({ id, endpoints: opts.endpoints ?? [] });
+  if (opts.sandbox) await ctx.net.down({ id, endpoints: opts.endpoints ?? [], sandbox: opts.sandbox });
   const bundle = ctx.bundleDir(id);
   if (existsSync(join(bundle, '.berth', 'bundle.json'))) await removeBundle(bundle, { knownUnused: !!opts.runtimeDeleted });
   else if (isMountPoint(join(bundle, 'rootfs'))) await unmountOverlay(join(bundle, 'rootfs'));
@@ -56,7 +56,7 @@ export async function removeContainer(ctx: ContainerContext, l: Loaded, opts: { 
     // a start the daemon was killed in may have left a runtime container (state, cgroups) that no
     // exit ever deleted: whatever there is goes (deleting none is cheap)
     await deleteRuntimeContainer(ctx, rec);
-    await removeFiles(ctx, rec.id, opts.volumes, { runtimeDeleted: true, endpoints: rec.endpoints ?? [], sandbox: !!rec.sandboxKey });
+    await removeFiles(ctx, rec.id, opts.volumes, { runtimeDeleted: true, endpoints: rec.endpoints ?? [], ...(rec.sandboxKey && { sandbox: rec.sandboxKey }) });
   } catch (e) {
     // docker's SetRemovalError: the container is dead, and `rm` may be tried again
     rec.state = { ...rec.state, Status: 'dead', Dead: true, Error: `removal failed: ${(e as Error).message}` };

@@ -143,7 +143,7 @@ export async function startContainer(ctx: ContainerContext, l: Loaded): Promise<
     await deleteRuntimeContainer(ctx, rec).catch((d: Error) => ctx.log.warn(`start ${id} failed; deleting its runtime container: ${d.message}`));
     if (net) {
       await net.ready.catch(() => undefined);
-      await ctx.net.down({ id, endpoints: rec.endpoints ?? [] }).catch((d: Error) => ctx.log.warn(`start ${id} failed; ${d.message}`));
+      await ctx.net.down({ id, endpoints: rec.endpoints ?? [], sandbox: net.sandbox }).catch((d: Error) => ctx.log.warn(`start ${id} failed; ${d.message}`));
     }
     delete rec.ports;
     delete rec.sandboxKey;

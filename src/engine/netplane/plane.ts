@@ -19,7 +19,8 @@ import { hostResolvers } from '../../network/dns/resolvconf.ts';
 import { NetworkError } from '../../network/errors.ts';
 import { Firewall, type NetworkRules, type PortRule } from '../../network/firewall.ts';
 import { Ipam, type Lease } from '../../network/ipam.ts';
-import { addEndpoint, deleteBridge, ensureBridge, listLinks, macFromIPv4, removeEndpoint, vethName } from '../../network/links.ts';
+import { addEndpoint, bridgeAddresses, deleteBridge, ensureBridge, listLinks, macFromIPv4, removeEndpoint, vethName } from '../../network/links.ts';
+import { formatCidr, parseCidr } from '../../network/cidr.ts';
 import { createSandbox, listSandboxes, removeSandbox } from '../../network/sandbox.ts';
 import { ConflictError, EngineError, InvalidParameterError, NotFoundError, SystemError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -52,6 +53,8 @@ export interface ContainerView {
   exposed: string[];
   portBindings: Record<string, Array<{ HostIp?: string; HostPort?: string }>> | null | undefined;
   publishAll: boolean;
+  /** its sandbox while it runs */
+  sandbox?: string;
 }
 
 /** The running side of a started container: where its namespace is, and when its network is ready. */
@@ -61,6 +64,13 @@ export interface Started {
 }
 
 const bridgeName = (n: NetworkRecord): string => n.bridge;
+
+/** `172.17.0.1/16` → `172.17.0.0/16` */
+function networkText(cidr: string): string {
+  const c = parseCidr(cidr);
+  if (!c) throw new SystemError(`not an address with a prefix: ${cidr}`);
+  return formatCidr(c);
+}
 
 /** The network layer's errors as the engine's (and so the API's status codes). */
 export function engineError(e: unknown): Error {
@@ -75,7 +85,13 @@ export function engineError(e: unknown): Error {
 
 const lift = <T>(p: Promise<T>): Promise<T> => p.catch((e: unknown) => { throw engineError(e); });
 
+/** network namespaces made ahead of the starts that take them */
+const SANDBOX_POOL = 2;
+
 export class NetworkPlane implements NetworkPlumbing {
+  readonly #pool: string[] = [];
+  #filling: Promise<void> | undefined;
+  #closed = false;
   readonly ports = new PortReservations();
   readonly firewall: Firewall;
   /** user networks' DNS servers, by network id */
@@ -107,10 +123,17 @@ export class NetworkPlane implements NetworkPlumbing {
 
   /** Pools for a new network (docker's default pools unless given), then its bridge, rules and DNS. */
   async create(n: NetworkRecord, req: PoolsRequest): Promise<PoolsChoice> {
+    // the default bridge found made (a daemon before this one, another data root): its address stays
+    if (n.builtin && !req.v4?.subnet) {
+      const have = await lift(bridgeAddresses(n.bridge));
+      const gw = have?.[0];
+      if (gw) req = { ...req, v4: { ...req.v4, subnet: networkText(gw), gateway: gw.split('/')[0]! } };
+    }
     // every route of the host, other daemons' bridges included: their subnets are taken
-    const avoid = await hostRoutes(() => false);
+    const avoid = await hostRoutes((link) => link === n.bridge);
     const pools = await lift(this.ipam.createPools(n.id, req, { avoid, defaultV4: true }));
-    if (n.driver === 'bridge') {
+    // a user network's bridge now, as dockerd makes it; the default one at its first container
+    if (n.driver === 'bridge' && !n.builtin) {
       try {
         // the bridge now, as dockerd makes it: its route marks the subnet taken for everyone
         await this.ensureNetwork(n);
@@ -222,11 +245,11 @@ export class NetworkPlane implements NetworkPlumbing {
    */
   async up(c: ContainerView): Promise<Started | undefined> {
     if (c.endpoints.length === 0) return undefined;
-    const sandbox = join(this.sandboxDir, c.id);
     const t0 = performance.now();
-    await lift(removeSandbox(sandbox));
-    await lift(createSandbox(sandbox));
+    const sandbox = await this.#takeSandbox();
     const tSandbox = performance.now() - t0;
+    // a veth name of this start's own: the last start's pair may still be on its way out with its namespace
+    for (const ep of c.endpoints) ep.hostIfname = vethName(c.id, `${ep.networkId}/${randomBytes(4).toString('hex')}`);
     const ready = this.#connectAll(c, sandbox).then((r) => ({ ...r, timings: { sandbox: tSandbox, ...r.timings } }));
     // a failed start calls down(); an unobserved rejection meanwhile would end the daemon
     ready.catch(() => undefined);
@@ -294,8 +317,38 @@ export class NetworkPlane implements NetworkPlumbing {
     await lift(removeEndpoint(ep.hostIfname));
   }
 
+  /**
+   * A sandbox for a start: one made ahead of time (a network namespace costs an exec of
+   * `unshare`, ~3 ms, which would otherwise come before the runtime's create), or a new one.
+   */
+  async #takeSandbox(): Promise<string> {
+    const ready = this.#pool.shift();
+    this.#fillPool();
+    if (ready) return ready;
+    const path = join(this.sandboxDir, randomBytes(16).toString('hex'));
+    await lift(createSandbox(path));
+    return path;
+  }
+
+  #fillPool(): void {
+    if (this.#filling || this.#closed) return;
+    this.#filling = (async () => {
+      while (this.#pool.length < SANDBOX_POOL && !this.#closed) {
+        const path = join(this.sandboxDir, randomBytes(16).toString('hex'));
+        try {
+          await createSandbox(path);
+        } catch (e) {
+          this.log.warn(`making a spare network namespace: ${(e as Error).message}`);
+          return;
+        }
+        if (this.#closed) await removeSandbox(path).catch(() => undefined);
+        else this.#pool.push(path);
+      }
+    })().finally(() => { this.#filling = undefined; });
+  }
+
   /** Everything `up` made, gone; what is already gone is fine (an exit, a crash, a failed start). */
-  async down(c: { id: string; endpoints: EndpointRecord[] }): Promise<void> {
+  async down(c: { id: string; endpoints: EndpointRecord[]; sandbox?: string }): Promise<void> {
     const errors: string[] = [];
     const step = async (what: string, f: () => Promise<unknown>): Promise<void> => {
       try { await f(); } catch (e) { errors.push(`${what}: ${(e as Error).message}`); }
@@ -303,11 +356,10 @@ export class NetworkPlane implements NetworkPlumbing {
     this.#published.delete(c.id);
     await step('published ports', () => this.ports.release(c.id));
     await step('port rules', () => this.firewall.removePorts(c.id));
-    for (const ep of c.endpoints) {
-      this.#unregister(c.id, ep.networkId);
-      await step(`veth ${ep.hostIfname}`, () => removeEndpoint(ep.hostIfname));
-    }
-    await step('sandbox', () => removeSandbox(join(this.sandboxDir, c.id)));
+    for (const ep of c.endpoints) this.#unregister(c.id, ep.networkId);
+    // the veths go with the namespace (the kernel deletes a pair whose namespace ends; an explicit
+    // delete waits ~20 ms for it); a sandbox left by a failure is the reconcile's to remove
+    if (c.sandbox) await step('sandbox', () => removeSandbox(c.sandbox!));
     if (errors.length > 0) throw new SystemError(`container ${c.id}: network teardown: ${errors.join('; ')}`);
   }
 
@@ -362,10 +414,12 @@ export class NetworkPlane implements NetworkPlumbing {
    */
   async reconcile(running: Array<ContainerView & { ports?: PublishedPort[] }>, existing: Set<string>): Promise<void> {
     const networks = this.all();
-    // every bridge network as it should be: bridge, DNS server, and its rules in the table below
+    // every user network as it should be (bridge, DNS server, rules in the table below), and the
+    // default bridge if a running container is on it (else at its first container)
+    const used = new Set(running.flatMap((c) => c.endpoints.map((e) => e.networkId)));
     const netRules: NetworkRules[] = [];
     for (const n of networks) {
-      if (n.driver !== 'bridge') continue;
+      if (n.driver !== 'bridge' || (n.builtin && !used.has(n.id))) continue;
       const made = this.#makeNetwork(n, false);
       this.#ready.set(n.id, made.then(() => undefined));
       try {
@@ -397,12 +451,13 @@ export class NetworkPlane implements NetworkPlumbing {
     }
     // one transaction: the previous daemon's table replaced by what is true now
     await lift(this.firewall.sync(netRules, portRules)).catch((e: Error) => this.log.error(`firewall: ${e.message}`));
-    const runningIds = new Set(running.map((c) => c.id));
-    for (const id of await listSandboxes(this.sandboxDir).catch(() => [] as string[])) {
-      const name = id.split('/').pop()!;
-      if (runningIds.has(name)) continue;
-      await removeSandbox(join(this.sandboxDir, name)).catch((e: Error) => this.log.warn(`sandbox ${name}: ${e.message}`));
+    const inUse = new Set(running.map((c) => c.sandbox).filter((s): s is string => !!s));
+    for (const name of await listSandboxes(this.sandboxDir).catch(() => [] as string[])) {
+      const path = join(this.sandboxDir, name);
+      if (inUse.has(path)) continue;
+      await removeSandbox(path).catch((e: Error) => this.log.warn(`sandbox ${name}: ${e.message}`));
     }
+    this.#fillPool();
     for (const link of await listLinks().catch(() => [])) {
       if (!link.name.startsWith('vb') || link.kind !== 'veth' || liveVeths.has(link.name)) continue;
       // only the veths of bridges of this daemon's networks: another daemon's are its own
@@ -418,6 +473,10 @@ export class NetworkPlane implements NetworkPlumbing {
 
   /** The daemon's end: DNS servers and port holds go (containers, veths and rules stay for the next daemon). */
   async close(): Promise<void> {
+    this.#closed = true;
+    await this.#filling;
+    // spare namespaces are this daemon's: the next one makes its own
+    for (const path of this.#pool.splice(0)) await removeSandbox(path).catch(() => undefined);
     this.ports.close();
     for (const s of this.#dns.values()) await s.close().catch(() => undefined);
     this.#dns.clear();
