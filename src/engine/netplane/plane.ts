@@ -11,7 +11,7 @@
  * (ports.ts) and DNATed (firewall).
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { DnsServer, type DnsAnswer } from '../../network/dns/server.ts';
@@ -357,10 +357,20 @@ export class NetworkPlane implements NetworkPlumbing {
     await step('published ports', () => this.ports.release(c.id));
     await step('port rules', () => this.firewall.removePorts(c.id));
     for (const ep of c.endpoints) this.#unregister(c.id, ep.networkId);
-    // the veths go with the namespace (the kernel deletes a pair whose namespace ends; an explicit
-    // delete waits ~20 ms for it); a sandbox left by a failure is the reconcile's to remove
+    // the veths go with the namespace: the kernel deletes a pair whose namespace ends, ~20 ms
+    // later (an RCU grace period; an explicit delete waits as long). Waited for, so that a removed
+    // container leaves no link behind; one still there after a second is deleted.
     if (c.sandbox) await step('sandbox', () => removeSandbox(c.sandbox!));
+    for (const ep of c.endpoints) await step(`veth ${ep.hostIfname}`, () => this.#vethGone(ep.hostIfname));
     if (errors.length > 0) throw new SystemError(`container ${c.id}: network teardown: ${errors.join('; ')}`);
+  }
+
+  async #vethGone(name: string): Promise<void> {
+    for (let waited = 0; waited < 1000; waited += 2) {
+      if (!(await access(`/sys/class/net/${name}`).then(() => true, () => false))) return;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await lift(removeEndpoint(name));
   }
 
   /** A running container's published ports (NetworkSettings.Ports, docker ps's PORTS). */
