@@ -73,7 +73,8 @@ test('requested addresses: outside the subnet or range, taken, reserved; idempot
   const ipam = await Ipam.open(tmp());
   await ipam.createPools('net', { v4: { subnet: '10.9.0.0/24', ipRange: '10.9.0.128/25' } }, { avoid: [], name: 'mynet' });
   const l = await ipam.allocate('net', 'c1', { v4: '10.9.0.200' });
-  assert.deepEqual(l, { v4: { address: '10.9.0.200', prefix: 24, gateway: '10.9.0.1' } });
+  // the gateway, not given, is the range's first address, as docker's default IPAM hands it out first
+  assert.deepEqual(l, { v4: { address: '10.9.0.200', prefix: 24, gateway: '10.9.0.128' } });
   assert.deepEqual(await ipam.allocate('net', 'c1', { v4: '10.9.0.200' }), l, 'the same owner asking again gets its lease');
   assert.deepEqual(await ipam.allocate('net', 'c1'), l, 'allocate is idempotent per owner');
   await rejectsWith(ipam.allocate('net', 'c2', { v4: '10.9.0.200' }), 'conflict', 'Address already in use');
@@ -82,8 +83,8 @@ test('requested addresses: outside the subnet or range, taken, reserved; idempot
   await rejectsWith(ipam.allocate('net', 'c2', { v4: '10.9.0.5' }), 'invalid', /Requested address is out of range/);
   await rejectsWith(ipam.allocate('net', 'c2', { v6: 'fd00::5' }), 'invalid', /does not belong to any of this network's subnets/);
   await rejectsWith(ipam.allocate('nope', 'c2'), 'notfound', /network nope has no address pools/);
-  // the range's own first address is handed out (it is not the subnet's network address)
-  assert.equal((await ipam.allocate('net', 'c3')).v4?.address, '10.9.0.128');
+  // the range's first address is the gateway's: the next one is handed out
+  assert.equal((await ipam.allocate('net', 'c3')).v4?.address, '10.9.0.129');
   assert.equal(ipam.leases('net').size, 2);
 });
 

@@ -74,19 +74,27 @@ export async function startContainer(ctx: ContainerContext, l: Loaded): Promise<
   const opts = ctx.monitorOptions(id, !!c.Tty, !!c.OpenStdin, !!c.StdinOnce, logOptions(hostConfig));
   // docker's errors for a container whose namespaces' owner does not run, before anything is made
   joinPaths(ctx, l);
-  await deleteRuntimeContainer(ctx, rec);
-  await mkdir(ctx.runDir(id), { recursive: true, mode: 0o700 });
-  await rm(opts.exitPath, { force: true });
+  // a bridged container's sandbox is made while start does its other preparations, its veths,
+  // ports and names while the runtime creates the container
+  const net: Started | undefined = ctx.net.up(netView(rec, l.hostConfig));
+  try {
+    await deleteRuntimeContainer(ctx, rec);
+    await mkdir(ctx.runDir(id), { recursive: true, mode: 0o700 });
+    await rm(opts.exitPath, { force: true });
+  } catch (e) {
+    if (net) await net.ready.catch(() => undefined).then(() => ctx.net.down({ id, endpoints: rec.endpoints ?? [], sandbox: net.sandbox })).catch(() => undefined);
+    throw e;
+  }
   clock.mark('prepare');
   let client: MonitorClient | undefined;
-  let net: Started | undefined;
   let netTimings: Record<string, number> | undefined;
   try {
-    // a bridged container's sandbox now; its veths, ports and names while the runtime creates it
-    net = await ctx.net.up(netView(rec, l.hostConfig));
-    if (net) clock.mark('sandbox');
     // the namespaces of the containers it joins, as they are now (docker's errors when they are not running)
     await writeJoins(ctx, l, net?.sandbox);
+    if (net) {
+      await net.made;
+      clock.mark('sandbox');
+    }
     const rt = ctx.runtimeOf(rec);
     let pid: number;
     if (rt instanceof OciCliRuntime) {

@@ -60,6 +60,8 @@ export interface ContainerView {
 /** The running side of a started container: where its namespace is, and when its network is ready. */
 export interface Started {
   sandbox: string;
+  /** when the namespace exists (the runtime may join it) */
+  made: Promise<void>;
   ready: Promise<{ ports: PublishedPort[]; timings: Record<string, number> }>;
 }
 
@@ -85,13 +87,7 @@ export function engineError(e: unknown): Error {
 
 const lift = <T>(p: Promise<T>): Promise<T> => p.catch((e: unknown) => { throw engineError(e); });
 
-/** network namespaces made ahead of the starts that take them */
-const SANDBOX_POOL = 2;
-
 export class NetworkPlane implements NetworkPlumbing {
-  readonly #pool: string[] = [];
-  #filling: Promise<void> | undefined;
-  #closed = false;
   readonly ports = new PortReservations();
   readonly firewall: Firewall;
   /** user networks' DNS servers, by network id */
@@ -243,17 +239,19 @@ export class NetworkPlane implements NetworkPlumbing {
    * create, its endpoints, published ports and DNS names (`ready`, which start awaits before the
    * container's process runs). A failure undoes everything made.
    */
-  async up(c: ContainerView): Promise<Started | undefined> {
+  up(c: ContainerView): Started | undefined {
     if (c.endpoints.length === 0) return undefined;
     const t0 = performance.now();
-    const sandbox = await this.#takeSandbox();
-    const tSandbox = performance.now() - t0;
+    // its path now (the spec names it), the namespace while start does its other preparations
+    const sandbox = join(this.sandboxDir, randomBytes(16).toString('hex'));
     // a veth name of this start's own: the last start's pair may still be on its way out with its namespace
     for (const ep of c.endpoints) ep.hostIfname = vethName(c.id, `${ep.networkId}/${randomBytes(4).toString('hex')}`);
-    const ready = this.#connectAll(c, sandbox).then((r) => ({ ...r, timings: { sandbox: tSandbox, ...r.timings } }));
+    const made = lift(createSandbox(sandbox)).then(() => performance.now() - t0);
+    const ready = made.then((tSandbox) => this.#connectAll(c, sandbox).then((r) => ({ ...r, timings: { sandbox: tSandbox, ...r.timings } })));
     // a failed start calls down(); an unobserved rejection meanwhile would end the daemon
+    made.catch(() => undefined);
     ready.catch(() => undefined);
-    return { sandbox, ready };
+    return { sandbox, made: made.then(() => undefined), ready };
   }
 
   async #connectAll(c: ContainerView, sandbox: string): Promise<{ ports: PublishedPort[]; timings: Record<string, number> }> {
@@ -315,36 +313,6 @@ export class NetworkPlane implements NetworkPlumbing {
   async unplugLive(id: string, ep: EndpointRecord): Promise<void> {
     this.#unregister(id, ep.networkId);
     await lift(removeEndpoint(ep.hostIfname));
-  }
-
-  /**
-   * A sandbox for a start: one made ahead of time (a network namespace costs an exec of
-   * `unshare`, ~3 ms, which would otherwise come before the runtime's create), or a new one.
-   */
-  async #takeSandbox(): Promise<string> {
-    const ready = this.#pool.shift();
-    this.#fillPool();
-    if (ready) return ready;
-    const path = join(this.sandboxDir, randomBytes(16).toString('hex'));
-    await lift(createSandbox(path));
-    return path;
-  }
-
-  #fillPool(): void {
-    if (this.#filling || this.#closed) return;
-    this.#filling = (async () => {
-      while (this.#pool.length < SANDBOX_POOL && !this.#closed) {
-        const path = join(this.sandboxDir, randomBytes(16).toString('hex'));
-        try {
-          await createSandbox(path);
-        } catch (e) {
-          this.log.warn(`making a spare network namespace: ${(e as Error).message}`);
-          return;
-        }
-        if (this.#closed) await removeSandbox(path).catch(() => undefined);
-        else this.#pool.push(path);
-      }
-    })().finally(() => { this.#filling = undefined; });
   }
 
   /** Everything `up` made, gone; what is already gone is fine (an exit, a crash, a failed start). */
@@ -467,7 +435,6 @@ export class NetworkPlane implements NetworkPlumbing {
       if (inUse.has(path)) continue;
       await removeSandbox(path).catch((e: Error) => this.log.warn(`sandbox ${name}: ${e.message}`));
     }
-    this.#fillPool();
     for (const link of await listLinks().catch(() => [])) {
       if (!link.name.startsWith('vb') || link.kind !== 'veth' || liveVeths.has(link.name)) continue;
       // only the veths of bridges of this daemon's networks: another daemon's are its own
@@ -483,10 +450,6 @@ export class NetworkPlane implements NetworkPlumbing {
 
   /** The daemon's end: DNS servers and port holds go (containers, veths and rules stay for the next daemon). */
   async close(): Promise<void> {
-    this.#closed = true;
-    await this.#filling;
-    // spare namespaces are this daemon's: the next one makes its own
-    for (const path of this.#pool.splice(0)) await removeSandbox(path).catch(() => undefined);
     this.ports.close();
     for (const s of this.#dns.values()) await s.close().catch(() => undefined);
     this.#dns.clear();
