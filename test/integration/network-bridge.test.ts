@@ -108,6 +108,8 @@ describe('berthd: bridge networking', { timeout: 600_000 }, () => {
     const gw = await inspect(web, '{{.NetworkSettings.Gateway}}');
     await waitFor('httpd to answer on 127.0.0.1', async () => (await httpGet(`http://127.0.0.1:${hp}/`).catch(() => '')).includes('hello-h10n-web'), 10_000);
     assert.equal(await inspect(web, '{{json .NetworkSettings.Ports}}'), JSON.stringify({ '80/tcp': [{ HostIp: '0.0.0.0', HostPort: String(hp) }, { HostIp: '::', HostPort: String(hp) }] }));
+    // an IPv6 client of an IPv4-only container: the one case the kernel cannot NAT, proxied by berthd
+    assert.match(await httpGet(`http://[::1]:${hp}/`), /hello-h10n-web/);
     assert.equal((await dockerOk(['port', web, '80'])).trim(), `0.0.0.0:${hp}\n:::${hp}`);
     assert.match(await dockerOk(['ps', '--filter', 'name=h10n-web', '--format', '{{.Ports}}']), new RegExp(`0\\.0\\.0\\.0:${hp}->80/tcp`));
     // another container, through the host's address on the bridge (hairpin)

@@ -38,7 +38,8 @@ describe('berthd: network faults and bad input', { timeout: 300_000 }, () => {
     const taken = await docker(['run', '--rm', '--network', 'h10f-net', '--ip', '10.244.10.50', IMG, 'true']);
     assert.notEqual(taken.code, 0);
     assert.match(taken.stderr, /Address already in use/, show(taken));
-    const onBridge = await docker(['run', '--rm', '--ip', '172.17.0.50', IMG, 'true']);
+    // (without --network the docker CLI drops --ip, as docker's does: the default bridge named)
+    const onBridge = await docker(['run', '--rm', '--network', 'bridge', '--ip', '172.17.0.50', IMG, 'true']);
     assert.notEqual(onBridge.code, 0);
     assert.match(onBridge.stderr, /user specified IP address is supported on user defined networks only/, show(onBridge));
     const unknown = await docker(['run', '--rm', '--network', 'h10f-nope', IMG, 'true']);
@@ -99,7 +100,9 @@ describe('berthd: network faults and bad input', { timeout: 300_000 }, () => {
     const files = existsSync(netns) ? readdirSync(netns) : [];
     assert.ok(files.length <= running.size + 2, `sandboxes: ${files.length} for ${running.size} running (+2 spares)`);
     const ours = hostLinks().filter((n) => n.startsWith('vb'));
-    assert.deepEqual(ours.filter((v) => !veths.has(v)), [], `veths of no running container: ${ours.join(' ')}`);
+    const stray = ours.filter((v) => !veths.has(v));
+    const detail = stray.length ? (await runCommand('ip', ['-d', 'link', 'show', stray[0]!])).stdout + bd.log.slice(-2000) : '';
+    assert.deepEqual(stray, [], `veths of no running container: ${ours.join(' ')} (running ${running.size}, ids ${ids.length})\n${detail}`);
     // the table holds the running ones' ports only
     const nft = await runCommand('nft', ['-j', 'list', 'map', 'inet', bd.table, 'any4']);
     const elems = nft.code === 0 ? ((JSON.parse(nft.stdout) as { nftables: { map?: { elem?: unknown[] } }[] }).nftables.find((x) => x.map)?.map?.elem ?? []) : [];

@@ -322,14 +322,21 @@ export class NetworkPlane implements NetworkPlumbing {
       try { await f(); } catch (e) { errors.push(`${what}: ${(e as Error).message}`); }
     };
     this.#published.delete(c.id);
-    await step('published ports', () => this.ports.release(c.id));
-    await step('port rules', () => this.firewall.removePorts(c.id));
     for (const ep of c.endpoints) this.#unregister(c.id, ep.networkId);
+    // the rules (a kernel commit, ~15 ms) and the namespace at once; the host ports are held until
+    // their rules are gone, so that no other container takes one meanwhile
+    const rules = (async () => {
+      await step('port rules', () => this.firewall.removePorts(c.id));
+      await step('published ports', () => this.ports.release(c.id));
+    })();
     // the veths go with the namespace: the kernel deletes a pair whose namespace ends, ~20 ms
     // later (an RCU grace period; an explicit delete waits as long). Waited for, so that a removed
     // container leaves no link behind; one still there after a second is deleted.
-    if (c.sandbox) await step('sandbox', () => removeSandbox(c.sandbox!));
-    for (const ep of c.endpoints) await step(`veth ${ep.hostIfname}`, () => this.#vethGone(ep.hostIfname));
+    const links = (async () => {
+      if (c.sandbox) await step('sandbox', () => removeSandbox(c.sandbox!));
+      await Promise.all(c.endpoints.map((ep) => step(`veth ${ep.hostIfname}`, () => this.#vethGone(ep.hostIfname))));
+    })();
+    await Promise.all([rules, links]);
     if (errors.length > 0) throw new SystemError(`container ${c.id}: network teardown: ${errors.join('; ')}`);
   }
 
@@ -438,7 +445,7 @@ export class NetworkPlane implements NetworkPlumbing {
     for (const link of await listLinks().catch(() => [])) {
       if (!link.name.startsWith('vb') || link.kind !== 'veth' || liveVeths.has(link.name)) continue;
       // only the veths of bridges of this daemon's networks: another daemon's are its own
-      if (!link.master || !netRules.some((r) => r.bridge === link.master)) continue;
+      if (!link.master || !networks.some((n) => n.driver === 'bridge' && n.bridge === link.master)) continue;
       await removeEndpoint(link.name).catch((e: Error) => this.log.warn(`veth ${link.name}: ${e.message}`));
     }
     for (const netId of this.ipam.networks()) {
