@@ -128,11 +128,13 @@ export class NetworkPlane implements NetworkPlumbing {
     // every route of the host, other daemons' bridges included: their subnets are taken
     const avoid = await hostRoutes((link) => link === n.bridge);
     const pools = await lift(this.ipam.createPools(n.id, req, { avoid, defaultV4: true }));
-    // a user network's bridge now, as dockerd makes it; the default one at its first container
-    if (n.driver === 'bridge' && !n.builtin) {
+    // the bridge now, as dockerd makes it: its route marks the subnet taken for everyone (another
+    // engine choosing a subnet meanwhile). The default bridge's rules wait for its first container:
+    // a daemon that never runs one on it leaves no table behind.
+    if (n.driver === 'bridge') {
       try {
-        // the bridge now, as dockerd makes it: its route marks the subnet taken for everyone
-        await this.ensureNetwork(n);
+        if (n.builtin) await this.#bridgeOnly(n);
+        else await this.ensureNetwork(n);
       } catch (e) {
         this.#ready.delete(n.id);
         await this.ipam.removePools(n.id).catch(() => undefined);
@@ -188,6 +190,13 @@ export class NetworkPlane implements NetworkPlumbing {
       if (server) this.#dns.set(n.id, server);
     }
     return rules;
+  }
+
+  /** Just the bridge with its address (the default one, until a container is on it). */
+  async #bridgeOnly(n: NetworkRecord): Promise<void> {
+    const pools = await this.#poolsOf(n);
+    const addresses = [pools.v4, pools.v6].filter((p) => p !== undefined).map((p) => `${p!.gateway}/${p!.subnet.split('/')[1]}`);
+    await lift(ensureBridge({ name: n.bridge, addresses }));
   }
 
   /** A network's bridge, rules, DNS server and pools, gone (no endpoints are left: the service checked). */
@@ -404,7 +413,11 @@ export class NetworkPlane implements NetworkPlumbing {
     const used = new Set(running.flatMap((c) => c.endpoints.map((e) => e.networkId)));
     const netRules: NetworkRules[] = [];
     for (const n of networks) {
-      if (n.driver !== 'bridge' || (n.builtin && !used.has(n.id))) continue;
+      if (n.driver !== 'bridge') continue;
+      if (n.builtin && !used.has(n.id)) {
+        await this.#bridgeOnly(n).catch((e: Error) => this.log.warn(`network ${n.name}: ${e.message}`));
+        continue;
+      }
       const made = this.#makeNetwork(n, false);
       this.#ready.set(n.id, made.then(() => undefined));
       try {
