@@ -8,6 +8,9 @@
  *                            SYNCFD, /dev/null at 0-2, and execs ARGV (berth-monitor)
  *   `run ARGV...`            the child starts a session of its own and execs ARGV with the
  *                            connection as its stdin, stdout and stderr (ip, nft)
+ *   `netns PATH`             the child makes a network namespace, binds it on PATH, sets its
+ *                            loopback up and says `done` (a container's sandbox)
+ *   `umount PATH`            the child unmounts PATH lazily and says `done`
  * The child's first line on the connection is `forked\tPID`. The zygote reaps its children and
  * reports each on stdout as `exit\tPID\tCODE\tSIGNAL`; it exits when its stdin (the pipe from
  * berthd) reaches EOF, leaving its children (monitors) to the subreaper or init. It decides
@@ -20,6 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -91,6 +98,34 @@ static int launch(int conn, const sigset_t *oldmask)
 		sync_send("forked\t%d", (int)getpid());
 		execv(argv[0], argv);
 		die("zygote", errno, "exec %s", r->a[1]);
+	}
+	if (!strcmp(r->op, "netns") && r->n == 1) {
+		/* a network namespace bound on the file PATH, loopback up: a container's sandbox,
+		 * made by syscalls here rather than by exec'ing unshare and ip (3 ms less per start) */
+		sync_send("forked\t%d", (int)getpid());
+		if (unshare(CLONE_NEWNET) < 0)
+			die("netns", errno, "unshare(CLONE_NEWNET)");
+		if (mount("/proc/self/ns/net", r->a[0], NULL, MS_BIND, NULL) < 0)
+			die("netns", errno, "bind the namespace on %s", r->a[0]);
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof ifr);
+		strcpy(ifr.ifr_name, "lo");
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+			die("netns", errno, "loopback flags in %s", r->a[0]);
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			die("netns", errno, "loopback up in %s", r->a[0]);
+		sync_send("done");
+		_exit(0);
+	}
+	if (!strcmp(r->op, "umount") && r->n == 1) {
+		/* a lazy unmount of PATH; not mounted (EINVAL) or absent is done already */
+		sync_send("forked\t%d", (int)getpid());
+		if (umount2(r->a[0], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+			die("umount", errno, "%s", r->a[0]);
+		sync_send("done");
+		_exit(0);
 	}
 	if (!strcmp(r->op, "run") && r->n >= 1) {
 		/* a short command whose stdin, stdout and stderr are the connection itself */

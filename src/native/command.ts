@@ -74,3 +74,33 @@ function viaNode(argv: string[], input?: string | Buffer): Promise<CommandResult
     child.stdin.end(input);
   });
 }
+
+/**
+ * One of the zygote's own operations (`netns PATH`, `umount PATH`): a forked child doing a few
+ * syscalls, no exec. Resolves true when done, false when there is no zygote (the caller execs the
+ * tools instead); rejects with the child's error line.
+ */
+export function zygoteOp(op: 'netns' | 'umount', path: string): Promise<boolean> {
+  const z = currentZygote();
+  if (!z) return Promise.resolve(false);
+  return new Promise((resolve, reject) => {
+    const sock = z.connect();
+    let text = '';
+    let pid = 0;
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => (text += d));
+    sock.on('error', (e) => reject(new RuntimeError(`${op} ${path}: through the zygote: ${e.message}`)));
+    sock.on('close', () => {
+      const lines = text.split('\n').filter(Boolean);
+      pid = Number(/^forked\t(\d+)$/.exec(lines[0] ?? '')?.[1] ?? 0);
+      const last = lines.at(-1) ?? '';
+      const reap = pid ? z.exitOf(pid) : Promise.resolve();
+      void reap.then(() => {
+        if (last === 'done') return resolve(true);
+        const [, what, , ...msg] = last.split('\t');
+        reject(new RuntimeError(`${op} ${path}: ${last.startsWith('error\t') ? `${what}: ${msg.join(' ')}` : 'the zygote\'s child ended without saying why'}`));
+      });
+    });
+    sock.write(new Plan().add(op, path).encode());
+  });
+}

@@ -256,21 +256,27 @@ export class NetworkPlane implements NetworkPlumbing {
     // a veth name of this start's own: the last start's pair may still be on its way out with its namespace
     for (const ep of c.endpoints) ep.hostIfname = vethName(c.id, `${ep.networkId}/${randomBytes(4).toString('hex')}`);
     const made = lift(createSandbox(sandbox)).then(() => performance.now() - t0);
-    const ready = made.then((tSandbox) => this.#connectAll(c, sandbox).then((r) => ({ ...r, timings: { sandbox: tSandbox, ...r.timings } })));
+    const links = made.then((tSandbox) => this.#connectAll(c, sandbox).then((endpoints) => ({ sandbox: tSandbox, endpoints })));
+    // the published ports at once: their DNAT needs the address (leased at create), not the veth,
+    // and its kernel commit (~15 ms) is the longest step
+    const published = this.#publish(c).then((ports) => ({ ports, ms: performance.now() - t0 }));
+    // settled only when both are: a failed start's teardown must not race a step still running
+    const ready = Promise.allSettled([links, published]).then(([l, p]) => {
+      if (l.status === 'rejected') throw l.reason;
+      if (p.status === 'rejected') throw p.reason;
+      return { ports: p.value.ports, timings: { ...l.value, ...(p.value.ports.length > 0 && { ports: p.value.ms }) } };
+    });
+    published.catch(() => undefined);
+    links.catch(() => undefined);
     // a failed start calls down(); an unobserved rejection meanwhile would end the daemon
     made.catch(() => undefined);
     ready.catch(() => undefined);
     return { sandbox, made: made.then(() => undefined), ready };
   }
 
-  async #connectAll(c: ContainerView, sandbox: string): Promise<{ ports: PublishedPort[]; timings: Record<string, number> }> {
-    const timings: Record<string, number> = {};
-    let t = performance.now();
-    const lap = (name: string): void => {
-      const now = performance.now();
-      timings[name] = now - t;
-      t = now;
-    };
+  /** The container's veths into its sandbox and its names on each network; how long it took (ms). */
+  async #connectAll(c: ContainerView, sandbox: string): Promise<number> {
+    const t = performance.now();
     let routed = false;
     for (const ep of c.endpoints) {
       const n = this.lookup(ep.networkId);
@@ -288,21 +294,25 @@ export class NetworkPlane implements NetworkPlumbing {
       }));
       this.#register(c, ep);
     }
-    lap('endpoints');
-    const first = c.endpoints.find((e) => e.lease.v4);
+    return performance.now() - t;
+  }
+
+  /** The host ports held and their DNAT written, to the first network's IPv4 address. */
+  async #publish(c: ContainerView): Promise<PublishedPort[]> {
     const requests = portRequests(c.portBindings, c.exposed, c.publishAll);
-    let ports: PublishedPort[] = [];
-    if (requests.length > 0) {
-      if (!first) throw new InvalidParameterError('publishing ports needs an IPv4 address on a bridge network');
-      const n = this.lookup(first.networkId)!;
-      ports = await this.ports.reserve(c.id, requests, () => first.lease.v4!.address, `${c.name} (${first.endpointId.slice(0, 12)})`);
-      this.#published.set(c.id, ports);
-      await lift(this.firewall.setPorts(c.id, ports.map((p): PortRule => ({
-        proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: first.lease.v4!.address, containerPort: p.containerPort, bridge: bridgeName(n),
-      }))));
-      lap('ports');
-    }
-    return { ports, timings };
+    if (requests.length === 0) return [];
+    const first = c.endpoints.find((e) => e.lease.v4);
+    if (!first) throw new InvalidParameterError('publishing ports needs an IPv4 address on a bridge network');
+    const n = this.lookup(first.networkId);
+    if (!n) throw new NotFoundError(`network ${first.networkName} not found`);
+    // the network's own rules (forwarding, masquerade) come with or before the ports'
+    await this.ensureNetwork(n);
+    const ports = await this.ports.reserve(c.id, requests, () => first.lease.v4!.address, `${c.name} (${first.endpointId.slice(0, 12)})`);
+    this.#published.set(c.id, ports);
+    await lift(this.firewall.setPorts(c.id, ports.map((p): PortRule => ({
+      proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: first.lease.v4!.address, containerPort: p.containerPort, bridge: bridgeName(n),
+    }))));
+    return ports;
   }
 
   /** `network connect` of a running container: one more veth into its sandbox, its names on that network. */
