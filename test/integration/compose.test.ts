@@ -6,13 +6,12 @@
 // project's containers.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { BerthdHarness } from '../fixtures/berthd.ts';
+import { freePort, httpGet } from '../fixtures/net.ts';
 import { runCommand, show, type CommandResult } from '../fixtures/busybox.ts';
 import { waitFor } from '../fixtures/wait.ts';
 
@@ -29,22 +28,7 @@ let projectBridge = '';
 let projectSubnet = '';
 let projectVeths: string[] = [];
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
-const httpGet = (url: string, timeoutMs = 3000): Promise<string> => new Promise((resolve, reject) => {
-  const req = get(url, { timeout: timeoutMs }, (res) => {
-    let body = '';
-    res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve(body));
-  });
-  req.on('timeout', () => req.destroy(new Error(`GET ${url}: timed out`)));
-  req.on('error', reject);
-});
 
 const compose = (args: string[], timeoutMs = 120_000): Promise<CommandResult> =>
   runCommand(COMPOSE, ['-p', PROJECT, '-f', file, ...args], { env: bd.env(), timeoutMs, label: `docker-compose ${args.join(' ')}` });

@@ -7,10 +7,10 @@
 // namespaces, bridges and containers this test made; nothing of them stays.
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { get } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 
 import { BerthdHarness } from '../fixtures/berthd.ts';
+import { freePort, httpGet } from '../fixtures/net.ts';
 import { runCommand, show } from '../fixtures/busybox.ts';
 import { waitFor } from '../fixtures/wait.ts';
 
@@ -22,23 +22,7 @@ let IMG = '';
 const REMOTE = 'h10n-remote';
 const REMOTE_HOST_IP = '10.250.10.1';
 
-const httpGet = (url: string, timeoutMs = 5000): Promise<string> => new Promise((resolve, reject) => {
-  const req = get(url, { timeout: timeoutMs }, (res) => {
-    let body = '';
-    res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve(body));
-  });
-  req.on('timeout', () => req.destroy(new Error(`GET ${url}: timed out`)));
-  req.on('error', reject);
-});
 
-/** a TCP port nobody listens on now (the kernel's choice, closed again) */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const sh = async (cmd: string, args: string[]): Promise<string> => {
   const r = await runCommand(cmd, args);
