@@ -127,6 +127,7 @@ export class Engine {
   /** Lets go of the containers' monitors: the containers keep running without the daemon. */
   async close(): Promise<void> {
     this.containers?.close();
+    await this.containers?.dropPrepared();
     await this.net?.close();
     this.zygote.onExit = undefined;
     useZygote(undefined);

@@ -13,7 +13,7 @@ import type { ImageEngine } from '../images.ts';
 import type { Logger } from '../log.ts';
 import { BuiltinRuntime, RuntimeRegistry, type EngineRuntime, type RuntimeConfig } from '../runtimes.ts';
 import type { VolumeService } from '../volumes/index.ts';
-import type { NetworkPlane } from '../netplane/plane.ts';
+import type { NetworkPlane, Prepared } from '../netplane/plane.ts';
 import type { ContainerStore, Loaded } from './store.ts';
 
 export interface ExitWaiter {
@@ -40,6 +40,8 @@ export class ContainerContext {
   readonly removeWaiters = new Map<string, Set<RemovalWaiter>>();
   /** the exit codes of containers removed lately: a `wait condition=removed` arriving just after an --rm container went */
   readonly recentlyRemoved = new Map<string, number>();
+  /** sandboxes made at create for the start that follows (a created container's until then) */
+  readonly prepared = new Map<string, Prepared>();
   readonly #locks = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -62,6 +64,15 @@ export class ContainerContext {
   }
 
   /** the runtime holding a container: berth-oci in-process, or a runc-compatible CLI */
+  /** The sandbox made at create for `id`, if any, gone (rm, a start that no longer needs it, the daemon's end). */
+  async dropPrepared(id: string): Promise<void> {
+    const pre = this.prepared.get(id);
+    if (!pre) return;
+    this.prepared.delete(id);
+    await pre.made.catch(() => undefined);
+    await this.net.down({ id, endpoints: [], sandbox: pre.sandbox }).catch((e: Error) => this.log.warn(`container ${id}: ${e.message}`));
+  }
+
   runtimeOf(rec: { runtime: string }): EngineRuntime {
     return this.runtimes.get(rec.runtime);
   }

@@ -143,6 +143,8 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
     delete rec.creating;
     rec.timings = { createAt: clock.at, create: clock.phases };
     await ctx.store.save(id);
+    // its network namespace now, for the start that usually follows at once
+    if ((rec.endpoints ?? []).length > 0) ctx.prepared.set(id, ctx.net.prepare());
   } catch (e) {
     await removeBundle(ctx.bundleDir(id)).catch(() => undefined);
     await ctx.volumes.releaseMounts(id, true).catch((e2: Error) => ctx.log.error(`create ${id}: releasing its volumes: ${e2.message}`));

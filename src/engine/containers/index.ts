@@ -104,6 +104,11 @@ export class Containers implements ContainerBackend {
     }
   }
 
+  /** The sandboxes made at create for starts that did not come (the daemon's end): a created container makes another at its start. */
+  async dropPrepared(): Promise<void> {
+    await Promise.all([...this.ctx.prepared.keys()].map((id) => this.ctx.dropPrepared(id)));
+  }
+
   /** Lets go of every monitor (the containers keep running) and stops restarting anything. */
   close(): void {
     this.#closing = true;

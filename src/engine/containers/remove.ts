@@ -25,6 +25,7 @@ import { isRunningStatus } from './types.ts';
 export async function removeFiles(ctx: ContainerContext, id: string, volumes: boolean, opts: { runtimeDeleted?: boolean; endpoints?: EndpointRecord[]; sandbox?: string } = {}): Promise<void> {
   // a removal the daemon died in may have left the network of a start it died in too
   if (opts.sandbox) await ctx.net.down({ id, endpoints: opts.endpoints ?? [], sandbox: opts.sandbox });
+  await ctx.dropPrepared(id);
   const bundle = ctx.bundleDir(id);
   if (existsSync(join(bundle, '.berth', 'bundle.json'))) await removeBundle(bundle, { knownUnused: !!opts.runtimeDeleted });
   else if (isMountPoint(join(bundle, 'rootfs'))) await unmountOverlay(join(bundle, 'rootfs'));

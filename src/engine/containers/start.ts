@@ -76,7 +76,13 @@ export async function startContainer(ctx: ContainerContext, l: Loaded): Promise<
   joinPaths(ctx, l);
   // a bridged container's sandbox is made while start does its other preparations, its veths,
   // ports and names while the runtime creates the container
-  const net: Started | undefined = ctx.net.up(netView(rec, l.hostConfig));
+  const pre = ctx.prepared.get(id);
+  ctx.prepared.delete(id);
+  const net: Started | undefined = ctx.net.up(netView(rec, l.hostConfig), pre);
+  if (pre && !net) {
+    ctx.prepared.set(id, pre);
+    void ctx.dropPrepared(id);
+  }
   try {
     await deleteRuntimeContainer(ctx, rec);
     await mkdir(ctx.runDir(id), { recursive: true, mode: 0o700 });
