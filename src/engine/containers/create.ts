@@ -112,6 +112,8 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
         ...(epConfig?.IPAMConfig?.IPv6Address && { v6: epConfig.IPAMConfig.IPv6Address }),
         ...((epConfig?.MacAddress || user.MacAddress) && { mac: epConfig?.MacAddress || user.MacAddress }),
       })];
+      // its network namespace now, beside the bundle's making, for the start that usually follows at once
+      ctx.prepared.set(id, ctx.net.prepare());
       clock.mark('network');
     }
     const hostNet = hostConfig.NetworkMode === 'host';
@@ -143,11 +145,10 @@ export async function createContainer(ctx: ContainerContext, req: CreateRequest)
     delete rec.creating;
     rec.timings = { createAt: clock.at, create: clock.phases };
     await ctx.store.save(id);
-    // its network namespace now, for the start that usually follows at once
-    if ((rec.endpoints ?? []).length > 0) ctx.prepared.set(id, ctx.net.prepare());
   } catch (e) {
     await removeBundle(ctx.bundleDir(id)).catch(() => undefined);
     await ctx.volumes.releaseMounts(id, true).catch((e2: Error) => ctx.log.error(`create ${id}: releasing its volumes: ${e2.message}`));
+    await ctx.dropPrepared(id);
     await ctx.net.detach(id, rec.endpoints ?? []).catch((e2: Error) => ctx.log.error(`create ${id}: releasing its addresses: ${e2.message}`));
     await ctx.store.drop(id).catch(() => undefined);
     ctx.store.releaseName(name, id);
