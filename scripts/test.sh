@@ -27,6 +27,11 @@ shopt -s globstar nullglob
 files=(test/unit/**/*.test.ts test/integration/**/*.test.ts)
 shopt -u globstar nullglob
 
+# daemons the tests start with the default settings (the CLI's autostart) make the default bridge
+# berth0, as dockerd makes docker0; one that was not here before the run is removed after it
+berth0_before=0
+if ip link show berth0 >/dev/null 2>&1; then berth0_before=1; fi
+
 step "tests: ${#files[@]} files"
 if ((${#files[@]} == 0)); then
   echo "test.sh: no test files found under test/unit or test/integration" >&2
@@ -46,6 +51,10 @@ else
     fi
     failed+=("tests")
   fi
+fi
+
+if ((berth0_before == 0)) && ip link show berth0 >/dev/null 2>&1; then
+  ip link del berth0 || true
 fi
 
 step "leakcheck"

@@ -145,7 +145,8 @@ export class NetworkPlane implements NetworkPlumbing {
       } catch (e) {
         this.#ready.delete(n.id);
         await this.ipam.removePools(n.id).catch(() => undefined);
-        await lift(deleteBridge(n.bridge)).catch(() => undefined);
+        // a user network's bridge is its own; the default one may be another daemon's too
+        if (!n.builtin) await lift(deleteBridge(n.bridge)).catch(() => undefined);
         throw e;
       }
     }
