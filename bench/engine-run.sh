@@ -97,15 +97,6 @@ FWD_BEFORE="$(cat /proc/sys/net/ipv4/ip_forward)"
 REGISTRY_PID="" BERTHD_PID="" DOCKERD_PID=""
 FS_MOUNT="" DATA="" RUNR="" PHASE=""
 
-stop_pid() { # stop_pid PID [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 20)
-  local pid="$1" t="${2:-20}" i
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill "$pid" 2>/dev/null || true
-  for ((i = 0; i < t * 20; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-}
-
 BS="" # berthd's socket
 berth() { node "$BERTH_JS" -H "unix://$BS" "$@"; }
 dockerb() { "$DOCKER_BIN" -H "unix://$BS" "$@"; }            # docker CLI -> berthd
@@ -158,7 +149,7 @@ stop_api_client() {
   [[ -n "$APIC_PID" ]] || return 0
   local fd="${APIC[1]:-}" # unset once the coprocess has exited
   if [[ -n "$fd" ]]; then exec {fd}>&-; fi # its end of input: it exits
-  stop_pid "$APIC_PID" 5
+  bench_stop_pid "$APIC_PID" 5
   APIC_PID=""
 }
 # Removes every container of the phase's stores (untimed; also the clean-up after a failure or
@@ -168,7 +159,7 @@ remove_all_containers() {
   local ids
   if [[ -n "$BS" && -d "$DATA/berth" ]]; then
     if ! curl -sf --unix-socket "$BS" http://berthd/_ping >/dev/null 2>&1; then
-      stop_pid "$BERTHD_PID"
+      bench_stop_pid "$BERTHD_PID"
       start_berthd "$DATA" "$RUNR" || true
     fi
     ids="$(dockerb ps -aq 2>/dev/null || true)"
@@ -191,8 +182,8 @@ end_phase() {
   [[ -n "$PHASE" ]] || return 0
   stop_api_client
   remove_all_containers
-  stop_pid "$BERTHD_PID"; BERTHD_PID=""
-  stop_pid "$DOCKERD_PID" 30; DOCKERD_PID=""
+  bench_stop_pid "$BERTHD_PID"; BERTHD_PID=""
+  bench_stop_pid "$DOCKERD_PID" 30; DOCKERD_PID=""
   # c/storage's private binds and leftovers of a failure, deepest first
   local base="${FS_MOUNT:-$DATA}" m
   for m in $(findmnt -rn -o TARGET | grep "^$BENCH_DIR/." | grep -v "^$FS_MOUNT\$" | sort -r || true); do
@@ -283,7 +274,7 @@ cleanup_all() {
   trap '' INT TERM # a second Ctrl-C must not cut the clean-up short
   trap - ERR       # what fails here is said by the clean-up itself
   end_phase
-  stop_pid "$REGISTRY_PID"; REGISTRY_PID=""
+  bench_stop_pid "$REGISTRY_PID"; REGISTRY_PID=""
   remove_host_leftovers
   hugetlb_release
   (exit "$rc")
