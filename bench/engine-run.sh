@@ -77,6 +77,9 @@ events_logger = "file"
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 EOF
 echo '{}' >"$BENCH_DIR/dockerd.json" # not the host's /etc/docker/daemon.json
+# berthd makes its default bridge at start (its runs here use --network none): one of its own, removed at the end
+BERTH_BRIDGE="${BENCH_BERTH_BRIDGE:-berthbench0}"
+printf '{"bridge": "%s", "nftables-table": "berth_bench"}\n' "$BERTH_BRIDGE" >"$BENCH_DIR/berthd.json"
 
 # --- what the run may leave on the host, noted before it starts --------------------------------
 # Parent cgroups the engines make and never remove (docker's cgroupfs parent, podman's, berth's),
@@ -105,7 +108,7 @@ PODMAN=()
 podman_() { podman "${PODMAN[@]}" "$@"; }
 start_berthd() { # start_berthd DATA RUN
   BS="$2/berth/berth.sock"
-  setsid node "$BERTHD_JS" --data-root "$1/berth" --exec-root "$2/berth" -H "unix://$BS" \
+  setsid node "$BERTHD_JS" --data-root "$1/berth" --exec-root "$2/berth" -H "unix://$BS" --config-file "$BENCH_DIR/berthd.json" \
     </dev/null >>"$BENCH_DIR/berthd.log" 2>&1 &
   BERTHD_PID=$!
   disown "$BERTHD_PID" # no "Killed" notice from bash when one dies
@@ -232,6 +235,7 @@ remove_host_leftovers() {
       rm -rf "$p"
     fi
   done
+  [[ " $NET_BEFORE " == *" $BERTH_BRIDGE "* ]] || ip link del "$BERTH_BRIDGE" 2>/dev/null || true
   local net; net="$(ip -o link show | awk -F': ' '{ print $2 }' | sort | tr '\n' ' ')"
   [[ "$net" == "$NET_BEFORE" ]] || echo "engine-run: WARNING: network links changed: before [$NET_BEFORE] after [$net]" >&2
   [[ "$(cat /proc/sys/net/ipv4/ip_forward)" == "$FWD_BEFORE" ]] || echo "engine-run: WARNING: net.ipv4.ip_forward changed" >&2
