@@ -10,6 +10,8 @@
 #   bench_setup NAME             root check, $BENCH_DIR, RT_CMD and the clean-up on exit
 #   bench_delete_if_left RT ID ERRFILE     `delete -f` a container whose state remains
 #   bench_warn_left_cgroups PREFIX         warns about cgroups named PREFIX-* left behind
+#   bench_start_registry DIR ADDR          docker-registry on ADDR storing under DIR (REGISTRY_PID)
+#   bench_stop_pid PID [SECONDS]           SIGTERM, SIGKILL after SECONDS, reaped
 
 bench_repo_root() {
   (cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -176,6 +178,28 @@ bench_warn_left_cgroups() {
     echo "$BENCH_NAME: WARNING: cgroups left behind by the runtimes:" >&2
     printf '%s\n' "$left" | sed 's/^/  /' >&2
   fi
+}
+
+# bench_start_registry DIR ADDR: Debian's docker-registry serving on ADDR (127.0.0.1:PORT), storing
+# under DIR, in a session of its own (Ctrl-C reaches the script, not it); sets REGISTRY_PID and
+# waits (up to 10 s) until it answers.
+bench_start_registry() {
+  local dir="$1" addr="$2"
+  mkdir -p "$dir"
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+http:
+  addr: $addr
+EOF
+  setsid docker-registry serve "$dir/config.yml" </dev/null >"$dir/log" 2>&1 &
+  REGISTRY_PID=$!
+  disown "$REGISTRY_PID"
+  for _ in $(seq 200); do curl -fs "http://$addr/v2/" >/dev/null && break; sleep 0.05; done
 }
 
 # bench_stop_pid PID [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 20); reaps it.

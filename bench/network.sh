@@ -396,21 +396,7 @@ bench_make_bundle "$BENCH_DIR/bundle" /bin/true
 tar -C "$BENCH_DIR/bundle/rootfs" -cf "$BENCH_DIR/rootfs.tar" .
 REG="127.0.0.1:$(bench_free_port)"
 IMAGE="$REG/bench/busybox:latest"
-mkdir -p "$BENCH_DIR/registry"
-cat >"$BENCH_DIR/registry/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $BENCH_DIR/registry/data
-http:
-  addr: $REG
-EOF
-setsid docker-registry serve "$BENCH_DIR/registry/config.yml" </dev/null >"$BENCH_DIR/registry/log" 2>&1 &
-REGISTRY_PID=$!
-disown "$REGISTRY_PID"
-for _ in $(seq 200); do curl -fs "http://$REG/v2/" >/dev/null && break; sleep 0.05; done
+bench_start_registry "$BENCH_DIR/registry" "$REG" # sets REGISTRY_PID
 
 PHASE=stage DATA="$BENCH_DIR/stage" RUNR="$BENCH_DIR/stage-run"
 mkdir -p "$RUNR"
