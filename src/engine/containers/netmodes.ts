@@ -129,8 +129,6 @@ export function networkTarget(ctx: ContainerContext, hc: HostConfig): Loaded | u
   return ref === undefined ? undefined : ctx.store.find(ref);
 }
 
-const networkId = (name: string): string => createHash('sha256').update(`berth-network-${name}`).digest('hex');
-
 /** docker's EndpointSettings of a container on a bridge network (addresses shown while it runs, as docker's). */
 function bridgeEndpoint(rec: Loaded['rec'], ep: EndpointRecord): Record<string, unknown> {
   const running = rec.state.Running;
@@ -155,7 +153,7 @@ export function networkSettings(ctx: ContainerContext, l: Loaded): Record<string
   const mode = hostConfig.NetworkMode ?? '';
   const running = rec.state.Running;
   const endpoint = (name: string): Record<string, unknown> => ({
-    IPAMConfig: null, Links: null, Aliases: null, NetworkID: ctx.net.lookup(name)?.id ?? networkId(name),
+    IPAMConfig: null, Links: null, Aliases: null, NetworkID: ctx.net.lookup(name)?.id ?? '',
     EndpointID: running ? createHash('sha256').update(`${rec.id}/${name}/${rec.state.StartedAt}`).digest('hex') : '',
     Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
   });

@@ -19,7 +19,7 @@ import { hostResolvers } from '../../network/dns/resolvconf.ts';
 import { NetworkError } from '../../network/errors.ts';
 import { Firewall, type NetworkRules, type PortRule } from '../../network/firewall.ts';
 import { Ipam, type Lease } from '../../network/ipam.ts';
-import { addEndpoint, bridgeAddresses, deleteBridge, ensureBridge, listLinks, macFromIPv4, removeEndpoint, vethName } from '../../network/links.ts';
+import { addEndpoint, bridgeAddresses, deleteBridge, ensureBridge, listLinks, macFromIPv4, removeEndpoint, vethName, type EndpointConfig } from '../../network/links.ts';
 import { formatCidr, parseCidr } from '../../network/cidr.ts';
 import { createSandbox, listSandboxes, removeSandbox } from '../../network/sandbox.ts';
 import { ConflictError, EngineError, InvalidParameterError, NotFoundError, SystemError } from '../errors.ts';
@@ -73,6 +73,17 @@ export interface Started {
 }
 
 const bridgeName = (n: NetworkRecord): string => n.bridge;
+
+/** The veth of `ep` into `sandbox`, with the default routes via its gateways when `routed`. */
+function endpointConfig(sandbox: string, n: NetworkRecord, ep: EndpointRecord, routed: boolean): EndpointConfig {
+  return {
+    sandbox, hostIfname: ep.hostIfname, ifname: ep.ifname, bridge: bridgeName(n),
+    addresses: [ep.lease.v4, ep.lease.v6].filter((a) => a !== undefined).map((a) => `${a!.address}/${a!.prefix}`),
+    ...(routed && ep.lease.v4 && { gateway4: ep.lease.v4.gateway }),
+    ...(routed && ep.lease.v6 && { gateway6: ep.lease.v6.gateway }),
+    mac: ep.mac,
+  };
+}
 
 /** `172.17.0.1/16` → `172.17.0.0/16` */
 function networkText(cidr: string): string {
@@ -177,10 +188,8 @@ export class NetworkPlane implements NetworkPlumbing {
   }
 
   async #makeNetwork(n: NetworkRecord, firewall = true): Promise<NetworkRules> {
-    const pools = await this.#poolsOf(n);
+    const pools = await this.#bridgeOnly(n);
     const bridge = bridgeName(n);
-    const addresses = [pools.v4, pools.v6].filter((p) => p !== undefined).map((p) => `${p!.gateway}/${p!.subnet.split('/')[1]}`);
-    await lift(ensureBridge({ name: bridge, addresses }));
     const rules: NetworkRules = { bridge, subnets: [pools.v4?.subnet, pools.v6?.subnet].filter((s): s is string => !!s), internal: n.internal };
     if (firewall) await lift(this.firewall.setNetwork(rules));
     // docker's default bridge has no embedded DNS; user networks do
@@ -201,10 +210,11 @@ export class NetworkPlane implements NetworkPlumbing {
   }
 
   /** Just the bridge with its address (the default one, until a container is on it). */
-  async #bridgeOnly(n: NetworkRecord): Promise<void> {
+  async #bridgeOnly(n: NetworkRecord) {
     const pools = await this.#poolsOf(n);
     const addresses = [pools.v4, pools.v6].filter((p) => p !== undefined).map((p) => `${p!.gateway}/${p!.subnet.split('/')[1]}`);
     await lift(ensureBridge({ name: n.bridge, addresses }));
+    return pools;
   }
 
   /** A network's bridge, rules, DNS server and pools, gone (no endpoints are left: the service checked). */
@@ -308,13 +318,7 @@ export class NetworkPlane implements NetworkPlumbing {
       // one default route: the first network with a way out
       const gw: boolean = !routed && !n.internal;
       routed ||= gw;
-      await lift(addEndpoint({
-        sandbox, hostIfname: ep.hostIfname, ifname: ep.ifname, bridge: bridgeName(n),
-        addresses: [ep.lease.v4, ep.lease.v6].filter((a) => a !== undefined).map((a) => `${a!.address}/${a!.prefix}`),
-        ...(gw && ep.lease.v4 && { gateway4: ep.lease.v4.gateway }),
-        ...(gw && ep.lease.v6 && { gateway6: ep.lease.v6.gateway }),
-        mac: ep.mac,
-      }));
+      await lift(addEndpoint(endpointConfig(sandbox, n, ep, gw)));
       this.#register(c, ep);
     }
     return performance.now() - t;
@@ -343,11 +347,7 @@ export class NetworkPlane implements NetworkPlumbing {
     const n = this.lookup(ep.networkId);
     if (!n) throw new NotFoundError(`network ${ep.networkName} not found`);
     await this.ensureNetwork(n);
-    await lift(addEndpoint({
-      sandbox, hostIfname: ep.hostIfname, ifname: ep.ifname, bridge: bridgeName(n),
-      addresses: [ep.lease.v4, ep.lease.v6].filter((a) => a !== undefined).map((a) => `${a!.address}/${a!.prefix}`),
-      mac: ep.mac,
-    }));
+    await lift(addEndpoint(endpointConfig(sandbox, n, ep, false)));
     this.#register(c, ep);
   }
 

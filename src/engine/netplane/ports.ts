@@ -100,15 +100,6 @@ export class PortReservations {
   readonly #taken = new Map<string, string>();
   #next = 0;
 
-  /** The ports `owner` holds now. */
-  of(owner: string): PublishedPort[] {
-    return (this.#byOwner.get(owner) ?? []).map((h) => h.port);
-  }
-
-  owners(): string[] {
-    return [...this.#byOwner.keys()];
-  }
-
   /**
    * Holds a host port for each request (`previous`, a daemon restart's record of what the running
    * container had, is taken again as it was); all or nothing. `target` is where the IPv6 proxy sends
